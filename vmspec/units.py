@@ -1,0 +1,89 @@
+"""Quantities of the .vms language: sizes, durations, counts and ratios.
+
+Sizes are whole bytes (``int``) once the machine's page size is known; ``B``, ``KiB`` ... ``PiB``
+are powers of 1024 and ``KB`` ... ``TB`` powers of 1000 (LANGUAGE.md, Lexical rules). Durations are
+whole nanoseconds. Ratios are exact :class:`fractions.Fraction` values. This module only converts
+and formats; it knows nothing of the engine or of the grammar.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+BINARY_UNITS: dict[str, int] = {
+    "B": 1,
+    "KiB": 1 << 10,
+    "MiB": 1 << 20,
+    "GiB": 1 << 30,
+    "TiB": 1 << 40,
+    "PiB": 1 << 50,
+}
+DECIMAL_UNITS: dict[str, int] = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+PAGE_UNITS = ("page", "pages")
+SIZE_UNITS: tuple[str, ...] = (*BINARY_UNITS, *DECIMAL_UNITS, *PAGE_UNITS)
+DURATION_UNITS: dict[str, int] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+
+U64_MAX = (1 << 64) - 1
+
+
+def size_bytes(amount: int, unit: str, page_size: int) -> int:
+    """Convert ``amount unit`` to bytes, using ``page_size`` for ``page``/``pages``."""
+    if unit in PAGE_UNITS:
+        return amount * page_size
+    if unit in BINARY_UNITS:
+        return amount * BINARY_UNITS[unit]
+    return amount * DECIMAL_UNITS[unit]
+
+
+def duration_ns(amount: int, unit: str) -> int:
+    """Convert ``amount unit`` to nanoseconds."""
+    return amount * DURATION_UNITS[unit]
+
+
+def format_count(value: int | Fraction) -> str:
+    """Format a count with thousands separators (``4,194,304``)."""
+    if isinstance(value, Fraction) and value.denominator != 1:
+        return _format_fraction(value)
+    return f"{int(value):,}"
+
+
+def format_size(value: int | Fraction) -> str:
+    """Format bytes in the largest binary unit that divides them exactly (``960KiB``)."""
+    if isinstance(value, Fraction):
+        if value.denominator != 1:
+            return _format_fraction(value) + "B"
+        value = int(value)
+    if value == 0:
+        return "0B"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    for unit, factor in reversed(BINARY_UNITS.items()):
+        if magnitude % factor == 0:
+            return f"{sign}{magnitude // factor}{unit}"
+    return f"{sign}{magnitude}B"  # pragma: no cover - B always divides
+
+
+def format_duration(value: int | Fraction) -> str:
+    """Format nanoseconds in the largest unit that divides them exactly (``1500us``)."""
+    if isinstance(value, Fraction):
+        if value.denominator != 1:
+            return _format_fraction(value) + "ns"
+        value = int(value)
+    if value == 0:
+        return "0ns"
+    for unit, factor in reversed(DURATION_UNITS.items()):
+        if value % factor == 0:
+            return f"{value // factor:,}{unit}"
+    return f"{value:,}ns"  # pragma: no cover
+
+
+def format_ratio(value: Fraction) -> str:
+    """Format a ratio as a percentage, exactly when it is a whole or short decimal (``95%``)."""
+    pct = value * 100
+    if pct.denominator == 1:
+        return f"{pct.numerator}%"
+    return f"{float(pct):.4g}%"
+
+
+def _format_fraction(value: Fraction) -> str:
+    return f"{float(value):.6g}"

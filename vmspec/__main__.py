@@ -1,0 +1,5 @@
+"""``python -m vmspec``: the command line."""
+
+from vmspec.cli import entry
+
+entry()

@@ -1,0 +1,99 @@
+"""What a check produces: violations, scenario results, file errors and the whole report.
+
+Pydantic models at the boundary: the reporters turn them into text, JSON, JUnit or annotations,
+and the pytest plugin into failure text. Nothing here prints. The JSON shape is documented in
+docs/reporting.md and shipped as a JSON Schema (``vmspec/checker/report.schema.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ViolationKind = Literal["expect", "always", "invariant", "step", "not_running", "budget"]
+Status = Literal["passed", "failed", "error"]
+
+
+class StepRecord(BaseModel):
+    """One executed step as the trail shows it: where it is and what it changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    text: str
+    changes: str = ""
+
+
+class Violation(BaseModel):
+    """One thing that did not hold, located at the spec line that states or triggers it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    column: int
+    kind: ViolationKind
+    message: str
+    expression: str = ""  # the expression or step as written
+    observed: dict[str, str] = Field(default_factory=dict)  # observable as written -> formatted value
+    detail: str = ""  # e.g. "got 768KiB, expected == 1MiB"
+    stated_at: Optional[int] = None  # always/invariant: the line where it was stated
+    later_breaks: int = 0  # always/invariant: how many later steps broke it too
+    steps: list[StepRecord] = Field(default_factory=list)  # the last steps that led there
+
+
+class ScenarioResult(BaseModel):
+    """The outcome of one scenario."""
+
+    file: str
+    line: int
+    title: str
+    status: Status
+    violations: list[Violation] = Field(default_factory=list)
+    seed: int = 0
+    seed_overridden: bool = False
+    trace: list[StepRecord] = Field(default_factory=list)  # every step, when --trace is on
+    reproduce: str = ""
+
+
+class FileError(BaseModel):
+    """A spec or usage error that stopped a file from being checked."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    rendered: str = ""  # the full diagnostic: path:line:col: error: ..., source line, caret, hint
+
+
+class Report(BaseModel):
+    """Everything one ``vmspec check`` run found, in file order then scenario order."""
+
+    scenarios: list[ScenarioResult] = Field(default_factory=list)
+    errors: list[FileError] = Field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for s in self.scenarios if s.status == "passed")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.scenarios if s.status == "failed")
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for s in self.scenarios if s.status == "error") + len(self.errors)
+
+    def exit_code(self) -> int:
+        """Return 130 if interrupted, 2 on any spec error (or a scenario that ended in error),
+        1 on any violation, else 0."""
+        if self.interrupted:
+            return 130
+        if self.errors or any(s.status == "error" for s in self.scenarios):
+            return 2
+        if any(s.status != "passed" for s in self.scenarios):
+            return 1
+        return 0

@@ -1,0 +1,325 @@
+"""Run scenarios on the reference engine and collect what did not hold.
+
+For each scenario: build the machine, create the files in scope, then execute the steps in order
+(``repeat`` unrolled), matching modelled failures against ``=> ERR``, checking ``expect`` at its
+step, every active ``always`` and every file ``invariant`` after each step (LANGUAGE.md, Scenario
+steps). A failed expectation is recorded and the scenario goes on. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from vmspec.checker import steps as step_table
+from vmspec.checker.evaluate import EvalError, evaluate, explain
+from vmspec.checker.machine import machine_config, page_size_of
+from vmspec.checker.options import CheckOptions
+from vmspec.checker.replay import TraceError
+from vmspec.checker.results import ScenarioResult, StepRecord, Violation
+from vmspec.engine import System
+from vmspec.engine.errors import ModelledFailure, Unsupported
+from vmspec.language import ast
+from vmspec.units import format_count, format_size
+
+_ERROR_WORDS = {
+    "SIGSEGV": "killed by SIGSEGV",
+    "SIGBUS": "killed by SIGBUS",
+    "OOM": "killed by the OOM killer",
+}
+
+
+class _Stop(Exception):
+    """End the scenario early with status error."""
+
+    def __init__(self, violation: Violation):
+        self.violation = violation
+
+
+@dataclass
+class _Watch:
+    """An ``always`` or ``invariant`` being watched: its first break and the count of later ones."""
+
+    kind: str
+    expr: object
+    span: object
+    label: str = ""
+    violation: Violation | None = None
+    later: int = 0
+
+
+@dataclass
+class _Snapshot:
+    procs: dict = field(default_factory=dict)
+    free: int = 0
+    swap_used: int = 0
+
+
+class ScenarioRun:
+    """One execution of one scenario; ``run()`` returns its ScenarioResult."""
+
+    def __init__(self, program, resolved, options: CheckOptions, display_path: str | None = None):
+        self.program = program
+        self.resolved = resolved
+        self.scenario: ast.Scenario = resolved.scenario
+        self.options = options
+        self.path = display_path or program.path
+        self.violations: list[Violation] = []
+        self.watches: list[_Watch] = []
+        self.trail: deque[StepRecord] = deque(maxlen=max(1, options.trail))
+        self.trace: list[StepRecord] = []
+        self.ended: dict[str, str] = {}  # process -> why it is not running
+        self.spawned: list[str] = []
+        self._lines: dict[str, list[str]] = {}
+        self.status = "passed"
+
+    # ------------------------------------------------------------------ text helpers
+    def text_of(self, node) -> str:
+        """Return a node's source text as written (first line only for multi-line nodes)."""
+        span = node.span
+        lines = self._lines.get(span.file)
+        if lines is None:
+            lines = self._lines[span.file] = self.program.sources.get(span.file, "").splitlines()
+        if not 1 <= span.line <= len(lines):
+            return ""
+        line = lines[span.line - 1]
+        end = span.end_column - 1 if span.end_line == span.line else len(line)
+        return line[span.column - 1 : end].strip()
+
+    def _violation(self, node, kind: str, message: str, **extra) -> Violation:
+        return Violation(
+            file=node.span.file, line=node.span.line, column=node.span.column, kind=kind,
+            message=message, steps=list(self.trail), **extra,
+        )
+
+    # ------------------------------------------------------------------ state snapshots
+    def _snapshot(self) -> _Snapshot:
+        sys = self.system
+        snap = _Snapshot(free=sys.free, swap_used=sys.swap_used)
+        for p in self.spawned:
+            f = sys.faults(p)
+            alive = sys.alive(p)
+            snap.procs[p] = (
+                sys.rss(p) if alive else 0, f.minor, f.major, f.cow, sys.swap(p) if alive else 0,
+            )
+        return snap
+
+    @staticmethod
+    def _changes(before: _Snapshot, after: _Snapshot) -> str:
+        parts = []
+        for p, now in after.procs.items():
+            was = before.procs.get(p, (0, 0, 0, 0, 0))
+            bits = []
+            if now[1] != was[1]:
+                bits.append(f"+{format_count(now[1] - was[1])} minor")
+            if now[2] != was[2]:
+                bits.append(f"+{format_count(now[2] - was[2])} major")
+            if now[3] != was[3]:
+                bits.append(f"+{format_count(now[3] - was[3])} cow")
+            if now[0] != was[0]:
+                sign = "+" if now[0] > was[0] else "-"
+                bits.append(f"rss {sign}{format_size(abs(now[0] - was[0]))}")
+            if now[4] != was[4]:
+                sign = "+" if now[4] > was[4] else "-"
+                bits.append(f"swap {sign}{format_size(abs(now[4] - was[4]))}")
+            if bits:
+                parts.append(f"{p}: " + ", ".join(bits))
+        if after.swap_used != before.swap_used:
+            delta = after.swap_used - before.swap_used
+            parts.append(f"swap_used {'+' if delta > 0 else '-'}{format_size(abs(delta))}")
+        return "; ".join(parts)
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, expr, system):
+        try:
+            evaluation = evaluate(expr, system, self.page_size)
+        except EvalError as exc:
+            return None, str(exc), {}
+        observed = {}
+        for node, value in evaluation.observed:
+            observed.setdefault(self.text_of(node), value.format())
+        if evaluation.value.v:
+            return True, "", observed
+        return False, explain(expr, evaluation, self.text_of), observed
+
+    def _check_watches(self) -> None:
+        for watch in self.watches:
+            ok, detail, observed = self._check(watch.expr, self.system)
+            if ok:
+                continue
+            if watch.violation is not None:
+                watch.later += 1
+                continue
+            step = self._current_step
+            text = self.text_of(watch.expr)
+            if watch.kind == "always":
+                message = f"always {text} broke at line {step.span.line}"
+            else:
+                message = f'invariant "{watch.label}" broke at line {step.span.line}: {text}'
+            watch.violation = Violation(
+                file=step.span.file, line=step.span.line, column=step.span.column, kind=watch.kind,
+                message=message, expression=text, observed=observed, detail=detail,
+                stated_at=watch.span.line, steps=list(self.trail),
+            )
+            self.violations.append(watch.violation)
+
+    # ------------------------------------------------------------------ steps
+    def _not_running(self, step, proc: str) -> Violation | None:
+        if proc in self.ended:
+            return self._violation(
+                step, "not_running", f"{proc} is not running: {self.ended[proc]}",
+                expression=self.text_of(step),
+            )
+        return None
+
+    def _note_deaths(self, step, failure: str | None, proc: str | None) -> None:
+        sys = self.system
+        for name in sys.killed:
+            if name not in self.ended:
+                self.ended[name] = f"killed by the OOM killer at line {step.span.line}"
+        if proc is not None and failure in ("SIGSEGV", "SIGBUS") and proc not in self.ended:
+            self.ended[proc] = f"{_ERROR_WORDS[failure]} at line {step.span.line}"
+        if isinstance(step, ast.Exit) and failure is None:
+            self.ended[step.process] = f"exited at line {step.span.line}"
+
+    def _run_step(self, step) -> None:
+        self._current_step = step
+        self.ctx.check_time()
+        if isinstance(step, ast.Repeat):
+            for _ in range(step.count):
+                for inner in step.body:
+                    self._run_step(inner)
+            return
+        if isinstance(step, ast.Expect):
+            ok, detail, observed = self._check(step.expr, self.system)
+            if not ok:
+                text = self.text_of(step.expr)
+                self.violations.append(self._violation(
+                    step, "expect", f"expect {text}", expression=text, observed=observed, detail=detail,
+                ))
+            self._record(step, "")
+            self._check_watches()
+            return
+        if isinstance(step, ast.Always):
+            self.watches.append(_Watch("always", step.expr, step.span))
+            self._record(step, "")
+            self._check_watches()
+            return
+        proc = step_table.actor(step)
+        if proc is not None:
+            violation = self._not_running(step, proc)
+            if violation is not None:
+                self.violations.append(violation)
+                self._record(step, "skipped: not running")
+                return
+        before = self._snapshot()
+        failure: str | None = None
+        message = ""
+        try:
+            step_table.HANDLERS[type(step)](self.ctx, step)
+        except ModelledFailure as exc:
+            failure = exc.name
+            message = str(exc)
+        if isinstance(step, ast.Spawn) and step.process not in self.spawned:
+            self.spawned.append(step.process)
+        if isinstance(step, ast.Fork) and step.child not in self.spawned and failure is None:
+            self.spawned.append(step.child)
+        if failure is None and step.expect_error == "OOM" and proc is not None and proc in self.system.killed:
+            failure = "OOM"
+        self._note_deaths(step, failure, proc)
+        after = self._snapshot()
+        changes = self._changes(before, after)
+        if failure is not None:
+            changes = (f"failed: {failure}" + (f" ({message})" if message else "")) + (f"; {changes}" if changes else "")
+        self._record(step, changes)
+        text = self.text_of(step)
+        if step.expect_error is not None and failure != step.expect_error:
+            got = "succeeded" if failure is None else f"failed with {failure}" + (f": {message}" if message else "")
+            self.violations.append(self._violation(
+                step, "step", f"expected `{text}` to fail with {step.expect_error}, but it {got}",
+                expression=text,
+            ))
+        elif step.expect_error is None and failure is not None:
+            self.violations.append(self._violation(
+                step, "step", f"`{text}` failed with {failure}" + (f": {message}" if message else ""),
+                expression=text, detail="add `=> " + failure + "` to the step if this is expected",
+            ))
+        self._check_watches()
+
+    def _record(self, step, changes: str) -> None:
+        record = StepRecord(file=step.span.file, line=step.span.line, text=self.text_of(step), changes=changes)
+        self.trail.append(record)
+        if self.options.trace and len(self.trace) < 100_000:
+            self.trace.append(record)
+
+    # ------------------------------------------------------------------ entry
+    def run(self) -> ScenarioResult:
+        """Execute the scenario and return its result."""
+        scenario = self.scenario
+        seed = self.options.seed if self.options.seed is not None else (scenario.seed or 0)
+        result = ScenarioResult(
+            file=self.path, line=scenario.span.line, title=scenario.title, status="passed",
+            seed=seed, seed_overridden=self.options.seed is not None, reproduce=self.reproduce(),
+        )
+        self._current_step = scenario
+        try:
+            machine = self.resolved.machine
+            self.page_size = page_size_of(machine)
+            self.system = System(machine_config(machine))
+            clock = time.monotonic
+            deadline = clock() + self.options.timeout if self.options.timeout else None
+            self.ctx = step_table.Context(
+                system=self.system, program=self.program, page_size=self.page_size,
+                scenario_seed=seed, spec_dir=os.path.dirname(os.path.abspath(self.program.path)),
+                max_accesses=self.options.max_accesses, deadline=deadline, clock=clock,
+            )
+            for inv in self.program.invariants:
+                self.watches.append(_Watch("invariant", inv.expr, inv.span, label=inv.label))
+            for decl in self.program.files:
+                self.system.create_file(decl.name, self.ctx.nbytes(decl.size))
+            for step in scenario.steps:
+                self._run_step(step)
+        except step_table.BudgetExceeded as exc:
+            self._stop(self._violation(self._current_step, "budget", str(exc), expression=self.text_of(self._current_step)))
+        except TraceError as exc:
+            self._stop(self._violation(self._current_step, "step", f"replay: {exc}", expression=self.text_of(self._current_step)))
+        except Unsupported as exc:
+            self._stop(self._violation(
+                self._current_step, "step", f"not modelled yet: {exc}", expression=self.text_of(self._current_step),
+            ))
+        except (ModelledFailure, ValueError, KeyError, MemoryError) as exc:
+            self._stop(self._violation(
+                self._current_step, "step",
+                f"internal error in vmspec ({type(exc).__name__}: {exc}); please report it with this spec",
+                expression=self.text_of(self._current_step),
+            ))
+        for watch in self.watches:
+            if watch.violation is not None and watch.later:
+                index = self.violations.index(watch.violation)
+                self.violations[index] = watch.violation.model_copy(update={"later_breaks": watch.later})
+        result.violations = self.violations
+        result.trace = self.trace
+        if self.status == "error":
+            result.status = "error"
+        elif self.violations:
+            result.status = "failed"
+        return result
+
+    def _stop(self, violation: Violation) -> None:
+        self.status = "error"
+        self.violations.append(violation)
+
+    def reproduce(self) -> str:
+        """Return the command that re-runs just this scenario with the same seed."""
+        cmd = ["vmspec", "check", f"{self.path}::{self.scenario.title}"]
+        if self.options.seed is not None:
+            cmd += ["--seed", str(self.options.seed)]
+        return " ".join(shlex.quote(c) for c in cmd)
+
+
+def run_scenario(program, resolved, options: CheckOptions, display_path: str | None = None) -> ScenarioResult:
+    """Run one resolved scenario of a loaded program."""
+    return ScenarioRun(program, resolved, options, display_path).run()

@@ -1,0 +1,125 @@
+"""A check session: find .vms files, load them, select scenarios and run them, possibly in
+several processes, returning one Report in a deterministic order (files sorted, scenarios in file
+order), identical whatever ``jobs`` is.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterable
+
+from vmspec.checker.options import CheckOptions
+from vmspec.checker.results import FileError, Report, ScenarioResult
+from vmspec.checker.runner import run_scenario
+from vmspec.checker.select import compile_k, split_target
+from vmspec.errors import SpecError, SpecErrors, UsageError
+
+
+def find_specs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Expand files and directories into (path, title or None), *.vms found recursively, sorted."""
+    found: list[tuple[str, str | None]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for arg in paths:
+        path, title = split_target(arg)
+        if os.path.isdir(path):
+            batch = []
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                batch += [os.path.join(dirpath, f) for f in filenames if f.endswith(".vms")]
+            items = [(p, None) for p in sorted(batch)]
+        elif os.path.isfile(path):
+            items = [(path, title)]
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+        for item in items:
+            if item not in seen:
+                seen.add(item)
+                found.append(item)
+    if not found:
+        raise UsageError("no .vms file found in " + (", ".join(paths) or "."))
+    return found
+
+
+def file_errors(errors: SpecErrors) -> list[FileError]:
+    """Turn spec errors into report entries, each with its rendered diagnostic."""
+    return [
+        FileError(file=e.span.file, line=e.span.line, column=e.span.column, message=e.message, rendered=e.render())
+        for e in errors.errors
+    ]
+
+
+def check_file(path: str, title: str | None, options: CheckOptions, root: str | None) -> tuple[list[ScenarioResult], list[FileError]]:
+    """Load one file and run its selected scenarios."""
+    from vmspec.language import load
+
+    try:
+        program = load(path, root)
+    except SpecErrors as errors:
+        return [], file_errors(errors)
+    except SpecError as error:
+        return [], file_errors(SpecErrors([error]))
+    predicate = compile_k(options.select) if options.select else None
+    results = []
+    for resolved in program.scenarios:
+        sc = resolved.scenario
+        if title is not None and sc.title != title:
+            continue
+        if predicate is not None and not predicate(sc.title):
+            continue
+        result = run_scenario(program, resolved, options, display_path=path)
+        results.append(result)
+        if options.fail_fast and result.status != "passed":
+            break
+    if title is not None and not results and not any(r.scenario.title == title for r in program.scenarios):
+        raise UsageError(f"{path}: no scenario titled {title!r}")
+    return results, []
+
+
+def _check_file_job(args):
+    path, title, options, root = args
+    try:
+        return check_file(path, title, options, root), None
+    except UsageError as exc:
+        return ([], []), str(exc)
+
+
+def check(
+    paths: list[str],
+    options: CheckOptions,
+    root: str | None = None,
+    jobs: int = 1,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+) -> Report:
+    """Check every selected scenario of every .vms file under ``paths``."""
+    if options.select:
+        compile_k(options.select)  # report a bad -k before any work
+    targets = find_specs(paths or ["."])
+    report = Report()
+    work = [(path, title, options, root) for path, title in targets]
+    try:
+        if jobs > 1 and len(work) > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                outcomes = pool.map(_check_file_job, work)
+                for outcome in outcomes:
+                    if _absorb(report, outcome, on_result, options):
+                        break
+        else:
+            for job in work:
+                if _absorb(report, _check_file_job(job), on_result, options):
+                    break
+    except KeyboardInterrupt:
+        report.interrupted = True
+    return report
+
+
+def _absorb(report: Report, outcome, on_result, options: CheckOptions) -> bool:
+    (results, errors), usage = outcome
+    if usage is not None:
+        raise UsageError(usage)
+    report.errors.extend(errors)
+    for result in results:
+        report.scenarios.append(result)
+        if on_result is not None:
+            on_result(result)
+    return options.fail_fast and (any(r.status != "passed" for r in results) or bool(errors))

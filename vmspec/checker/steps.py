@@ -1,0 +1,183 @@
+"""The one table binding each step of the language to the engine operation behind it.
+
+Each handler takes the run context and the AST step and calls the engine (docs/engine-api.md).
+Sizes are resolved with the machine's page size here. Budgets are charged before a step runs, so
+``access R random 1000000000000`` is refused at once instead of running for hours.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from vmspec.checker import replay
+from vmspec.checker.machine import engine_image
+from vmspec.language import ast
+from vmspec.units import size_bytes
+
+
+class BudgetExceeded(Exception):
+    """The scenario used up its budget of simulated accesses or wall-clock time."""
+
+
+@dataclass
+class Context:
+    """What the step handlers need: the engine, the program, seeds and budgets."""
+
+    system: object
+    program: object  # vmspec.language.Program
+    page_size: int
+    scenario_seed: int
+    spec_dir: str
+    max_accesses: int
+    deadline: float | None = None
+    clock: Callable[[], float] | None = None
+    _images: dict = field(default_factory=dict)
+
+    def nbytes(self, lit: ast.SizeLit | None, default: int = 0) -> int:
+        """Resolve a size literal with the machine's page size."""
+        return default if lit is None else size_bytes(lit.amount, lit.unit, self.page_size)
+
+    def charge(self, accesses: int) -> None:
+        """Refuse a step that would take the scenario past its access budget or deadline."""
+        used = self.system.accesses
+        if used + accesses > self.max_accesses:
+            raise BudgetExceeded(
+                f"this step would make {accesses:,} more simulated accesses, beyond the budget of "
+                f"{self.max_accesses:,} per scenario ({used:,} used); raise it with --max-accesses"
+            )
+        self.check_time()
+
+    def check_time(self) -> None:
+        """Stop a scenario that has run past its wall-clock timeout."""
+        if self.deadline is not None and self.clock is not None and self.clock() > self.deadline:
+            raise BudgetExceeded("the scenario ran past its --timeout")
+
+
+def _range(ctx: Context, proc: str, region: str, rng: ast.Range | None) -> tuple[int, int]:
+    start = ctx.nbytes(rng.start) if rng is not None else 0
+    if rng is not None and rng.single:
+        return start, start + 1
+    if rng is not None and rng.end is not None:
+        return start, ctx.nbytes(rng.end)
+    return start, ctx.system.size(proc, region)
+
+
+def _spawn(ctx: Context, s: ast.Spawn) -> None:
+    image = None
+    if s.image is not None:
+        image = ctx._images.get(s.image)
+        if image is None:
+            image = ctx._images[s.image] = engine_image(ctx.program.images[s.image], ctx.page_size)
+    ctx.system.spawn(
+        s.process,
+        image=image,
+        oom_score_adj=s.oom_score_adj or 0,
+        oom_adj=s.oom_adj,
+        memory_max=ctx.nbytes(s.memory_max) if s.memory_max is not None else None,
+    )
+
+
+def _mmap(ctx: Context, s: ast.Mmap) -> None:
+    ctx.system.mmap(
+        s.process, s.region, ctx.nbytes(s.size), file=s.file, shared=s.shared, prot=s.prot,
+        hugetlb=ctx.nbytes(s.hugetlb) if s.hugetlb is not None else None,
+        populate=s.populate, noreserve=s.noreserve,
+    )
+
+
+def _access(ctx: Context, s: ast.Access) -> None:
+    start, end = _range(ctx, s.process, s.region, s.range)
+    stride = ctx.nbytes(s.stride) if s.stride is not None else None
+    if end > start:
+        if stride:
+            n = (end - start + stride - 1) // stride
+        else:
+            n = (end - 1) // ctx.page_size - start // ctx.page_size + 1
+        ctx.charge(n)
+    ctx.system.access(s.process, s.region, start, end, write=s.write, stride=stride)
+
+
+def _random(ctx: Context, s: ast.RandomAccess) -> None:
+    ctx.charge(s.count)
+    seed = s.seed if s.seed is not None else ctx.scenario_seed
+    ctx.system.access_random(s.process, s.region, s.count, seed=seed, write=s.write)
+
+
+def _replay(ctx: Context, s: ast.Replay) -> None:
+    path = os.path.join(ctx.spec_dir, s.path)
+    shown = os.path.normpath(os.path.join(os.path.dirname(ctx.program.path), s.path))
+    if s.format == "pages":
+        write = s.mode == "write"
+        for chunk in replay.read_pages(path, shown):
+            ctx.charge(len(chunk))
+            ctx.system.access_pages(s.process, s.region, chunk, write=write)
+    else:
+        for chunk in replay.read_lackey(path, shown):
+            ctx.charge(len(chunk))
+            if s.mode is not None:
+                forced = s.mode == "write"
+                chunk = [(a, n, forced) for a, n, _ in chunk]
+            ctx.system.access_addresses(s.process, chunk)
+
+
+def _munmap(ctx: Context, s: ast.Munmap) -> None:
+    start, end = _range(ctx, s.process, s.region, s.range)
+    ctx.system.munmap(s.process, s.region, start, end)
+
+
+def _madvise(ctx: Context, s: ast.Madvise) -> None:
+    start, end = _range(ctx, s.process, s.region, s.range)
+    ctx.system.madvise(s.process, s.region, start, end, s.advice)
+
+
+def _mprotect(ctx: Context, s: ast.Mprotect) -> None:
+    start, end = _range(ctx, s.process, s.region, s.range)
+    ctx.system.mprotect(s.process, s.region, start, end, s.prot)
+
+
+def _mlock(ctx: Context, s: ast.Mlock) -> None:
+    (ctx.system.mlock if s.lock else ctx.system.munlock)(s.process, s.region)
+
+
+def _brk(ctx: Context, s: ast.Brk) -> None:
+    delta = ctx.nbytes(s.delta)
+    ctx.system.brk(s.process, -delta if s.negative else delta)
+
+
+def _set(ctx: Context, s: ast.SetOom) -> None:
+    if s.setting == "oom_adj":
+        ctx.system.set_oom_adj(s.process, s.value)
+    else:
+        ctx.system.set_oom_score_adj(s.process, s.value)
+
+
+HANDLERS: dict[type, Callable[[Context, object], None]] = {
+    ast.Spawn: _spawn,
+    ast.Mmap: _mmap,
+    ast.Malloc: lambda ctx, s: ctx.system.malloc(s.process, s.region, ctx.nbytes(s.size)),
+    ast.Free: lambda ctx, s: ctx.system.free(s.process, s.region),
+    ast.Munmap: _munmap,
+    ast.Brk: _brk,
+    ast.Access: _access,
+    ast.RandomAccess: _random,
+    ast.Replay: _replay,
+    ast.Madvise: _madvise,
+    ast.Mprotect: _mprotect,
+    ast.Mlock: _mlock,
+    ast.FileDecl: lambda ctx, s: ctx.system.create_file(s.name, ctx.nbytes(s.size)),
+    ast.Fork: lambda ctx, s: ctx.system.fork(s.parent, s.child),
+    ast.Exit: lambda ctx, s: ctx.system.exit(s.process),
+    ast.SetOom: _set,
+    ast.DropCaches: lambda ctx, s: ctx.system.drop_caches(),
+}
+
+
+def actor(step) -> str | None:
+    """Return the process a step acts for (the one that must be running), if any."""
+    if isinstance(step, ast.Fork):
+        return step.parent
+    if isinstance(step, ast.Spawn):
+        return None
+    return getattr(step, "process", None)

@@ -1,0 +1,177 @@
+"""The ``vmspec`` command line: argument parsing and output streams only, no logic.
+
+``vmspec check`` runs specs (reports to stdout, diagnostics to stderr), ``vmspec fmt`` rewrites
+files canonically. Exit codes: 0 ok, 1 violations (or files ``fmt --check`` would change),
+2 usage or spec errors, 130 interrupted. Heavy modules load only after parsing the arguments,
+so ``vmspec --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from vmspec import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    from vmspec.options import OPTION_SPECS
+
+    parser = argparse.ArgumentParser(
+        prog="vmspec",
+        description="Check .vms memory-management specs against vmspec's reference Linux MM engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"vmspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="run the scenarios of .vms files")
+    check.add_argument("paths", nargs="*", metavar="PATH", help="files, directories or FILE::TITLE [.]")
+    check.add_argument("--root", metavar="DIR", help="directory that includes and replays may not leave")
+    check.add_argument("--format", choices=("text", "json", "junit", "github"), default=None,
+                       help="report format [text]")
+    check.add_argument("-k", dest="select", metavar="EXPR", help="select scenarios by title (and/or/not)")
+    check.add_argument("-x", "--exitfirst", dest="fail_fast", action="store_true", default=None,
+                       help="stop at the first failing scenario")
+    check.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="check files in N processes")
+    check.add_argument("-q", "--quiet", action="count", default=0, help="less output")
+    check.add_argument("-v", "--verbose", action="count", default=0, help="more output")
+    check.add_argument("--collect-only", action="store_true", help="parse and check statically; list scenarios")
+    for spec in OPTION_SPECS:
+        if spec.type is bool:
+            check.add_argument(spec.flag, dest=spec.name, action="store_true", default=None, help=spec.help)
+        else:
+            check.add_argument(spec.flag, dest=spec.name, type=spec.type, default=None,
+                               metavar=spec.metavar, help=spec.help)
+
+    fmt = sub.add_parser("fmt", help="rewrite .vms files in canonical form")
+    fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
+    fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    return parser
+
+
+def _fail_usage(message: str) -> int:
+    sys.stderr.write(f"vmspec: error: {message}\n")
+    return 2
+
+
+def _collect(args) -> int:
+    from vmspec.checker.select import compile_k
+    from vmspec.checker.session import file_errors, find_specs
+    from vmspec.errors import SpecErrors
+    from vmspec.language import load
+    from vmspec.reporting.text import error_text
+
+    predicate = compile_k(args.select) if args.select else None
+    status = 0
+    lines = []
+    for path, title in find_specs(args.paths or ["."]):
+        try:
+            program = load(path, args.root)
+        except SpecErrors as errors:
+            sys.stderr.write(error_text(file_errors(errors)) + "\n")
+            status = 2
+            continue
+        for resolved in program.scenarios:
+            sc = resolved.scenario
+            if (title is None or sc.title == title) and (predicate is None or predicate(sc.title)):
+                lines.append(f"{path}:{sc.span.line}: {path}::{sc.title}")
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return status
+
+
+def _check(args) -> int:
+    from vmspec.checker import check
+    from vmspec.checker.options import make_options, read_pyproject, validate_config
+    from vmspec.reporting import text
+
+    config = validate_config(read_pyproject(os.getcwd()))
+    if args.collect_only:
+        return _collect(args)
+    overrides = {name: getattr(args, name, None) for name in ("seed", "max_accesses", "timeout", "trace", "fail_fast", "select")}
+    options = make_options(config, overrides)
+    paths = args.paths or list(config.get("paths", [])) or ["."]
+    fmt = args.format or config.get("format", "text")
+    jobs = args.jobs if args.jobs is not None else int(config.get("jobs", 1))
+    if jobs < 1:
+        return _fail_usage("-j needs a number of processes of at least 1")
+    report = check(paths, options, root=args.root, jobs=jobs)
+    if report.errors:
+        sys.stderr.write(text.error_text(report.errors) + "\n")
+    if fmt == "json":
+        from vmspec.reporting import json as json_report
+
+        sys.stdout.write(json_report.render(report))
+    elif fmt == "junit":
+        from vmspec.reporting import junit
+
+        sys.stdout.write(junit.render(report))
+    elif fmt == "github":
+        from vmspec.reporting import github
+
+        sys.stdout.write(github.render(report))
+    else:
+        from vmspec.reporting.console import write_lines
+
+        verbosity = args.verbose - args.quiet
+        write_lines(text.report_lines(report, verbosity, trace=options.trace), sys.stdout)
+    return report.exit_code()
+
+
+def _fmt(args) -> int:
+    from vmspec.checker.session import file_errors, find_specs
+    from vmspec.errors import SpecErrors
+    from vmspec.language.printer import format_text
+    from vmspec.reporting.text import error_text
+
+    status = 0
+    for path, _ in find_specs(args.paths or ["."]):
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+            original = raw.decode("utf-8")
+            formatted = format_text(original, path)
+        except UnicodeDecodeError:
+            sys.stderr.write(f"{path}:1:1: error: file is not UTF-8 text\n")
+            status = 2
+            continue
+        except SpecErrors as errors:
+            sys.stderr.write(error_text(file_errors(errors)) + "\n")
+            status = 2
+            continue
+        if formatted != original:
+            if args.check:
+                sys.stdout.write(f"would reformat {path}\n")
+                status = max(status, 1)
+            else:
+                with open(path, "w", encoding="utf-8", newline="") as fh:
+                    fh.write(formatted)
+                sys.stdout.write(f"reformatted {path}\n")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    from vmspec.errors import UsageError
+
+    try:
+        if args.command == "check":
+            return _check(args)
+        return _fmt(args)
+    except UsageError as exc:
+        return _fail_usage(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write("vmspec: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

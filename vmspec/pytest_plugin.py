@@ -1,0 +1,104 @@
+"""The pytest plugin (a ``pytest11`` entry point): collect ``*.vms`` files, one item per scenario.
+
+Items are named ``specs/fork.vms::<title>``; a failing scenario's report is the same text as
+``vmspec check`` prints for it, built as a string so that it survives pytest-xdist; a spec error
+is a collection error showing the ``path:line:col`` diagnostic, not a traceback. Only pytest and
+the light ``vmspec.options`` load at start-up: lark, pydantic and the engine load when a .vms file
+is collected.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+import pytest
+
+from vmspec.options import OPTION_SPECS
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("vmspec", "vmspec .vms specs")
+    for spec in OPTION_SPECS:
+        flag = "--vmspec-" + spec.flag.lstrip("-")
+        if spec.type is bool:
+            group.addoption(flag, dest="vmspec_" + spec.name, action="store_true", default=None, help=spec.help)
+        else:
+            group.addoption(flag, dest="vmspec_" + spec.name, type=spec.type, default=None,
+                            metavar=spec.metavar, help=spec.help)
+    parser.addini("vmspec_pattern", "glob of files collected as vmspec specs", default="*.vms")
+
+
+def pytest_collect_file(file_path, parent):
+    pattern = parent.config.getini("vmspec_pattern") or "*.vms"
+    if fnmatch.fnmatch(file_path.name, pattern):
+        return VmsFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _options(config):
+    cached = getattr(config, "_vmspec_options", None)
+    if cached is None:
+        from vmspec.checker.options import make_options, read_pyproject, validate_config
+
+        table = validate_config(read_pyproject(str(config.rootpath)))
+        overrides = {spec.name: config.getoption("vmspec_" + spec.name) for spec in OPTION_SPECS}
+        cached = config._vmspec_options = make_options(table, overrides)
+    return cached
+
+
+def _display_path(path) -> str:
+    text = str(path)
+    relative = os.path.relpath(text)
+    return text if relative.startswith("..") else relative
+
+
+class VmsFailure(Exception):
+    """A scenario that did not pass; its only argument is the report text."""
+
+
+class VmsFile(pytest.File):
+    """A .vms file: loads it and yields one item per scenario."""
+
+    def collect(self):
+        from vmspec.checker.session import file_errors
+        from vmspec.errors import SpecErrors, UsageError
+        from vmspec.language import load
+        from vmspec.reporting.text import error_text
+
+        shown = _display_path(self.path)
+        try:
+            program = load(shown, str(self.config.rootpath))
+        except SpecErrors as errors:
+            raise self.CollectError(error_text(file_errors(errors))) from None
+        except UsageError as exc:
+            raise self.CollectError(str(exc)) from None
+        for resolved in program.scenarios:
+            yield VmsItem.from_parent(self, name=resolved.scenario.title, program=program,
+                                      resolved=resolved, shown=shown)
+
+
+class VmsItem(pytest.Item):
+    """One scenario of a .vms file."""
+
+    def __init__(self, *, program, resolved, shown, **kwargs):
+        super().__init__(**kwargs)
+        self.program = program
+        self.resolved = resolved
+        self.shown = shown
+
+    def runtest(self):
+        from vmspec.checker.runner import run_scenario
+        from vmspec.reporting.text import scenario_text
+
+        result = run_scenario(self.program, self.resolved, _options(self.config), display_path=self.shown)
+        if result.status != "passed":
+            raise VmsFailure(scenario_text(result))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, VmsFailure):
+            return str(excinfo.value.args[0])
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, self.resolved.scenario.span.line - 1, f"scenario: {self.name}"

@@ -1,0 +1,24 @@
+"""The terminal reporter: the text report through rich, coloured only where colour is wanted.
+
+rich honours NO_COLOR and FORCE_COLOR and emits plain text when the output is not a terminal, so
+piped output is byte for byte the plain text report. Lines are never wrapped.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from vmspec.reporting.text import Line
+
+
+def write_lines(lines: list[Line], stream: IO[str]) -> None:
+    """Write styled lines to ``stream`` (colour only on a terminal or with FORCE_COLOR)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
+    if not console.is_terminal and not console.color_system:
+        stream.write("".join(text + "\n" for text, _ in lines))
+        return
+    for text, style in lines:
+        console.print(Text(text, style=style or ""), soft_wrap=True)

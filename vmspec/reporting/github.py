@@ -1,0 +1,35 @@
+"""GitHub workflow annotations (``--format github``): ``::error file=F,line=L,col=C::message``
+for each violation and spec error, then the summary line."""
+
+from __future__ import annotations
+
+from vmspec.checker.results import Report
+from vmspec.reporting.text import summary
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(report: Report) -> str:
+    """Serialise a report as workflow commands."""
+    lines = []
+    for s in report.scenarios:
+        for v in s.violations:
+            body = v.message
+            if v.detail:
+                body += f"\n{v.detail}"
+            for name, value in v.observed.items():
+                body += f"\n{name} = {value}"
+            title = f"{s.title}"
+            lines.append(
+                f"::error file={_prop(v.file)},line={v.line},col={v.column},title={_prop(title)}::{_data(body)}"
+            )
+    for e in report.errors:
+        lines.append(f"::error file={_prop(e.file)},line={e.line},col={e.column}::{_data(e.message)}")
+    lines.append(summary(report))
+    return "\n".join(lines) + "\n"

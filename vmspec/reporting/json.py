@@ -1,0 +1,59 @@
+"""The JSON report (``--format json``), version 1; the shape is documented in docs/reporting.md
+and by ``vmspec/checker/report.schema.json``. Keys are written in a fixed order."""
+
+from __future__ import annotations
+
+import json
+
+from vmspec.checker.results import Report
+
+
+def report_dict(report: Report) -> dict:
+    """Build the version-1 JSON document of a report."""
+    return {
+        "version": 1,
+        "scenarios": [
+            {
+                "file": s.file,
+                "line": s.line,
+                "title": s.title,
+                "status": s.status,
+                "seed": s.seed,
+                "reproduce": s.reproduce,
+                "violations": [
+                    {
+                        "file": v.file,
+                        "line": v.line,
+                        "column": v.column,
+                        "kind": v.kind,
+                        "message": v.message,
+                        "expression": v.expression,
+                        "detail": v.detail,
+                        "observed": dict(v.observed),
+                        "stated_at": v.stated_at,
+                        "later_breaks": v.later_breaks,
+                        "steps": [
+                            {"file": r.file, "line": r.line, "text": r.text, "changes": r.changes}
+                            for r in v.steps
+                        ],
+                    }
+                    for v in s.violations
+                ],
+            }
+            for s in report.scenarios
+        ],
+        "errors": [
+            {"file": e.file, "line": e.line, "column": e.column, "message": e.message} for e in report.errors
+        ],
+        "summary": {
+            "passed": report.passed,
+            "failed": report.failed,
+            "errors": report.error_count,
+            "interrupted": report.interrupted,
+        },
+    }
+
+
+def render(report: Report) -> str:
+    """Serialise a report as indented JSON with a trailing newline."""
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"

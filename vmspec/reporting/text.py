@@ -1,0 +1,100 @@
+"""The plain-text report: the violation text shared by ``vmspec check`` and the pytest plugin.
+
+Lines are built as (text, style) pairs so that the console reporter can colour them and the
+plugin can join them into one string; the words are the same byte for byte.
+"""
+
+from __future__ import annotations
+
+from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Violation
+
+Line = tuple[str, str]  # (text, rich style or "")
+
+
+def _step_lines(records: list[StepRecord], indent: str) -> list[Line]:
+    if not records:
+        return []
+    width = max(len(f"{r.file}:{r.line}") for r in records)
+    text_width = min(48, max(len(r.text) for r in records))
+    out = []
+    for r in records:
+        where = f"{r.file}:{r.line}".ljust(width)
+        body = r.text.ljust(text_width) if r.changes else r.text
+        out.append((f"{indent}{where}  {body}" + (f"  {r.changes}" if r.changes else ""), "dim"))
+    return out
+
+
+def violation_lines(v: Violation) -> list[Line]:
+    """Describe one violation: location and message, why, the observed values, the steps."""
+    out: list[Line] = [(f"  {v.file}:{v.line}:{v.column}: {v.kind}: {v.message}", "bold red")]
+    if v.stated_at is not None:
+        out.append((f"      stated at line {v.stated_at}", ""))
+    if v.detail:
+        out.append((f"      {v.detail}", ""))
+    for name, value in v.observed.items():
+        out.append((f"      {name} = {value}", "cyan"))
+    if v.later_breaks:
+        out.append((f"      broken again by {v.later_breaks} later step{'s' if v.later_breaks != 1 else ''}", ""))
+    if v.steps:
+        out.append(("      steps that led there (newest last):", ""))
+        out += _step_lines(v.steps, "        ")
+    return out
+
+
+def scenario_lines(result: ScenarioResult) -> list[Line]:
+    """Describe a failed or erroring scenario in full (the pytest failure text)."""
+    label = "FAILED" if result.status == "failed" else "ERROR"
+    out: list[Line] = [(f"{label} {result.file}::{result.title} (line {result.line})", "bold red")]
+    for v in result.violations:
+        out += violation_lines(v)
+    out.append((f"  reproduce: {result.reproduce}", "yellow"))
+    return out
+
+
+def scenario_text(result: ScenarioResult) -> str:
+    """Return the plain violation text of one scenario."""
+    return "\n".join(text for text, _ in scenario_lines(result))
+
+
+def trace_lines(result: ScenarioResult) -> list[Line]:
+    """Every step of a scenario with what it changed (``--trace``)."""
+    out: list[Line] = [(f"trace of {result.file}::{result.title}", "bold")]
+    out += _step_lines(result.trace, "  ")
+    return out
+
+
+def summary(report: Report) -> str:
+    """Return ``N scenarios: P passed, F failed, E errors``."""
+    n = len(report.scenarios)
+    line = (
+        f"{n} scenario{'s' if n != 1 else ''}: {report.passed} passed, {report.failed} failed, "
+        f"{report.error_count} error{'s' if report.error_count != 1 else ''}"
+    )
+    if report.interrupted:
+        line += " (interrupted)"
+    return line
+
+
+def report_lines(report: Report, verbosity: int = 0, trace: bool = False) -> list[Line]:
+    """The whole text report (stdout): per-scenario lines, failures in full, the summary."""
+    out: list[Line] = []
+    for result in report.scenarios:
+        if trace and result.trace:
+            out += trace_lines(result)
+        if result.status == "passed":
+            if verbosity > 0:
+                out.append((f"passed {result.file}::{result.title}", "green"))
+        elif verbosity < 0:
+            label = "FAILED" if result.status == "failed" else "ERROR"
+            out.append((f"{label} {result.file}::{result.title}", "bold red"))
+        else:
+            out += scenario_lines(result)
+            out.append(("", ""))
+    style = "bold red" if report.exit_code() else "bold green"
+    out.append((summary(report), style))
+    return out
+
+
+def error_text(errors: list[FileError]) -> str:
+    """Render spec errors for stderr, one diagnostic after another."""
+    return "\n".join(e.rendered or f"{e.file}:{e.line}:{e.column}: error: {e.message}" for e in errors)

@@ -15,7 +15,6 @@ bounded. A malformed line is a :class:`TraceError` naming the file and the line 
 from __future__ import annotations
 
 import gzip
-import io
 from typing import IO, Iterator
 
 CHUNK = 65536
@@ -32,14 +31,13 @@ class TraceError(Exception):
         self.text = text
 
 
-def _open(path: str, shown: str) -> IO[str]:
+def _open(path: str, shown: str) -> IO[bytes]:
     try:
         raw = open(path, "rb")
     except OSError as exc:
         raise TraceError(shown, 0, f"cannot read trace file: {exc.strerror or exc}") from None
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline=None)
+    return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
 
 
 def _lines(path: str, shown: str) -> Iterator[tuple[int, str]]:
@@ -49,14 +47,16 @@ def _lines(path: str, shown: str) -> Iterator[tuple[int, str]]:
         with fh:
             while True:
                 try:
-                    line = fh.readline()
-                except UnicodeDecodeError:
-                    raise TraceError(shown, lineno + 1, "trace file is not UTF-8 text") from None
+                    raw = fh.readline()
                 except (OSError, EOFError, gzip.BadGzipFile) as exc:
                     raise TraceError(shown, lineno + 1, f"cannot read trace file: {exc}") from None
-                if not line:
+                if not raw:
                     return
                 lineno += 1
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise TraceError(shown, lineno, "trace file is not UTF-8 text") from None
                 yield lineno, line
     finally:
         fh.close()

@@ -1,0 +1,10 @@
+"""The .vms language: parse, load (includes, names, kinds) and print specs.
+
+Public API: :func:`load` (a file and its includes -> :class:`Program`), :func:`parse_text`
+(text -> :class:`~vmspec.language.ast.SpecFile`), :func:`format_text` and :func:`print_spec`
+(canonical text). Every problem with the input is raised as :class:`vmspec.errors.SpecErrors`.
+"""
+
+from vmspec.language.parser import parse_text
+
+__all__ = ["parse_text"]

@@ -1,0 +1,563 @@
+"""Turn the grammar's reductions into AST nodes, as the LALR parser reduces (no parse tree).
+
+lark calls one method of :class:`ASTBuilder` per grammar rule with the rule's children (tokens and
+already-built nodes), so the tree is built bottom-up on the parser's own explicit stack and deep
+nesting never recurses in Python. Nodes are made with ``model_construct`` (no re-validation of what
+the grammar already guarantees). Problems the grammar cannot see (a size without a unit, a number
+beyond 64 bits, a reserved word used as a name, an unknown ``=> ERR``, expressions nested deeper than
+:data:`MAX_DEPTH`) are collected as :class:`~vmspec.errors.SpecError` and parsing goes on, so one run
+reports them all. There is no Linux counterpart; this is the front end only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from lark import Token
+
+from vmspec.errors import SpecError
+from vmspec.language import ast
+from vmspec.source import Span
+from vmspec.units import BINARY_UNITS, DECIMAL_UNITS, DURATION_UNITS, U64_MAX
+
+MAX_DEPTH = 100
+"""Deepest nesting of operators in one expression (and of ``repeat`` blocks): deeper trees would
+make pydantic's recursive ``==``/``repr`` overflow Python's stack."""
+
+RESERVED = frozenset({"on", "as", "expect", "always"})
+ERROR_NAMES = ("ENOMEM", "EINVAL", "SIGSEGV", "SIGBUS", "OOM")
+BARE_OBSERVABLES = frozenset(
+    {"ram", "free", "used", "cached", "swap_used", "swap_free", "committed", "commit_limit",
+     "killed", "oom_kills", "time"}
+)
+UNIT_WORDS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB", "TB", "page", "pages")
+_PAGE_BYTES = 4096  # the only supported page size; used to bound `N pages` to 64 bits
+
+
+def suggest(word: str, choices: Any) -> str:
+    """Return `` did you mean X?`` for the closest of ``choices`` to ``word``, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def parse_int(text: str) -> int:
+    """Read an integer literal as written (``4096``, ``1_000``, ``0x7f00``)."""
+    digits = text.replace("_", "")
+    if digits[:2] in ("0x", "0X"):
+        return int(digits[2:], 16)
+    return int(digits, 10)
+
+
+def split_quantity(text: str, units: Any) -> tuple[str, str]:
+    """Split ``64MiB`` or ``3 pages`` into its number and unit."""
+    for i, ch in enumerate(text):
+        if ch in " \t":
+            return text[:i], text[i:].strip()
+        if ch.isalpha() and not (text[:2] in ("0x", "0X") and i < 2) and ch not in "abcdefABCDEF_":
+            return text[:i], text[i:]
+    # a hex amount followed directly by a unit that starts with a hex letter ("0x10B" cannot occur:
+    # the lexer takes hex digits greedily), or a decimal amount and "B..."
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return text[: -len(unit)].rstrip(), unit
+    raise ValueError(text)  # pragma: no cover - the grammar only makes well-formed tokens
+
+
+def _pos(item: Any) -> tuple[int, int, int, int]:
+    if isinstance(item, Token):
+        return item.line, item.column, item.end_line, item.end_column
+    span = item.span
+    return span.line, span.column, span.end_line, span.end_column
+
+
+class ASTBuilder:
+    """The rule callbacks lark calls while parsing one file (state is reset by :meth:`reset`)."""
+
+    def __init__(self) -> None:
+        self.reset("<string>")
+
+    def reset(self, path: str) -> None:
+        """Start a new file: forget the errors and depths of the previous one."""
+        self.path = path
+        self.errors: list[SpecError] = []
+        self._depth: dict[int, int] = {}
+        self._too_deep = False
+
+    # ------------------------------------------------------------------ helpers
+    def span(self, first: Any, last: Any = None) -> Span:
+        """Return the span from the start of ``first`` to the end of ``last`` (token or node)."""
+        line, col, _, _ = _pos(first)
+        _, _, end_line, end_col = _pos(first if last is None else last)
+        return Span.model_construct(file=self.path, line=line, column=col, end_line=end_line,
+                                    end_column=end_col)
+
+    def error(self, message: str, where: Any, hint: str | None = None) -> None:
+        """Record a spec error located at a token or node."""
+        self.errors.append(SpecError(message, self.span(where), hint))
+
+    def name(self, tok: Token) -> str:
+        """Return a name token's text, rejecting the reserved words."""
+        if tok in RESERVED:
+            self.error(f"`{tok}` is a reserved word and cannot be used as a name", tok,
+                       "rename it; `on`, `as`, `expect` and `always` are reserved")
+        return str(tok)
+
+    def integer(self, tok: Token, text: str | None = None, negative: bool = False) -> int:
+        """Read an integer token, checking it fits in 64 bits."""
+        value = parse_int(text if text is not None else tok)
+        if negative:
+            value = -value
+        if value > U64_MAX or value < -(1 << 63):
+            self.error("number too large: every value must fit in 64 bits", tok)
+            return 0
+        return value
+
+    def string(self, tok: Token) -> str:
+        """Unescape a string token (only ``\\"`` and ``\\\\`` are escapes)."""
+        body = tok[1:-1]
+        if "\\" not in body:
+            return body
+        out = []
+        i = 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\":
+                nxt = body[i + 1]
+                if nxt not in '"\\':
+                    self.error(f"unknown escape `\\{nxt}` in a string", tok,
+                               'only \\" and \\\\ are escapes; write \\\\ for a backslash')
+                out.append(nxt)
+                i += 2
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def size(self, tok: Token) -> ast.SizeLit:
+        """Build a SizeLit from a SIZE token, or from a bare NUMBER (only ``0`` needs no unit)."""
+        if tok.type == "NUMBER":
+            value = self.integer(tok)
+            if value != 0:
+                self.error("a size needs a unit: write 64MiB or 16 pages", tok,
+                           f"write {tok}KiB, {tok}MiB or {tok} pages")
+            return ast.SizeLit.model_construct(span=self.span(tok), amount=value, unit="B")
+        number, unit = split_quantity(tok, UNIT_WORDS)
+        amount = self.integer(tok, number)
+        factor = BINARY_UNITS.get(unit) or DECIMAL_UNITS.get(unit) or _PAGE_BYTES
+        if amount * factor > U64_MAX:
+            self.error(f"number too large: {tok} does not fit in 64 bits", tok)
+        return ast.SizeLit.model_construct(span=self.span(tok), amount=amount, unit=unit)
+
+    def offset(self, tok: Token) -> ast.SizeLit:
+        """Build a range offset: a bare integer inside ``[...]`` is a byte offset."""
+        if tok.type == "NUMBER":
+            return ast.SizeLit.model_construct(span=self.span(tok), amount=self.integer(tok), unit="B")
+        return self.size(tok)
+
+    def duration(self, tok: Token) -> ast.DurationLit:
+        """Build a DurationLit from a DURATION token."""
+        number, unit = split_quantity(tok, DURATION_UNITS)
+        amount = self.integer(tok, number)
+        if amount * DURATION_UNITS[unit] > U64_MAX:
+            self.error(f"number too large: {tok} does not fit in 64 bits", tok)
+        return ast.DurationLit.model_construct(span=self.span(tok), amount=amount, unit=unit)
+
+    def literal(self, tok: Any) -> Any:
+        """Turn an expression token into its literal node (nodes pass through)."""
+        if not isinstance(tok, Token):
+            return tok
+        kind = tok.type
+        if kind == "SIZE":
+            return self.size(tok)
+        if kind == "NUMBER":
+            return ast.CountLit.model_construct(span=self.span(tok), value=self.integer(tok))
+        if kind == "DURATION":
+            return self.duration(tok)
+        if kind == "PERCENT":
+            pct = self.integer(tok, tok.rstrip("% \t"))
+            return ast.PercentLit.model_construct(span=self.span(tok), percent=pct)
+        # a bare word: a system observable (`ram`) or a name (`running`, `brk`, a process)
+        if tok in BARE_OBSERVABLES:
+            return ast.Observable.model_construct(span=self.span(tok), name=str(tok), args=(),
+                                                  field=None)
+        return ast.NameRef.model_construct(span=self.span(tok), name=str(tok))
+
+    def nest(self, node: Any, *children: Any) -> Any:
+        """Record ``node``'s operator depth; past MAX_DEPTH report once and return a flat stand-in."""
+        depth = 1 + max(self._depth.get(id(c), 0) for c in children)
+        if depth > MAX_DEPTH:
+            if not self._too_deep:
+                self._too_deep = True
+                self.error(f"expression nested deeper than {MAX_DEPTH} levels", node,
+                           "split it into several expects, or name intermediate results")
+            return ast.CountLit.model_construct(span=node.span, value=0)
+        if depth > 1:
+            self._depth[id(node)] = depth
+        return node
+
+    def opts(self, items: list[Any], where: Any) -> dict[str, Any]:
+        """Collect ``(key, value, token)`` option tuples, reporting an option given twice."""
+        found: dict[str, Any] = {}
+        for item in items:
+            key, value, tok = item[0], item[1], item[2]
+            if key in found:
+                self.error(f"`{tok}` given twice", tok, "give each option at most once")
+            found[key] = value
+        return found
+
+    # ------------------------------------------------------------------ file
+    def start(self, c: list[Any]) -> list[Any]:
+        return c
+
+    def include(self, c: list[Any]) -> ast.Include:
+        return ast.Include.model_construct(span=self.span(c[0], c[1]), path=self.string(c[1]))
+
+    def machine(self, c: list[Any]) -> ast.Machine:
+        name = self.name(c[1])
+        extends = None
+        if c[2].type == "EXTENDS":
+            extends = self.name(c[3])
+        settings = tuple(x for x in c if isinstance(x, ast.Setting))
+        return ast.Machine.model_construct(span=self.span(c[0], c[-1]), name=name, extends=extends,
+                                           settings=settings)
+
+    def inline_machine(self, c: list[Any]) -> ast.Machine:
+        extends = self.name(c[2]) if c[1].type == "EXTENDS" else None
+        settings = tuple(x for x in c if isinstance(x, ast.Setting))
+        return ast.Machine.model_construct(span=self.span(c[0], c[-1]), name=None, extends=extends,
+                                           settings=settings)
+
+    def image(self, c: list[Any]) -> ast.Image:
+        segments = tuple(x for x in c if isinstance(x, ast.Segment))
+        return ast.Image.model_construct(span=self.span(c[0], c[-1]), name=self.name(c[1]),
+                                         segments=segments)
+
+    def invariant(self, c: list[Any]) -> ast.Invariant:
+        expr = self.literal(c[2])
+        return ast.Invariant.model_construct(span=self.span(c[0], expr), label=self.string(c[1]),
+                                             expr=expr)
+
+    def on_opt(self, c: list[Any]) -> tuple[str, Any, Token, Token]:
+        return ("on", self.name(c[1]), c[0], c[1])
+
+    def seed_opt(self, c: list[Any]) -> tuple[str, Any, Token, Token]:
+        return ("seed", self.integer(c[1]), c[0], c[1])
+
+    def scenario(self, c: list[Any]) -> ast.Scenario:
+        opts = self.opts([x for x in c if isinstance(x, tuple)], c[0])
+        steps = [x for x in c[2:] if not isinstance(x, (tuple, Token))]
+        inline = None
+        if steps and isinstance(steps[0], ast.Machine):
+            inline = steps.pop(0)
+            if "on" in opts:
+                self.error("a scenario with an inline machine cannot also name one with `on`",
+                           inline, "remove `on ...` or the inline machine")
+        for step in steps:
+            if isinstance(step, ast.Machine):
+                self.error("an inline machine must be the first statement of its scenario", step)
+        steps = [s for s in steps if not isinstance(s, ast.Machine)]
+        return ast.Scenario.model_construct(
+            span=self.span(c[0], c[-1]), title=self.string(c[1]), machine=opts.get("on"),
+            machine_inline=inline, seed=opts.get("seed"), steps=tuple(steps))
+
+    def file_decl(self, c: list[Any]) -> ast.FileDecl:
+        size = self.size(c[2])
+        return ast.FileDecl.model_construct(span=self.span(c[0], size), expect_error=None,
+                                            kind="file", name=self.string(c[1]), size=size)
+
+    # ------------------------------------------------------------------ machine settings
+    def _setting(self, c: list[Any], **fields: Any) -> ast.Setting:
+        values = {"size": None, "number": None, "word": None, "sizes": (), "tlb_levels": (),
+                  "latency": ()}
+        values.update(fields)
+        return ast.Setting.model_construct(span=self.span(c[0], c[-1]), name=str(c[0]), **values)
+
+    def size_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, size=self.size(c[1]))
+
+    def paging_setting(self, c: list[Any]) -> ast.Setting:
+        levels = int(c[1].split("-")[0])
+        if levels not in (4, 5):
+            self.error(f"unknown paging `{c[1]}`", c[1], "write paging 4-level or paging 5-level")
+        return self._setting(c, number=levels)
+
+    def hugepages_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, size=self.size(c[1]), number=self.integer(c[3]))
+
+    def word_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, word=str(c[1]))
+
+    def overcommit_setting(self, c: list[Any]) -> ast.Setting:
+        ratio = self.integer(c[3]) if len(c) > 2 else None
+        return self._setting(c, word=str(c[1]), number=ratio)
+
+    def watermarks_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, sizes=(self.size(c[2]), self.size(c[4]), self.size(c[6])))
+
+    def number_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, number=self.integer(c[1]))
+
+    def tlb_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, tlb_levels=tuple(c[1:]))
+
+    def tlb_level(self, c: list[Any]) -> ast.TLBLevelSpec:
+        ways = None if c[3].type == "FULLY" else self.integer(c[3], c[3].split("-")[0])
+        return ast.TLBLevelSpec.model_construct(span=self.span(c[0], c[-1]), name=str(c[0]),
+                                                entries=self.integer(c[1]), ways=ways)
+
+    def latency_setting(self, c: list[Any]) -> ast.Setting:
+        return self._setting(c, latency=tuple(c[1:]))
+
+    def latency_item(self, c: list[Any]) -> ast.LatencyItem:
+        return ast.LatencyItem.model_construct(span=self.span(c[0], c[1]), name=str(c[0]),
+                                               value=self.duration(c[1]))
+
+    def segment(self, c: list[Any]) -> ast.Segment:
+        if c[0].type == "LIB":
+            return ast.Segment.model_construct(span=self.span(c[0], c[2]), kind="lib",
+                                               size=self.size(c[2]), lib=self.name(c[1]))
+        return ast.Segment.model_construct(span=self.span(c[0], c[1]), kind=str(c[0]),
+                                           size=self.size(c[1]), lib=None)
+
+    # ------------------------------------------------------------------ steps
+    def _step(self, cls: type, first: Any, last: Any, **fields: Any) -> Any:
+        fields.setdefault("expect_error", None)
+        return cls.model_construct(span=self.span(first, last), **fields)
+
+    def failing(self, c: list[Any]) -> Any:
+        step, (err, last) = c
+        return step.model_copy(update={"expect_error": err, "span": self.span(step, last)})
+
+    def outcome(self, c: list[Any]) -> tuple[str | None, Token]:
+        word = c[1]
+        if word not in ERROR_NAMES:
+            self.error(f"unknown failure `{word}` after =>{suggest(word, ERROR_NAMES)}", word,
+                       "a step may end with => ENOMEM, EINVAL, SIGSEGV, SIGBUS or OOM")
+            return None, word
+        return str(word), word
+
+    def spawn(self, c: list[Any]) -> ast.Spawn:
+        opts = self.opts(c[2:], c[0])
+        last = c[-1][3] if len(c) > 2 else c[1]
+        return self._step(ast.Spawn, c[0], last, kind="spawn", process=self.name(c[1]),
+                          image=opts.get("image"), oom_score_adj=opts.get("oom_score_adj"),
+                          oom_adj=opts.get("oom_adj"), memory_max=opts.get("memory_max"))
+
+    def image_opt(self, c: list[Any]) -> tuple[str, Any, Token, Any]:
+        return ("image", self.name(c[1]), c[0], c[1])
+
+    def oom_score_adj_opt(self, c: list[Any]) -> tuple[str, Any, Token, Any]:
+        return ("oom_score_adj", c[1][0], c[0], c[1][1])
+
+    def oom_adj_opt(self, c: list[Any]) -> tuple[str, Any, Token, Any]:
+        return ("oom_adj", c[1][0], c[0], c[1][1])
+
+    def memory_max_opt(self, c: list[Any]) -> tuple[str, Any, Token, Any]:
+        size = self.size(c[1])
+        return ("memory_max", size, c[0], size)
+
+    def sint(self, c: list[Any]) -> tuple[int, Token]:
+        if len(c) == 2:
+            return self.integer(c[1], negative=True), c[1]
+        return self.integer(c[0]), c[0]
+
+    def fork(self, c: list[Any]) -> ast.Fork:
+        return self._step(ast.Fork, c[0], c[3], kind="fork", parent=self.name(c[1]),
+                          child=self.name(c[3]))
+
+    def exit(self, c: list[Any]) -> ast.Exit:
+        return self._step(ast.Exit, c[0], c[1], kind="exit", process=self.name(c[1]))
+
+    def set_oom(self, c: list[Any]) -> ast.SetOom:
+        value, last = c[3]
+        return self._step(ast.SetOom, c[0], last, kind="set", process=self.name(c[1]),
+                          setting=str(c[2]), value=value)
+
+    def drop_caches(self, c: list[Any]) -> ast.DropCaches:
+        return self._step(ast.DropCaches, c[0], c[0], kind="drop_caches")
+
+    def repeat(self, c: list[Any]) -> Any:
+        body = tuple(x for x in c[2:] if not isinstance(x, Token))
+        for step in body:
+            if isinstance(step, ast.Machine):
+                self.error("an inline machine must be the first statement of its scenario", step)
+        body = tuple(s for s in body if not isinstance(s, ast.Machine))
+        node = self._step(ast.Repeat, c[0], c[-1], kind="repeat", count=self.integer(c[1]),
+                          body=body)
+        return self.nest(node, *body) if body else node
+
+    def expect(self, c: list[Any]) -> ast.Expect:
+        expr = self.literal(c[1])
+        return self._step(ast.Expect, c[0], expr, kind="expect", expr=expr)
+
+    def always(self, c: list[Any]) -> ast.Always:
+        expr = self.literal(c[1])
+        return self._step(ast.Always, c[0], expr, kind="always", expr=expr)
+
+    def _proc(self, tok: Token) -> str:
+        return self.name(tok)
+
+    def mmap(self, c: list[Any]) -> ast.Mmap:
+        size = self.size(c[3])
+        opts = self.opts(c[4:], c[2])
+        last = c[-1][3] if len(c) > 4 else size
+        if "anon" in opts and "file" in opts:
+            self.error("a mapping cannot be both `anon` and `file`", c[2])
+        return self._step(
+            ast.Mmap, c[0], last, kind="mmap", process=self._proc(c[0]), region=self.name(c[1]),
+            size=size, file=opts.get("file"), shared=opts.get("share", False),
+            prot=opts.get("prot", "rw"), hugetlb=opts.get("hugetlb"),
+            populate=opts.get("populate", False), noreserve=opts.get("noreserve", False))
+
+    def anon_opt(self, c: list[Any]) -> tuple:
+        return ("anon", True, c[0], c[0])
+
+    def file_opt(self, c: list[Any]) -> tuple:
+        return ("file", self.string(c[1]), c[0], c[1])
+
+    def share_opt(self, c: list[Any]) -> tuple:
+        return ("share", c[0].type == "SHARED", c[0], c[0])
+
+    def prot_opt(self, c: list[Any]) -> tuple:
+        return ("prot", str(c[0]), c[0], c[0])
+
+    def hugetlb_opt(self, c: list[Any]) -> tuple:
+        size = self.size(c[1])
+        return ("hugetlb", size, c[0], size)
+
+    def populate_opt(self, c: list[Any]) -> tuple:
+        return ("populate", True, c[0], c[0])
+
+    def noreserve_opt(self, c: list[Any]) -> tuple:
+        return ("noreserve", True, c[0], c[0])
+
+    def malloc(self, c: list[Any]) -> ast.Malloc:
+        size = self.size(c[3])
+        return self._step(ast.Malloc, c[0], size, kind="malloc", process=self._proc(c[0]),
+                          region=self.name(c[1]), size=size)
+
+    def free(self, c: list[Any]) -> ast.Free:
+        return self._step(ast.Free, c[0], c[2], kind="free", process=self._proc(c[0]),
+                          region=self.name(c[2]))
+
+    def munmap(self, c: list[Any]) -> ast.Munmap:
+        rng = c[3] if len(c) > 3 else None
+        return self._step(ast.Munmap, c[0], c[-1], kind="munmap", process=self._proc(c[0]),
+                          region=self.name(c[2]), range=rng)
+
+    def brk(self, c: list[Any]) -> ast.Brk:
+        negative = len(c) == 4 and c[2].type == "MINUS"
+        size = self.size(c[-1])
+        return self._step(ast.Brk, c[0], size, kind="brk", process=self._proc(c[0]), delta=size,
+                          negative=negative)
+
+    def rw_access(self, c: list[Any]) -> ast.Access:
+        rest = list(c[3:])
+        rng = rest.pop(0) if rest and isinstance(rest[0], ast.Range) else None
+        stride = self.size(rest[-1]) if rest else None
+        last = stride or rng or c[2]
+        return self._step(ast.Access, c[0], last, kind="access", process=self._proc(c[0]),
+                          write=c[1].type == "WRITE", region=self.name(c[2]), range=rng,
+                          stride=stride)
+
+    def random_access(self, c: list[Any]) -> ast.RandomAccess:
+        opts = self.opts(c[5:], c[1])
+        last = c[-1][3] if len(c) > 5 else c[4]
+        return self._step(ast.RandomAccess, c[0], last, kind="random", process=self._proc(c[0]),
+                          region=self.name(c[2]), count=self.integer(c[4]),
+                          seed=opts.get("seed"), write=opts.get("mode") == "write")
+
+    def mode_opt(self, c: list[Any]) -> tuple:
+        return ("mode", str(c[0]), c[0], c[0])
+
+    def into_opt(self, c: list[Any]) -> tuple:
+        return ("into", self.name(c[1]), c[0], c[1])
+
+    def format_opt(self, c: list[Any]) -> tuple:
+        return ("format", str(c[1]), c[0], c[1])
+
+    def replay(self, c: list[Any]) -> ast.Replay:
+        opts = self.opts(c[3:], c[1])
+        last = c[-1][3] if len(c) > 3 else c[2]
+        return self._step(ast.Replay, c[0], last, kind="replay", process=self._proc(c[0]),
+                          path=self.string(c[2]), region=opts.get("into"),
+                          format=opts.get("format", "pages"), mode=opts.get("mode"))
+
+    def madvise(self, c: list[Any]) -> ast.Madvise:
+        rng = c[3] if len(c) == 5 else None
+        return self._step(ast.Madvise, c[0], c[-1], kind="madvise", process=self._proc(c[0]),
+                          region=self.name(c[2]), range=rng, advice=str(c[-1]))
+
+    def mprotect(self, c: list[Any]) -> ast.Mprotect:
+        rng = c[3] if len(c) == 5 else None
+        return self._step(ast.Mprotect, c[0], c[-1], kind="mprotect", process=self._proc(c[0]),
+                          region=self.name(c[2]), range=rng, prot=str(c[-1]))
+
+    def mlock(self, c: list[Any]) -> ast.Mlock:
+        return self._step(ast.Mlock, c[0], c[2], kind="mlock", process=self._proc(c[0]),
+                          region=self.name(c[2]), lock=c[1].type == "MLOCK")
+
+    def range(self, c: list[Any]) -> ast.Range:
+        inner = c[1:-1]
+        span = self.span(c[0], c[-1])
+        if len(inner) == 1 and not (isinstance(inner[0], Token) and inner[0].type == "DOTDOT"):
+            return ast.Range.model_construct(span=span, start=self.offset(inner[0]), end=None,
+                                             single=True)
+        start = end = None
+        seen_dots = False
+        for item in inner:
+            if item.type == "DOTDOT":
+                seen_dots = True
+            elif seen_dots:
+                end = self.offset(item)
+            else:
+                start = self.offset(item)
+        return ast.Range.model_construct(span=span, start=start, end=end, single=False)
+
+    # ------------------------------------------------------------------ expressions
+    def binary(self, c: list[Any]) -> Any:
+        left, op, right = self.literal(c[0]), str(c[1]), self.literal(c[2])
+        node = ast.Binary.model_construct(span=self.span(left, right), op=op, left=left,
+                                          right=right)
+        return self.nest(node, left, right)
+
+    def unary(self, c: list[Any]) -> Any:
+        operand = self.literal(c[1])
+        node = ast.Unary.model_construct(span=self.span(c[0], operand), op=str(c[0]),
+                                         operand=operand)
+        return self.nest(node, operand)
+
+    def atom(self, c: list[Any]) -> Any:
+        return self.literal(c[1])  # "(" expr ")"
+
+    def observable(self, c: list[Any]) -> Any:
+        name = c[0]
+        args: list[Any] = []
+        field = None
+        i = 1
+        if i < len(c) and c[i].type == "LPAR":
+            i += 1
+            while not (isinstance(c[i], Token) and c[i].type == "RPAR"):
+                arg = c[i]
+                if isinstance(arg, Token):
+                    if arg.type == "SIZE":
+                        arg = self.size(arg)
+                    else:
+                        arg = ast.NameRef.model_construct(span=self.span(arg), name=str(arg))
+                args.append(arg)
+                i += 1
+            i += 1
+        if i < len(c) and c[i].type == "DOT":
+            field = str(c[i + 1])
+        return ast.Observable.model_construct(span=self.span(c[0], c[-1]), name=str(name),
+                                              args=tuple(args), field=field)
+
+    def region_ref(self, c: list[Any]) -> ast.RegionRef:
+        return ast.RegionRef.model_construct(span=self.span(c[0], c[2]), process=str(c[0]),
+                                             region=str(c[2]))
+
+    def list(self, c: list[Any]) -> ast.ListExpr:
+        items = tuple(ast.NameRef.model_construct(span=self.span(t), name=str(t))
+                      for t in c[1:-1])
+        return ast.ListExpr.model_construct(span=self.span(c[0], c[-1]), items=items)

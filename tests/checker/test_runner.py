@@ -1,0 +1,259 @@
+"""One test per checking rule of LANGUAGE.md (issue 5): expect, always, invariant, `=> ERR`,
+steps of processes that are not running, budgets, seeds and the reports' contents."""
+
+MACHINE = "machine m { ram 64MiB; swap 0 }\n"
+
+
+def only(report):
+    assert report.errors == [], [e.rendered for e in report.errors]
+    assert len(report.scenarios) == 1
+    return report.scenarios[0]
+
+
+def test_passing_scenario(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "ok" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf
+    expect rss(p) == 1MiB and faults(p).minor == 256
+}
+"""))
+    assert result.status == "passed" and result.violations == []
+
+
+def test_failed_expect_reports_values_and_goes_on(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "two failures" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf[0..768KiB]
+    expect rss(p) == 1MiB
+    p: write buf
+    expect faults(p).minor == 100
+}
+"""))
+    assert result.status == "failed"
+    first, second = result.violations
+    assert (first.kind, first.line, first.column) == ("expect", 6, 5)
+    assert first.message == "expect rss(p) == 1MiB"
+    assert first.observed == {"rss(p)": "768KiB"}
+    assert first.detail == "got 768KiB, expected == 1MiB"
+    assert [s.line for s in first.steps] == [3, 4, 5]
+    assert first.steps[-1].changes == "p: +192 minor, rss +768KiB"
+    assert second.line == 8 and second.observed == {"faults(p).minor": "256"}
+
+
+def test_always_reported_once_with_later_breaks(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "always" {
+    spawn p
+    p: buf = mmap 1MiB
+    always rss(p) <= 256KiB
+    p: write buf[0..256KiB]
+    p: write buf[256KiB..512KiB]
+    p: write buf[512KiB..768KiB]
+    p: read buf
+}
+"""))
+    (v,) = result.violations
+    assert v.kind == "always" and v.line == 7 and v.stated_at == 5
+    assert v.later_breaks == 2
+    assert v.observed == {"rss(p)": "512KiB"}
+    assert v.message == "always rss(p) <= 256KiB broke at line 7"
+
+
+def test_invariant_applies_to_including_files(run_spec, tmp_path):
+    (tmp_path / "common.vms").write_text(
+        MACHINE + 'invariant "no swap": swap_used == 0\ninvariant "small": used <= 512KiB\n'
+    )
+    result = only(run_spec("""include "common.vms"
+scenario "uses memory" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf
+}
+"""))
+    (v,) = result.violations
+    assert v.kind == "invariant" and v.line == 5 and v.stated_at == 3
+    assert v.message.startswith('invariant "small" broke at line 5')
+
+
+def test_expected_error_matches(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "errors" {
+    spawn p
+    p: big = mmap 1GiB => ENOMEM
+    p: z = mmap 0 => EINVAL
+    p: ro = mmap 4KiB r
+    p: write ro => SIGSEGV
+    expect status(p) == segfault
+}
+"""))
+    assert result.status == "passed", result.violations
+
+
+def test_wrong_or_missing_error_is_a_violation(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "errors" {
+    spawn p
+    p: ok = mmap 1MiB => ENOMEM
+    p: big = mmap 1GiB => EINVAL
+    p: big2 = mmap 1GiB
+}
+"""))
+    a, b, c = result.violations
+    assert a.kind == b.kind == c.kind == "step"
+    assert a.message == "expected `p: ok = mmap 1MiB => ENOMEM` to fail with ENOMEM, but it succeeded"
+    assert b.message.startswith("expected `p: big = mmap 1GiB => EINVAL` to fail with EINVAL, but it failed with ENOMEM")
+    assert c.message.startswith("`p: big2 = mmap 1GiB` failed with ENOMEM")
+    assert c.detail == "add `=> ENOMEM` to the step if this is expected"
+
+
+def test_steps_of_processes_that_are_not_running(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "dead" {
+    spawn p
+    spawn q
+    p: buf = mmap 4KiB r
+    p: write buf => SIGSEGV
+    p: read buf
+    exit q
+    q: x = mmap 4KiB
+}
+"""))
+    a, b = result.violations
+    assert a.kind == "not_running" and a.line == 7
+    assert a.message == "p is not running: killed by SIGSEGV at line 6"
+    assert b.message == "q is not running: exited at line 8"
+
+
+def test_budget_stops_a_runaway_scenario(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "runaway" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: access buf random 1000000000000
+}
+"""))
+    assert result.status == "error"
+    (v,) = result.violations
+    assert v.kind == "budget" and v.line == 5
+    assert "beyond the budget of 50,000,000" in v.message
+
+
+def test_budget_counts_repeats(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "runaway" {
+    spawn p
+    p: buf = mmap 1MiB
+    repeat 1000000000 { p: read buf }
+}
+""", max_accesses=10_000))
+    assert result.status == "error" and result.violations[0].kind == "budget"
+
+
+def test_timeout(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "slow" {
+    spawn p
+    p: buf = mmap 4KiB
+    repeat 1000000000 { expect rss(p) == 0 }
+}
+""", timeout=0.2))
+    assert result.status == "error" and result.violations[0].kind == "budget"
+    assert "--timeout" in result.violations[0].message
+
+
+def test_seed_override_is_in_the_reproduce_command(run_spec):
+    report = run_spec(MACHINE + 'scenario "s" seed 7 {\n spawn p\n}\n', seed=3)
+    result = only(report)
+    assert result.seed == 3
+    assert result.reproduce == "vmspec check 'spec.vms::s' --seed 3"
+
+
+def test_random_access_is_deterministic(run_spec):
+    text = MACHINE + """
+scenario "random" seed 11 {
+    spawn p
+    p: buf = mmap 4MiB
+    p: access buf random 2000 write
+    expect faults(p).minor == 0
+}
+"""
+    first = only(run_spec(text)).violations[0].observed
+    second = only(run_spec(text)).violations[0].observed
+    assert first == second
+    different = only(run_spec(text, seed=12)).violations[0].observed
+    assert first != different
+
+
+def test_hit_rate_with_no_accesses_is_zero(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "rate" {
+    spawn p
+    expect tlb(p).hit_rate == 0%
+    p: buf = mmap 64KiB
+    p: read buf
+    p: read buf
+    expect tlb(p).hit_rate == 50%
+}
+"""))
+    assert result.status == "passed", result.violations
+
+
+def test_process_observables_before_spawn_and_after_exit(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "lifetime" {
+    expect rss(p) == 0 and faults(p).minor == 0 and not alive(p)
+    spawn p
+    p: buf = mmap 64KiB
+    p: write buf
+    exit p
+    expect rss(p) == 0 and faults(p).minor == 16 and status(p) == exited
+    expect free == ram
+}
+"""))
+    assert result.status == "passed", result.violations
+
+
+def test_replay_pages(run_spec, tmp_path):
+    (tmp_path / "trace.txt").write_text("0\n1\n2\n1\n0\n")
+    result = only(run_spec(MACHINE + """
+scenario "replay" {
+    spawn p
+    p: buf = mmap 64KiB
+    p: replay "trace.txt" into buf write
+    expect faults(p).minor == 3 and rss(p) == 3 pages
+}
+"""))
+    assert result.status == "passed", result.violations
+
+
+def test_malformed_replay_names_the_trace_line(run_spec, tmp_path):
+    (tmp_path / "trace.txt").write_text("0\nnope\n")
+    result = only(run_spec(MACHINE + """
+scenario "replay" {
+    spawn p
+    p: buf = mmap 64KiB
+    p: replay "trace.txt" into buf
+}
+"""))
+    assert result.status == "error"
+    assert result.violations[0].message == "replay: trace.txt:2: expected a page number, got 'nope'"
+
+
+def test_arithmetic_is_exact_and_kinds_mix_as_allowed(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "arith" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf[0..3 pages]
+    expect rss(p) / 3 == 1 page
+    expect rss(p) / 1MiB == 3 * 1% * 100 / 256
+    expect 2 * rss(p) == 6 pages and rss(p) * 2 == 24KiB
+    expect -rss(p) < 0
+    expect time(p) > 0 and time == time(p)
+}
+"""))
+    assert result.status == "passed", result.violations

@@ -1,0 +1,178 @@
+"""The command line (issues 3 and 5): exit codes, streams, formats, selection, determinism."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+GOOD = """machine m { ram 64MiB; swap 0 }
+
+scenario "fork shares pages until one side writes" {
+    spawn parent
+    parent: buf = mmap 1MiB
+    parent: write buf
+    fork parent as child
+    child: write buf[0..64KiB]
+    expect shared(parent, child) == 1MiB - 64KiB
+}
+"""
+
+BAD = GOOD.replace("== 1MiB - 64KiB", "== 1MiB") + """
+scenario "random pages" seed 5 {
+    spawn p
+    p: buf = mmap 4MiB
+    p: access buf random 500 write
+    expect faults(p).minor == 1
+}
+"""
+
+
+def vmspec(*args, cwd, env=None):
+    full_env = dict(os.environ)
+    full_env.pop("FORCE_COLOR", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "vmspec", *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=120,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "good.vms").write_text(GOOD)
+    (tmp_path / "specs" / "sub").mkdir()
+    (tmp_path / "specs" / "sub" / "bad.vms").write_text(BAD)
+    return tmp_path
+
+
+def test_version(tmp_path):
+    out = vmspec("--version", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("vmspec ")
+
+
+def test_check_passing_file(tree):
+    out = vmspec("check", "specs/good.vms", cwd=tree)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "1 scenario: 1 passed, 0 failed, 0 errors\n"
+    assert out.stderr == ""
+
+
+def test_check_failing_directory_text_report(tree):
+    out = vmspec("check", "specs", cwd=tree)
+    assert out.returncode == 1
+    assert "FAILED specs/sub/bad.vms::fork shares pages until one side writes (line 3)" in out.stdout
+    assert "  specs/sub/bad.vms:9:5: expect: expect shared(parent, child) == 1MiB" in out.stdout
+    assert "      got 960KiB, expected == 1MiB" in out.stdout
+    assert "      shared(parent, child) = 960KiB" in out.stdout
+    assert "reproduce: vmspec check 'specs/sub/bad.vms::fork shares pages until one side writes'" in out.stdout
+    assert out.stdout.rstrip().endswith("3 scenarios: 1 passed, 2 failed, 0 errors")
+    assert "\x1b[" not in out.stdout  # no colour when not a terminal
+
+
+def test_force_color(tree):
+    out = vmspec("check", "specs", cwd=tree, env={"FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    assert "\x1b[" in out.stdout
+
+
+def test_select_by_k_and_by_title(tree):
+    out = vmspec("check", "specs", "-k", "random and not fork", cwd=tree)
+    assert out.stdout.rstrip().endswith("1 scenario: 0 passed, 1 failed, 0 errors")
+    out = vmspec("check", "specs/sub/bad.vms::random pages", cwd=tree)
+    assert out.returncode == 1 and "1 scenario:" in out.stdout
+    out = vmspec("check", "specs/sub/bad.vms::no such title", cwd=tree)
+    assert out.returncode == 2 and "no scenario titled 'no such title'" in out.stderr
+
+
+def test_exitfirst(tree):
+    out = vmspec("check", "specs/sub/bad.vms", "-x", cwd=tree)
+    assert out.stdout.rstrip().endswith("1 scenario: 0 passed, 1 failed, 0 errors")
+
+
+def test_json_report_validates_against_schema(tree):
+    jsonschema = pytest.importorskip("jsonschema")
+    import importlib.resources
+
+    schema = json.loads(importlib.resources.files("vmspec.checker").joinpath("report.schema.json").read_text())
+    out = vmspec("check", "specs", "--format", "json", cwd=tree)
+    data = json.loads(out.stdout)
+    jsonschema.validate(data, schema)
+    assert data["summary"] == {"passed": 1, "failed": 2, "errors": 0, "interrupted": False}
+    failed = [s for s in data["scenarios"] if s["status"] == "failed"]
+    assert failed[0]["file"] == "specs/sub/bad.vms"
+    assert failed[0]["violations"][0]["observed"] == {"shared(parent, child)": "960KiB"}
+    assert failed[0]["violations"][0]["kind"] == "expect"
+
+
+def test_junit_report(tree):
+    out = vmspec("check", "specs", "--format", "junit", cwd=tree)
+    root = ET.fromstring(out.stdout)
+    assert root.get("tests") == "3" and root.get("failures") == "2"
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases][0] == "fork shares pages until one side writes"
+    assert root.findall(".//failure")[0].text.startswith("FAILED specs/sub/bad.vms::")
+
+
+def test_github_annotations(tree):
+    out = vmspec("check", "specs", "--format", "github", cwd=tree)
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("::error file=specs/sub/bad.vms,line=9,col=5,title=fork shares pages until one side writes::")
+    assert "%0Ashared(parent%2C child) = 960KiB" not in lines[0]  # data is not property-escaped
+    assert "%0Ashared(parent, child) = 960KiB" in lines[0]
+
+
+def test_no_spec_found_is_a_usage_error(tmp_path):
+    out = vmspec("check", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr == "vmspec: error: no .vms file found in .\n"
+    out = vmspec("check", "missing.vms", cwd=tmp_path)
+    assert out.returncode == 2 and "missing.vms: no such file or directory" in out.stderr
+
+
+def test_spec_errors_go_to_stderr_and_good_files_are_still_checked(tree):
+    (tree / "specs" / "broken.vms").write_text('machine m { ram 64MiB }\nscenario "x" {\n  spawn p\n  p: b = mmap 1MiB => ENOMEN\n}\n')
+    out = vmspec("check", "specs", cwd=tree)
+    assert out.returncode == 2
+    assert out.stderr.startswith("specs/broken.vms:4:")
+    assert "ENOMEM" in out.stderr and "Traceback" not in out.stderr
+    assert "3 scenarios: 1 passed, 2 failed, 1 error" in out.stdout
+
+
+def test_collect_only(tree):
+    out = vmspec("check", "--collect-only", "specs", cwd=tree)
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == [
+        "specs/good.vms:3: specs/good.vms::fork shares pages until one side writes",
+        "specs/sub/bad.vms:3: specs/sub/bad.vms::fork shares pages until one side writes",
+        "specs/sub/bad.vms:12: specs/sub/bad.vms::random pages",
+    ]
+
+
+def test_jobs_and_hash_seed_do_not_change_output(tree):
+    for i in range(3):
+        (tree / "specs" / f"copy{i}.vms").write_text(BAD)
+    outputs = set()
+    for jobs in ("1", "2"):
+        for hashseed in ("0", "12345"):
+            for fmt in ("text", "json"):
+                out = vmspec("check", "specs", "-j", jobs, "--format", fmt, cwd=tree, env={"PYTHONHASHSEED": hashseed})
+                outputs.add((fmt, out.returncode, out.stdout))
+    assert len(outputs) == 2  # one text, one json: byte-identical across -j and hash seeds
+
+
+def test_pyproject_config(tree):
+    (tree / "pyproject.toml").write_text('[tool.vmspec]\npaths = ["specs/good.vms"]\nformat = "json"\n')
+    out = vmspec("check", cwd=tree)
+    assert out.returncode == 0 and json.loads(out.stdout)["summary"]["passed"] == 1
+    (tree / "pyproject.toml").write_text('[tool.vmspec]\nbogus = 1\n')
+    out = vmspec("check", cwd=tree)
+    assert out.returncode == 2 and "unknown key 'bogus'" in out.stderr
+
+
+def test_trace_prints_every_step(tree):
+    out = vmspec("check", "specs/good.vms", "--trace", cwd=tree)
+    assert out.returncode == 0
+    assert "trace of specs/good.vms::fork shares pages until one side writes" in out.stdout
+    assert "child: +16 minor, +16 cow, rss +64KiB" in out.stdout

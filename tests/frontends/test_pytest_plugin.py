@@ -1,0 +1,61 @@
+"""The pytest plugin (issue 5): one item per scenario, failure text identical to `vmspec check`,
+spec errors as collection errors, xdist gives the same results."""
+
+import subprocess
+import sys
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SPEC = """machine m { ram 64MiB; swap 0 }
+
+scenario "passes" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf
+    expect rss(p) == 1MiB
+}
+
+scenario "fails" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf[0..768KiB]
+    expect rss(p) == 1MiB
+}
+"""
+
+
+def test_items_and_failure_text(pytester):
+    pytester.makefile(".vms", fork=SPEC)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["fork.vms::passes PASSED*", "fork.vms::fails FAILED*"])
+    check = subprocess.run([sys.executable, "-m", "vmspec", "check", "fork.vms::fails"],
+                           cwd=pytester.path, capture_output=True, text=True)
+    block = check.stdout.split("\n\n")[0]
+    assert block.startswith("FAILED fork.vms::fails (line 10)")
+    assert block in result.stdout.str()
+
+
+def test_k_selects_titles(pytester):
+    pytester.makefile(".vms", fork=SPEC)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "passes")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_spec_error_is_a_collection_error(pytester):
+    pytester.makefile(".vms", broken='machine m { ram 64MiB }\nscenario "x" {\n  spawn p\n  expect rss(p) == 256\n}\n')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str()
+    assert "broken.vms:4:" in text and "Traceback" not in text
+
+
+def test_xdist_gives_the_same_results(pytester):
+    pytest.importorskip("xdist")
+    pytester.makefile(".vms", fork=SPEC, other=SPEC.replace('"passes"', '"passes too"'))
+    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "0")
+    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    serial.assert_outcomes(passed=2, failed=2)
+    parallel.assert_outcomes(passed=2, failed=2)

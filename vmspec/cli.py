@@ -95,7 +95,14 @@ def _check(args) -> int:
     jobs = args.jobs if args.jobs is not None else int(config.get("jobs", 1))
     if jobs < 1:
         return _fail_usage("-j needs a number of processes of at least 1")
-    report = check(paths, options, root=args.root, jobs=jobs)
+    verbosity = args.verbose - args.quiet
+    if fmt == "text" and verbosity >= 0 and sys.stderr.isatty():
+        from vmspec.reporting.console import progress_bar
+
+        with progress_bar(sys.stderr) as on_progress:
+            report = check(paths, options, root=args.root, jobs=jobs, on_progress=on_progress)
+    else:
+        report = check(paths, options, root=args.root, jobs=jobs)
     if report.errors:
         sys.stderr.write(text.error_text(report.errors) + "\n")
     if fmt == "json":
@@ -113,7 +120,6 @@ def _check(args) -> int:
     else:
         from vmspec.reporting.console import write_lines
 
-        verbosity = args.verbose - args.quiet
         write_lines(text.report_lines(report, verbosity, trace=options.trace), sys.stdout)
     return report.exit_code()
 

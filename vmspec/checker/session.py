@@ -90,8 +90,13 @@ def check(
     root: str | None = None,
     jobs: int = 1,
     on_result: Callable[[ScenarioResult], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Check every selected scenario of every .vms file under ``paths``."""
+    """Check every selected scenario of every .vms file under ``paths``.
+
+    ``on_result`` is called with each scenario's result as it is absorbed, ``on_progress`` with
+    (files done, files in all) after each file; both run in this process, in file order.
+    """
     if options.select:
         compile_k(options.select)  # report a bad -k before any work
     targets = find_specs(paths or ["."])
@@ -101,12 +106,18 @@ def check(
         if jobs > 1 and len(work) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 outcomes = pool.map(_check_file_job, work)
-                for outcome in outcomes:
-                    if _absorb(report, outcome, on_result, options):
+                for done, outcome in enumerate(outcomes, 1):
+                    stop = _absorb(report, outcome, on_result, options)
+                    if on_progress is not None:
+                        on_progress(done, len(work))
+                    if stop:
                         break
         else:
-            for job in work:
-                if _absorb(report, _check_file_job(job), on_result, options):
+            for done, job in enumerate(work, 1):
+                stop = _absorb(report, _check_file_job(job), on_result, options)
+                if on_progress is not None:
+                    on_progress(done, len(work))
+                if stop:
                     break
     except KeyboardInterrupt:
         report.interrupted = True

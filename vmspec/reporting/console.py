@@ -6,7 +6,8 @@ piped output is byte for byte the plain text report. Lines are never wrapped.
 
 from __future__ import annotations
 
-from typing import IO
+import contextlib
+from typing import IO, Callable, Iterator
 
 from vmspec.reporting.text import Line
 
@@ -22,3 +23,20 @@ def write_lines(lines: list[Line], stream: IO[str]) -> None:
         return
     for text, style in lines:
         console.print(Text(text, style=style or ""), soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar(stream: IO[str]) -> Iterator[Callable[[int, int], None]]:
+    """Show a transient progress bar of files checked on ``stream`` (a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=stream)
+    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("files", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

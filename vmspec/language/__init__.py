@@ -5,6 +5,10 @@ Public API: :func:`load` (a file and its includes -> :class:`Program`), :func:`p
 (canonical text). Every problem with the input is raised as :class:`vmspec.errors.SpecErrors`.
 """
 
+from vmspec.language.format import format_text
+from vmspec.language.loader import load
 from vmspec.language.parser import parse_text
+from vmspec.language.printer import print_spec
+from vmspec.language.program import Program, ResolvedScenario
 
-__all__ = ["parse_text"]
+__all__ = ["load", "parse_text", "format_text", "print_spec", "Program", "ResolvedScenario"]

@@ -55,11 +55,14 @@ def _on_comment(tok: Any) -> Any:
 def _on_newline(tok: Any) -> Any:
     if "#" in tok:
         line = tok.line
-        for piece in str(tok).split("\n"):
+        for index, piece in enumerate(str(tok).split("\n")):
             hash_at = piece.find("#")
             if hash_at >= 0:
-                # full-line comment inside a run of separators; column is 1-based
-                _COMMENTS.append(Comment(line, hash_at + 1, piece[hash_at:].rstrip("\r"), False))
+                text = piece[hash_at:].rstrip("\r")
+                if index == 0:  # `stmt; # note`: the comment shares the statement's line
+                    _COMMENTS.append(Comment(line, tok.column + hash_at, text, True))
+                else:
+                    _COMMENTS.append(Comment(line, hash_at + 1, text, False))
             line += 1
     return tok
 
@@ -96,8 +99,9 @@ def check_text(text: str, path: str) -> None:
             "a spec is UTF-8 text")])
 
 
-def parse_with_comments(text: str, path: str) -> tuple[ast.SpecFile, list[Comment]]:
-    """Parse ``text`` (the file at ``path``) into a SpecFile and the comments it contains."""
+def parse_source(text: str, path: str) -> tuple[ast.SpecFile, list[Comment], list[SpecError]]:
+    """Parse ``text`` (the file at ``path``); return the tree, its comments and the errors the
+    grammar could not see (a tree is still built). A syntax error raises SpecErrors."""
     from lark.exceptions import LarkError
 
     from vmspec.language.diagnostics import describe_parse_error
@@ -113,13 +117,21 @@ def parse_with_comments(text: str, path: str) -> tuple[ast.SpecFile, list[Commen
             raise SpecErrors([describe_parse_error(exc, text, path)]) from None
         except RecursionError:  # pragma: no cover - the parser and builder do not recurse
             raise SpecErrors([SpecError("the spec nests too deeply", _file_span(path, text))]) from None
-        errors = list(builder.errors)
-        comments = list(_COMMENTS)
-    if errors:
-        for err in errors:
-            err.source = _line_of(text, err.span.line)
-        raise SpecErrors(errors)
+        finally:
+            builder_errors = list(builder.errors)
+            comments = list(_COMMENTS)
+            builder.reset(path)
+    for err in builder_errors:
+        err.source = _line_of(text, err.span.line)
     spec = ast.SpecFile.model_construct(span=_file_span(path, text), path=path, items=tuple(items))
+    return spec, comments, builder_errors
+
+
+def parse_with_comments(text: str, path: str) -> tuple[ast.SpecFile, list[Comment]]:
+    """Parse ``text`` (the file at ``path``) into a SpecFile and the comments it contains."""
+    spec, comments, errors = parse_source(text, path)
+    if errors:
+        raise SpecErrors(errors)
     return spec, comments
 
 

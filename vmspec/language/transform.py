@@ -533,6 +533,8 @@ class ASTBuilder:
 
     def observable(self, c: list[Any]) -> Any:
         name = c[0]
+        if len(c) == 1:  # a bare word: `ram`, `running`, a process name
+            return self.literal(name)
         args: list[Any] = []
         field = None
         i = 1

@@ -1,0 +1,287 @@
+"""Print an AST back as canonical .vms text (what ``vmspec fmt`` writes).
+
+Canonical form: one statement per line, 4-space indentation, blocks opened on their header line,
+options in a fixed order with defaults omitted (``anon``, ``private``, ``rw``, ``format pages``),
+sizes as amount and unit (``64MiB``, ``3 pages``; numbers in decimal), parentheses only where
+precedence needs them. ``parse(print(tree)) == tree`` up to spans. :func:`format_text` also keeps
+comments: full-line comments stay before the statement that follows them (at its indentation) and
+trailing comments stay on their statement's line; single blank lines between statements are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vmspec.language import ast
+
+INDENT = "    "
+_PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4,
+         "+": 5, "-": 5, "*": 6, "/": 6}
+_NEG_PREC = 7
+_ATOM_PREC = 8
+
+
+@dataclass
+class Line:
+    """One printed line: indentation depth, text, and the source lines it came from."""
+
+    depth: int
+    text: str
+    first: int  # source line the statement starts on (0: unknown)
+    last: int  # source line it ends on
+    role: str  # "stmt", "open" (a block header) or "close" (a block's `}`)
+    top: bool = False  # a top-level item's first line
+
+
+def quote(text: str) -> str:
+    """Return ``text`` as a .vms string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def size_text(lit: ast.SizeLit, bare_bytes: bool = False) -> str:
+    """Return a size as written: ``64MiB``, ``3 pages``, ``0``; bytes bare inside ranges."""
+    if lit.unit == "B" and (lit.amount == 0 or bare_bytes):
+        return str(lit.amount)
+    if lit.unit in ("page", "pages"):
+        return f"{lit.amount} {lit.unit}"
+    return f"{lit.amount}{lit.unit}"
+
+
+def _prec(node: ast.Node) -> int:
+    if isinstance(node, ast.Binary):
+        return _PREC[node.op]
+    if isinstance(node, ast.Unary):
+        return _PREC["not"] if node.op == "not" else _NEG_PREC
+    return _ATOM_PREC
+
+
+def print_expr(node: ast.Node) -> str:
+    """Return an expression as canonical text, parenthesised only where needed."""
+    if isinstance(node, ast.Binary):
+        prec = _PREC[node.op]
+        left = print_expr(node.left)
+        right = print_expr(node.right)
+        non_assoc = prec == 4
+        if _prec(node.left) < prec or (non_assoc and _prec(node.left) == prec):
+            left = f"({left})"
+        if _prec(node.right) <= prec:
+            right = f"({right})"
+        return f"{left} {node.op} {right}"
+    if isinstance(node, ast.Unary):
+        operand = print_expr(node.operand)
+        if node.op == "not":
+            if _prec(node.operand) < _PREC["not"]:
+                operand = f"({operand})"
+            return f"not {operand}"
+        if _prec(node.operand) < _NEG_PREC:
+            operand = f"({operand})"
+        return f"-{operand}"
+    if isinstance(node, ast.SizeLit):
+        return size_text(node)
+    if isinstance(node, ast.CountLit):
+        return str(node.value)
+    if isinstance(node, ast.DurationLit):
+        return f"{node.amount}{node.unit}"
+    if isinstance(node, ast.PercentLit):
+        return f"{node.percent}%"
+    if isinstance(node, ast.NameRef):
+        return node.name
+    if isinstance(node, ast.RegionRef):
+        return f"{node.process}.{node.region}"
+    if isinstance(node, ast.ListExpr):
+        return "[" + ", ".join(item.name for item in node.items) + "]"
+    if isinstance(node, ast.Observable):
+        from vmspec.language.transform import BARE_OBSERVABLES
+
+        text = node.name
+        if node.args or node.name not in BARE_OBSERVABLES:
+            text += "(" + ", ".join(print_expr(a) for a in node.args) + ")"
+        if node.field is not None:
+            text += f".{node.field}"
+        return text
+    raise TypeError(f"not an expression: {type(node).__name__}")  # pragma: no cover
+
+
+def _range(rng: ast.Range | None) -> str:
+    if rng is None:
+        return ""
+    if rng.single:
+        return f"[{size_text(rng.start, True)}]" if rng.start else "[]"
+    start = size_text(rng.start, True) if rng.start else ""
+    end = size_text(rng.end, True) if rng.end else ""
+    return f"[{start}..{end}]"
+
+
+def setting_text(s: ast.Setting) -> str:
+    """Return one machine setting line."""
+    name = s.name
+    if name == "paging":
+        return f"paging {s.number}-level"
+    if name == "hugepages":
+        return f"hugepages {size_text(s.size)} x {s.number}"
+    if name in ("thp", "replacement"):
+        return f"{name} {s.word}"
+    if name == "overcommit":
+        return f"overcommit {s.word}" + (f" ratio {s.number}" if s.number is not None else "")
+    if name == "watermarks":
+        low, mid, high = s.sizes
+        return f"watermarks min {size_text(low)} low {size_text(mid)} high {size_text(high)}"
+    if name in ("swappiness", "page_cluster"):
+        return f"{name} {s.number}"
+    if name == "tlb":
+        levels = [f"{lv.name} {lv.entries} entries " + ("fully" if lv.ways is None else f"{lv.ways}-way")
+                  for lv in s.tlb_levels]
+        return "tlb " + ", ".join(levels)
+    if name == "latency":
+        return "latency " + ", ".join(f"{i.name} {i.value.amount}{i.value.unit}" for i in s.latency)
+    return f"{name} {size_text(s.size)}"
+
+
+def step_text(step: ast.Node) -> str:
+    """Return a one-line step (not ``repeat``) as canonical text, with its ``=> ERR``."""
+    text = _step_body(step)
+    err = getattr(step, "expect_error", None)
+    return f"{text} => {err}" if err else text
+
+
+def _step_body(s: ast.Node) -> str:  # noqa: C901 - one branch per step, as the grammar
+    if isinstance(s, ast.Spawn):
+        parts = [f"spawn {s.process}"]
+        if s.image is not None:
+            parts.append(f"image {s.image}")
+        if s.oom_score_adj is not None:
+            parts.append(f"oom_score_adj {s.oom_score_adj}")
+        if s.oom_adj is not None:
+            parts.append(f"oom_adj {s.oom_adj}")
+        if s.memory_max is not None:
+            parts.append(f"memory_max {size_text(s.memory_max)}")
+        return " ".join(parts)
+    if isinstance(s, ast.Mmap):
+        parts = [f"{s.process}: {s.region} = mmap {size_text(s.size)}"]
+        if s.file is not None:
+            parts.append(f"file {quote(s.file)}")
+        if s.shared:
+            parts.append("shared")
+        if s.prot != "rw":
+            parts.append(s.prot)
+        if s.hugetlb is not None:
+            parts.append(f"hugetlb {size_text(s.hugetlb)}")
+        if s.populate:
+            parts.append("populate")
+        if s.noreserve:
+            parts.append("noreserve")
+        return " ".join(parts)
+    if isinstance(s, ast.Malloc):
+        return f"{s.process}: {s.region} = malloc {size_text(s.size)}"
+    if isinstance(s, ast.Free):
+        return f"{s.process}: free {s.region}"
+    if isinstance(s, ast.Munmap):
+        return f"{s.process}: munmap {s.region}{_range(s.range)}"
+    if isinstance(s, ast.Brk):
+        return f"{s.process}: brk {'-' if s.negative else '+'}{size_text(s.delta)}"
+    if isinstance(s, ast.Access):
+        verb = "write" if s.write else "read"
+        stride = f" stride {size_text(s.stride)}" if s.stride is not None else ""
+        return f"{s.process}: {verb} {s.region}{_range(s.range)}{stride}"
+    if isinstance(s, ast.RandomAccess):
+        seed = f" seed {s.seed}" if s.seed is not None else ""
+        mode = " write" if s.write else ""
+        return f"{s.process}: access {s.region} random {s.count}{seed}{mode}"
+    if isinstance(s, ast.Replay):
+        parts = [f"{s.process}: replay {quote(s.path)}"]
+        if s.region is not None:
+            parts.append(f"into {s.region}")
+        if s.format != "pages":
+            parts.append(f"format {s.format}")
+        if s.mode is not None:
+            parts.append(s.mode)
+        return " ".join(parts)
+    if isinstance(s, ast.Madvise):
+        return f"{s.process}: madvise {s.region}{_range(s.range)} {s.advice}"
+    if isinstance(s, ast.Mprotect):
+        return f"{s.process}: mprotect {s.region}{_range(s.range)} {s.prot}"
+    if isinstance(s, ast.Mlock):
+        return f"{s.process}: {'mlock' if s.lock else 'munlock'} {s.region}"
+    if isinstance(s, ast.FileDecl):
+        return f"file {quote(s.name)} {size_text(s.size)}"
+    if isinstance(s, ast.Fork):
+        return f"fork {s.parent} as {s.child}"
+    if isinstance(s, ast.Exit):
+        return f"exit {s.process}"
+    if isinstance(s, ast.SetOom):
+        return f"set {s.process} {s.setting} {s.value}"
+    if isinstance(s, ast.DropCaches):
+        return "drop_caches"
+    if isinstance(s, ast.Expect):
+        return f"expect {print_expr(s.expr)}"
+    if isinstance(s, ast.Always):
+        return f"always {print_expr(s.expr)}"
+    raise TypeError(f"not a step: {type(s).__name__}")  # pragma: no cover
+
+
+def _block(out: list[Line], depth: int, header: str, node: ast.Node, body: list, top: bool) -> None:
+    span = node.span
+    out.append(Line(depth, header + " {", span.line, span.line, "open", top))
+    for child in body:
+        _emit(out, depth + 1, child, False)
+    out.append(Line(depth, "}", span.end_line, span.end_line, "close"))
+
+
+def _emit(out: list[Line], depth: int, node: ast.Node, top: bool) -> None:
+    span = node.span
+    if isinstance(node, ast.Machine):
+        header = "machine" + (f" {node.name}" if node.name else "")
+        if node.extends:
+            header += f" extends {node.extends}"
+        _block(out, depth, header, node, list(node.settings), top)
+    elif isinstance(node, ast.Image):
+        _block(out, depth, f"image {node.name}", node, list(node.segments), top)
+    elif isinstance(node, ast.Scenario):
+        header = f"scenario {quote(node.title)}"
+        if node.machine is not None:
+            header += f" on {node.machine}"
+        if node.seed is not None:
+            header += f" seed {node.seed}"
+        body = ([node.machine_inline] if node.machine_inline is not None else []) + list(node.steps)
+        _block(out, depth, header, node, body, top)
+    elif isinstance(node, ast.Repeat):
+        _block(out, depth, f"repeat {node.count}", node, list(node.body), top)
+    elif isinstance(node, ast.Setting):
+        out.append(Line(depth, setting_text(node), span.line, span.end_line, "stmt", top))
+    elif isinstance(node, ast.Segment):
+        text = f"lib {node.lib} {size_text(node.size)}" if node.kind == "lib" else \
+            f"{node.kind} {size_text(node.size)}"
+        out.append(Line(depth, text, span.line, span.end_line, "stmt", top))
+    elif isinstance(node, ast.Include):
+        out.append(Line(depth, f"include {quote(node.path)}", span.line, span.end_line, "stmt", top))
+    elif isinstance(node, ast.Invariant):
+        text = f"invariant {quote(node.label)}: {print_expr(node.expr)}"
+        out.append(Line(depth, text, span.line, span.end_line, "stmt", top))
+    else:
+        out.append(Line(depth, step_text(node), span.line, span.end_line, "stmt", top))
+
+
+def spec_lines(spec: ast.SpecFile) -> list[Line]:
+    """Return the canonical lines of a whole file, before blank lines and comments are added."""
+    out: list[Line] = []
+    for item in spec.items:
+        _emit(out, 0, item, True)
+    return out
+
+
+def _is_block(item: ast.Node) -> bool:
+    return isinstance(item, (ast.Machine, ast.Image, ast.Scenario))
+
+
+def print_spec(spec: ast.SpecFile) -> str:
+    """Return a SpecFile as canonical .vms text (no comments: the AST has none)."""
+    parts: list[str] = []
+    prev: ast.Node | None = None
+    for item in spec.items:
+        lines: list[Line] = []
+        _emit(lines, 0, item, True)
+        if prev is not None and (_is_block(item) or _is_block(prev) or type(item) is not type(prev)):
+            parts.append("")
+        parts.extend(INDENT * ln.depth + ln.text for ln in lines)
+        prev = item
+    return "\n".join(parts) + "\n" if parts else ""

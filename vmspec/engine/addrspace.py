@@ -1,0 +1,616 @@
+"""Address-space operations: spawn, mmap, munmap, brk, malloc/free, mprotect, madvise, mlock,
+fork and exit, each as Linux does them to VMAs, page tables, frames and Committed_AS.
+
+Counterparts: ``fs/binfmt_elf.c: load_elf_binary`` (spawn, ENGINE-FACTS 1), ``mm/mmap.c: do_mmap``
+and ``__mm_populate`` (populate: GUP faults with FOLL_WRITE iff the mapping is private and
+writable, ``populate_vma_page_range``; 4.1), ``do_vmi_munmap``/``unmap_region``/``free_pgtables``
+(2.2), ``do_brk_flags``, ``mprotect_fixup``/``change_pte_range`` (an exclusive anonymous page is
+made writable at once, ``can_change_pte_writable``), ``madvise_dontneed_single_vma`` with 6.18's
+``CONFIG_PT_RECLAIM`` (2.2), ``apply_mlock_buf``/``populate``, ``dup_mmap``/``copy_page_range``
+with ``vma_needs_copy`` (4.5), ``exit_mmap``; overcommit charges per 7.1. The caller (System)
+owns locking-free orchestration and the OOM policy. Not modelled: MAP_FIXED and hints, mremap,
+stack growth, hugetlb, THP, MADV_PAGEOUT reclaim (the advice is recorded only: there is no swap,
+so anonymous pages could not go anywhere, and clean file pages stay too), shmem accounting by
+inode lifetime beyond "freed when its last mapping goes".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from vmspec.engine.errors import EINVAL, ENOMEM, OOMKilled, Unsupported
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM
+from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_ADDR, PMD_SIZE,
+                                  image_layout, page_align)
+from vmspec.engine.malloc import Arena
+from vmspec.engine.pagetable import PMD_SHIFT, PUD_SHIFT, P4D_SHIFT, PTE_SHIFT, PageTable
+from vmspec.engine.process import Process, Region
+from vmspec.engine.vma import PROTS, R, VMA, VMAList, W, X
+
+ADVICE = ("dontneed", "hugepage", "nohugepage", "willneed", "pageout")
+
+
+# ---- small queries ------------------------------------------------------------------------------
+
+def region(p: Process, name: str) -> Region:
+    """Return the region ``name`` of ``p`` (ValueError if it was never bound)."""
+    r = p.regions.get(name)
+    if r is None:
+        raise ValueError(f"process {p.name!r} has no region {name!r}")
+    return r
+
+
+def range_of(r: Region, start: int, end: int | None, page: int) -> tuple[int, int]:
+    """Turn region offsets into ``[s, e)`` addresses: start must be page aligned, end rounds up."""
+    s = r.start + start
+    if s % page:
+        raise EINVAL(f"start {start:#x} is not page aligned (address {s:#x})")
+    e = r.end if end is None else r.start + end
+    return s, page_align(e, page)
+
+
+def vsz(p: Process) -> int:
+    """Return VmSize in bytes."""
+    return sum(v.length for v in p.vmas)
+
+
+def frames_in(p: Process, start: int, end: int) -> np.ndarray:
+    """Return the frames (not the zero page) mapped by ``p`` in ``[start, end)``, address order."""
+    out = []
+    for key in p.pt.keys_in(start, end):
+        t = p.pt.pfn[key]
+        lo = max(start, key << PTE_SHIFT)
+        hi = min(end, (key + 1) << PTE_SHIFT)
+        i0 = (lo >> 12) & 511
+        i1 = i0 + ((hi - lo + 4095) >> 12)
+        seg = t[i0:i1]
+        out.append(seg[seg >= 0])
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def mapcounts(sysm, p: Process) -> np.ndarray:
+    """Return the mapcount of every frame ``p`` maps, one per PTE."""
+    return sysm.frames.mapcount[frames_in(p, 0, 1 << 57)]
+
+
+# ---- zapping and tables ---------------------------------------------------------------------
+
+def zap(sysm, p: Process, start: int, end: int) -> None:
+    """Clear the PTEs of ``[start, end)``: drop mapcounts, free anonymous frames nobody maps."""
+    fr = sysm.frames
+    for key in p.pt.keys_in(start, end):
+        t, w = p.pt.pfn[key], p.pt.wr[key]
+        lo = max(start, key << PTE_SHIFT)
+        hi = min(end, (key + 1) << PTE_SHIFT)
+        i0 = (lo >> 12) & 511
+        i1 = i0 + ((hi - lo) >> 12)
+        seg = t[i0:i1]
+        mapped = seg[seg >= 0]
+        if len(mapped):
+            np.subtract.at(fr.mapcount, mapped, 1)
+            fl = fr.flags[mapped]
+            anon = (fl & ANON) != 0
+            shm = (fl & SHMEM) != 0
+            n_anon = int(np.count_nonzero(anon))
+            n_shm = int(np.count_nonzero(shm))
+            p.rss_anon -= n_anon
+            p.rss_shmem -= n_shm
+            p.rss_file -= len(mapped) - n_anon - n_shm
+            dead = mapped[anon & (fr.mapcount[mapped] == 0)]
+            if len(dead):
+                fr.release_many(dead)
+        seg[:] = NONE
+        w[i0:i1] = False
+
+
+def _release_tables(sysm, frames: list[int]) -> None:
+    for f in frames:
+        sysm.frames.release(f)
+
+
+def _table_alloc(sysm, current: Process, owner: Process):
+    return lambda level: sysm._alloc(current, PGTABLE, owner.pid, level)
+
+
+def _free_unused_shmem(sysm, fids) -> None:
+    """Free shmem objects (and their pages and charge) that no live process maps any more."""
+    fids = {f for f in fids if f in sysm.cache.by_id}
+    if not fids:
+        return
+    for q in sysm.procs.values():
+        if q.alive:
+            for v in q.vmas:
+                fids.discard(v.file)
+    for fid in fids:
+        cf = sysm.cache.by_id[fid]
+        if not cf.shmem:
+            continue
+        for f in sysm.cache.delete(cf):
+            sysm.frames.release(f)
+        sysm.committed_pages -= getattr(cf, "charged", 0)
+
+
+def _uncharge(sysm, p: Process, vmas) -> None:
+    pages = sum(v.length for v in vmas if v.account) >> 12
+    p.committed -= pages
+    sysm.committed_pages -= pages
+
+
+# ---- spawn ------------------------------------------------------------------------------------
+
+def spawn(sysm, name: str, pid: int, image) -> Process:
+    """Build a process from an image with randomisation off (ENGINE-FACTS 1); nothing resident."""
+    ps = sysm.page_size
+    sizes = {"text": 0, "data": 0, "bss": 0, "stack": DEFAULT_STACK}
+    libs: list[tuple[str, int]] = []
+    img_name = image.name if image is not None else None
+    for seg in (image.segments if image is not None else ()):
+        if seg.kind == "lib":
+            libs.append((seg.lib or "lib", seg.size))
+        elif seg.kind in sizes:
+            sizes[seg.kind] = seg.size
+        else:
+            raise EINVAL(f"unknown image segment kind {seg.kind!r}")
+    lay = image_layout(sizes["text"], sizes["data"], sizes["bss"], sizes["stack"], ps)
+    p = Process(name, pid, VMAList(), PageTable(sysm.levels), mmap_base=lay.mmap_base,
+                start_brk=lay.start_brk, brk=lay.start_brk)
+    p.arena = Arena(ps, sysm.machine.mmap_threshold)
+    mode = sysm.machine.overcommit
+    try:
+        for kind, (start, length) in (("text", lay.text), ("data", lay.data), ("bss", lay.bss)):
+            p.regions[kind] = Region(start, sizes[kind])
+            if not length:
+                continue
+            if kind == "bss":
+                v = VMA(start, start + length, R | W, name=kind)
+            else:
+                cf = sysm.cache.create((kind, img_name), length // ps)
+                v = VMA(start, start + length, R | X if kind == "text" else R | W,
+                        file=cf.fid, name=kind)
+            if v.writable and not _charge_vma(sysm, p, v, mode):
+                raise ENOMEM(f"overcommit refuses the {kind} segment of image {img_name}")
+            p.vmas.insert(v)
+        p.regions["heap"] = Region(lay.start_brk, 0, via="brk")
+        s0, slen = lay.stack
+        p.vmas.insert(VMA(s0, s0 + slen, R | W, growsdown=True, name="stack"))
+        p.regions["stack"] = Region(s0, sizes["stack"])
+        for lib, size in libs:
+            length = page_align(size, ps)
+            cf = sysm.cache.create(("lib", lib), length // ps)
+            addr = p.vmas.get_unmapped_area(length, p.mmap_base, ps, False) if length else None
+            if addr is None:
+                p.regions[lib] = Region(p.mmap_base, 0, via="mmap")
+                continue
+            p.vmas.insert(VMA(addr, addr + length, R | X, file=cf.fid, name=lib))
+            p.regions[lib] = Region(addr, size, via="mmap")
+    except ENOMEM:
+        sysm.committed_pages -= p.committed
+        raise
+    return p
+
+
+def _charge_vma(sysm, p: Process, v: VMA, mode: str) -> bool:
+    """Charge a private writable VMA (VM_ACCOUNT) if the policy allows it."""
+    from vmspec.engine import overcommit
+    if not overcommit.accountable(v.shared, v.writable, v.noreserve, bool(v.hugetlb), mode,
+                                  file=v.file is not None and not v.shmem):
+        return True
+    if not sysm.charge(p, v.length >> 12):
+        return False
+    v.account = True
+    return True
+
+
+# ---- mmap / munmap / brk --------------------------------------------------------------------
+
+def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, prot="rw",
+         hugetlb=None, populate=False, noreserve=False) -> int:
+    """``do_mmap`` without hints: check, charge, place top-down, bind the region; maybe populate."""
+    from vmspec.engine import overcommit
+    ps = sysm.page_size
+    if prot not in PROTS:
+        raise EINVAL(f"prot must be one of {', '.join(PROTS)}, got {prot!r}")
+    if length <= 0:
+        raise EINVAL(f"mmap length must be > 0, got {length}")
+    if hugetlb is not None:
+        if file is not None:
+            raise EINVAL("MAP_HUGETLB cannot be combined with a regular file")
+        if hugetlb not in (2 << 20, 1 << 30):
+            raise EINVAL(f"hugetlb page size must be 2MiB or 1GiB, got {hugetlb}")
+        raise Unsupported("hugetlb mappings are not modelled yet; drop `hugetlb`")
+    if file is not None and file not in sysm.cache.files:
+        raise EINVAL(f"no file named {file!r} (declare it with `file`/create_file first)")
+    plen = page_align(length, ps)
+    if plen > DEFAULT_MAP_WINDOW - MMAP_MIN_ADDR:
+        raise ENOMEM(f"mmap of {length} bytes does not fit in the address space")
+    mode = sysm.machine.overcommit
+    nores = noreserve and mode != "never"
+    shm = shared and file is None
+    v = VMA(0, plen, PROTS[prot], shared=shared, noreserve=nores, shmem=shm)
+    acct = overcommit.accountable(shared, v.writable, noreserve, False, mode,
+                                  file=file is not None)
+    pages = plen >> 12
+    if acct and not sysm.charge(p, pages):
+        raise ENOMEM(f"overcommit ({mode}) refuses {length} bytes: committed "
+                     f"{sysm.committed_pages * ps} of limit {sysm.commit_limit_pages() * ps}")
+    thp = file is None and not shared and plen % PMD_SIZE == 0
+    addr = p.vmas.get_unmapped_area(plen, p.mmap_base, ps, thp)
+    if addr is None:
+        if acct:
+            sysm.committed_pages -= pages
+            p.committed -= pages
+        raise ENOMEM(f"no room for {length} bytes in the address space")
+    v.start, v.end = addr, addr + plen
+    if shm:
+        sysm._shmem_ids = getattr(sysm, "_shmem_ids", 0) + 1
+        cf = sysm.cache.create(("shmem", sysm._shmem_ids), pages, shmem=True)
+        v.file = cf.fid
+        if acct:  # shmem_acct_size: charged to the object, released when it is freed
+            cf.charged = pages
+            p.committed -= pages
+    elif file is not None:
+        v.file = sysm.cache.files[file].fid
+    else:
+        v.account = acct
+    if file is not None:
+        v.account = acct
+    p.vmas.insert(v)
+    p.regions[name] = Region(addr, length, via="mmap")
+    if populate:
+        populate_range(sysm, p, addr, addr + plen)
+    return addr
+
+
+def automap(sysm, p: Process, va: int) -> VMA | None:
+    """Map a 4 KiB anonymous private rw page at ``va`` (lackey replay's first use of a page)."""
+    page = va & ~4095
+    if page < MMAP_MIN_ADDR or page >= DEFAULT_MAP_WINDOW:
+        return None
+    v = VMA(page, page + 4096, R | W)
+    if not _charge_vma(sysm, p, v, sysm.machine.overcommit):
+        return None
+    p.vmas.insert(v)
+    return p.vmas.find(va)
+
+
+def munmap_range(sysm, p: Process, s: int, e: int) -> None:
+    """``do_vmi_munmap``: remove VMAs, zap PTEs, free unused tables, uncharge, flush the TLB."""
+    if s % sysm.page_size:
+        raise EINVAL(f"munmap start {s:#x} is not page aligned")
+    if e <= s:
+        raise EINVAL("munmap of an empty range")
+    gone = p.vmas.remove(s, e)
+    zap(sysm, p, s, e)
+    _release_tables(sysm, p.pt.free_tables(s, e, p.vmas.intersects))
+    _uncharge(sysm, p, gone)
+    _free_unused_shmem(sysm, [v.file for v in gone if v.shmem])
+    sysm.tlb_model.invalidate_range(p.pid, s, e)
+
+
+def set_brk(sysm, p: Process, new: int) -> None:
+    """``brk``: grow (accounted, needs a free page above) or shrink (unmap) the heap."""
+    ps = sysm.page_size
+    if new < p.start_brk:
+        raise ENOMEM(f"brk below the start of the heap ({new - p.start_brk} bytes)")
+    old_end, new_end = page_align(p.brk, ps), page_align(new, ps)
+    if new_end > old_end:
+        if p.vmas.intersects(old_end, new_end + ps):
+            raise ENOMEM("brk would run into another mapping")
+        v = VMA(old_end, new_end, R | W, name="heap")
+        if not _charge_vma(sysm, p, v, sysm.machine.overcommit):
+            raise ENOMEM("overcommit refuses to grow the heap")
+        p.vmas.insert(v)
+    elif new_end < old_end:
+        munmap_range(sysm, p, new_end, old_end)
+    p.brk = new
+    p.regions["heap"] = Region(p.start_brk, new - p.start_brk, via="brk")
+
+
+# ---- malloc / free ----------------------------------------------------------------------------
+
+def malloc(sysm, p: Process, name: str, size: int) -> None:
+    """glibc malloc through the process's Arena; glibc's own stores become write accesses."""
+    if size < 0:
+        raise EINVAL(f"malloc size must be >= 0, got {size}")
+    saved, old_brk = p.arena.copy(), p.brk
+    alloc, heap = p.arena.malloc(size)
+    try:
+        if heap != p.brk - p.start_brk:
+            set_brk(sysm, p, p.start_brk + heap)
+        if alloc.via == "mmap":
+            base = _mmap_anon(sysm, p, alloc.mmap_length)
+        else:
+            base = p.start_brk
+    except ENOMEM:
+        p.arena = saved
+        if p.brk != old_brk:
+            set_brk(sysm, p, old_brk)
+        raise
+    p.regions[name] = Region(base + alloc.offset, size, via=alloc.via, alloc=alloc)
+    one = sysm.mmu.access_one
+    for off in alloc.heap_writes:
+        one(p, p.start_brk + off, True)
+    for off in alloc.writes:
+        one(p, base + off, True)
+
+
+def _mmap_anon(sysm, p: Process, length: int) -> int:
+    """An anonymous private rw mapping with no region name (malloc's own chunk mapping)."""
+    ps = sysm.page_size
+    plen = page_align(length, ps)
+    if not sysm.charge(p, plen >> 12):
+        raise ENOMEM(f"overcommit refuses malloc's mapping of {length} bytes")
+    addr = p.vmas.get_unmapped_area(plen, p.mmap_base, ps, plen % PMD_SIZE == 0)
+    if addr is None:
+        sysm.committed_pages -= plen >> 12
+        p.committed -= plen >> 12
+        raise ENOMEM("no room for malloc's mapping")
+    p.vmas.insert(VMA(addr, addr + plen, R | W, account=True))
+    return addr
+
+
+def free(sysm, p: Process, name: str) -> None:
+    """glibc free: bookkeeping writes, then munmap of an mmapped chunk or a heap trim."""
+    r = region(p, name)
+    if r.alloc is None:
+        raise EINVAL(f"{p.name}.{name} was not allocated with malloc")
+    if r.freed:
+        raise EINVAL(f"{p.name}.{name} was already freed (double free)")
+    res = p.arena.free(r.alloc)
+    r.freed = True
+    for off in res.writes:
+        sysm.mmu.access_one(p, p.start_brk + off, True)
+    if res.munmap_length:
+        start = r.start - r.alloc.offset
+        munmap_range(sysm, p, start, start + page_align(res.munmap_length, sysm.page_size))
+    if res.heap_end != p.brk - p.start_brk:
+        set_brk(sysm, p, p.start_brk + res.heap_end)
+
+
+# ---- accesses -----------------------------------------------------------------------------------
+
+def access_range(sysm, p: Process, r: Region, start: int, end: int, write: bool,
+                 stride: int | None) -> None:
+    """Accesses over ``[start, end)`` of a region: one per page, or one byte every ``stride``."""
+    if end <= start:
+        return
+    a0, a1 = r.start + start, r.start + end
+    if stride is None:
+        sysm.mmu.sweep(p, np.arange(a0 >> 12, ((a1 - 1) >> 12) + 1, dtype=np.int64), write)
+        return
+    if stride <= 0:
+        raise EINVAL(f"stride must be > 0, got {stride}")
+    n = (end - start + stride - 1) // stride
+    last = a0 + (n - 1) * stride
+    if stride <= 4096:
+        pages = np.arange(a0 >> 12, (last >> 12) + 1, dtype=np.int64)
+        bounds = ((pages + 1) << 12) - a0
+        cum = np.minimum((bounds + stride - 1) // stride, n)
+        mult = np.diff(cum, prepend=0)
+        sysm.mmu.sweep(p, pages, write, mult)
+    else:
+        pages = (a0 + np.arange(n, dtype=np.int64) * stride) >> 12
+        sysm.mmu.sweep(p, pages, write, None, contiguous=False)
+
+
+def populate_range(sysm, p: Process, s: int, e: int) -> None:
+    """``__mm_populate``: GUP-fault every page of ``[s, e)``, writing iff private and writable."""
+    handler, mmu = sysm.handler, sysm.mmu
+    for v in p.vmas.overlapping(s, e):
+        if not v.prot:
+            continue
+        fw = v.writable and not v.shared
+        lo, hi = max(s, v.start), min(e, v.end)
+        for key in range(lo >> PTE_SHIFT, ((hi - 1) >> PTE_SHIFT) + 1):
+            a = max(lo, key << PTE_SHIFT)
+            b = min(hi, (key + 1) << PTE_SHIFT)
+            pv = np.arange(a >> 12, b >> 12, dtype=np.int64)
+            if mmu.fault_slice(p, v, pv, fw):
+                continue
+            for vpn in pv.tolist():
+                t = p.pt.pfn.get(vpn >> 9)
+                i = vpn & 511
+                if t is not None and t[i] != NONE and (not fw or p.pt.wr[vpn >> 9][i]):
+                    continue
+                handler.fault(p, v, vpn << 12, fw)
+
+
+# ---- mprotect / madvise / mlock -----------------------------------------------------------------
+
+def _covered(p: Process, s: int, e: int) -> bool:
+    return sum(min(e, v.end) - max(s, v.start) for v in p.vmas.overlapping(s, e)) == e - s
+
+
+def mprotect(sysm, p: Process, s: int, e: int, prot: str) -> None:
+    """``mprotect``: charge new write access, split, change PTE write bits, flush the range."""
+    if prot not in PROTS:
+        raise EINVAL(f"prot must be one of {', '.join(PROTS)}, got {prot!r}")
+    if e <= s:
+        return
+    if not _covered(p, s, e):
+        raise ENOMEM(f"mprotect range {s:#x}-{e:#x} is not fully mapped")
+    newp = PROTS[prot]
+    mode = sysm.machine.overcommit
+    need = 0
+    if newp & W:
+        for v in p.vmas.overlapping(s, e):
+            if not (v.account or v.shared or v.noreserve or v.hugetlb or v.writable):
+                need += min(e, v.end) - max(s, v.start)
+    if need and not sysm.charge(p, need >> 12):
+        raise ENOMEM(f"overcommit ({mode}) refuses making {need} bytes writable")
+    fr = sysm.frames
+    for v in p.vmas.split(s, e):
+        if newp & W and not (v.account or v.shared or v.noreserve or v.hugetlb or v.writable):
+            v.account = True
+        elif not newp & W and v.account and v.file is None and not v.anon_vma:
+            _uncharge(sysm, p, [v])
+            v.account = False
+        v.prot = newp
+        for key in p.pt.keys_in(v.start, v.end):
+            t, w = p.pt.pfn[key], p.pt.wr[key]
+            lo, hi = max(v.start, key << PTE_SHIFT), min(v.end, (key + 1) << PTE_SHIFT)
+            i0 = (lo >> 12) & 511
+            i1 = i0 + ((hi - lo) >> 12)
+            if not newp & W:
+                w[i0:i1] = False
+                continue
+            seg = t[i0:i1]
+            present = seg >= 0
+            fl = np.where(present, fr.flags[np.where(present, seg, 0)], 0)
+            if v.shared:
+                cf = sysm.cache.by_id.get(v.file)
+                ok = present if cf is not None and cf.shmem else present & ((fl & DIRTY) != 0)
+            else:
+                ok = present & ((fl & ANON) != 0) & ((fl & EXCL) != 0)
+            w[i0:i1] = ok
+    p.vmas.merge_around(s, e)
+    sysm.tlb_model.invalidate_range(p.pid, s, e)
+
+
+def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
+    """``madvise``: dontneed zaps (and reclaims emptied PTE tables, 6.18); the others record."""
+    from vmspec.engine.errors import ENOMEM as _ENOMEM
+    if advice not in ADVICE:
+        raise EINVAL(f"advice must be one of {', '.join(ADVICE)}, got {advice!r}")
+    if e <= s:
+        return
+    vmas = p.vmas.overlapping(s, e)
+    holes = not _covered(p, s, e)
+    if advice == "dontneed":
+        for v in vmas:
+            if v.locked:
+                raise EINVAL("MADV_DONTNEED on an mlocked range")
+        for v in vmas:
+            lo, hi = max(s, v.start), min(e, v.end)
+            zap(sysm, p, lo, hi)
+            for key in p.pt.keys_in(lo, hi):  # CONFIG_PT_RECLAIM: fully covered, now empty
+                if key << PTE_SHIFT >= lo and (key + 1) << PTE_SHIFT <= hi and \
+                        not (p.pt.pfn[key] != NONE).any():
+                    sysm.frames.release(p.pt.drop_pte_table(key))
+        sysm.tlb_model.invalidate_range(p.pid, s, e)
+    elif advice in ("hugepage", "nohugepage"):
+        for v in p.vmas.split(s, e):
+            v.thp = advice
+        p.vmas.merge_around(s, e)
+    else:
+        for v in vmas:
+            v.advice = advice
+            if advice == "willneed" and v.file is not None and not v.shmem:
+                _willneed(sysm, v, max(s, v.start), min(e, v.end))
+    if holes:
+        raise _ENOMEM(f"madvise range {s:#x}-{e:#x} is not fully mapped")
+
+
+def _willneed(sysm, v: VMA, lo: int, hi: int) -> None:
+    """MADV_WILLNEED on a file: read the pages into the page cache (free frames only)."""
+    cf = sysm.cache.by_id[v.file]
+    for idx in range(v.file_page(lo), min(v.file_page(hi), cf.npages)):
+        if cf.lookup(idx) < 0:
+            f = sysm.frames.alloc(FILE, cf.fid, idx)
+            if f < 0:
+                return
+            sysm.cache.add(cf, idx, f)
+
+
+def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
+    """mlock/munlock a region: set or clear VM_LOCKED; mlock then populates (``__mm_populate``)."""
+    ps = sysm.page_size
+    s, e = r.start & ~(ps - 1), page_align(r.end, ps)
+    if e <= s:
+        return
+    if not _covered(p, s, e):
+        raise ENOMEM(f"m{'un' if not lock else ''}lock range {s:#x}-{e:#x} is not fully mapped")
+    for v in p.vmas.split(s, e):
+        v.locked = lock
+    p.vmas.merge_around(s, e)
+    if lock:
+        populate_range(sysm, p, s, e)
+
+
+# ---- fork / exit ----------------------------------------------------------------------------
+
+def fork(sysm, p: Process, name: str, pid: int) -> Process:
+    """``dup_mmap``: copy VMAs, charge VM_ACCOUNT ones, copy page tables of VMAs with anon pages
+    (write-protecting private PTEs in both), flush the parent's TLB entries (ENGINE-FACTS 4.5)."""
+    c = Process(name, pid, p.vmas.copy(), PageTable(sysm.levels),
+                regions={k: replace(r) for k, r in p.regions.items()}, arena=p.arena.copy(),
+                start_brk=p.start_brk, brk=p.brk, mmap_base=p.mmap_base,
+                oom_score_adj=p.oom_score_adj)
+    charged = 0
+    for v in c.vmas:
+        if v.account:
+            if not sysm.charge(c, v.length >> 12):
+                sysm.committed_pages -= charged
+                raise ENOMEM("overcommit refuses to duplicate the address space (fork)")
+            charged += v.length >> 12
+    try:
+        for v in p.vmas:
+            if v.anon_vma:
+                _copy_tables(sysm, p, c, v)
+    except OOMKilled:
+        teardown(sysm, c, "exited")
+        raise
+    sysm.tlb_model.flush_pid(p.pid)
+    return c
+
+
+def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
+    """``copy_page_range`` for one VMA: a child table for every parent table in its span."""
+    alloc = _table_alloc(sysm, p, c)
+    fr = sysm.frames
+    s, e = v.start, v.end
+    pt = p.pt
+
+    def keys(table, shift, lo, hi):
+        return sorted(k for k in table if (k << shift) < hi and ((k + 1) << shift) > lo)
+
+    tops = keys(pt.p4d, P4D_SHIFT, s, e) if sysm.levels == 5 else [None]
+    for k4 in tops:
+        lo4, hi4 = (s, e) if k4 is None else (max(s, k4 << P4D_SHIFT), min(e, (k4 + 1) << P4D_SHIFT))
+        if k4 is not None:
+            c.pt.ensure_upper(4, k4, alloc)
+        for k3 in keys(pt.pud, PUD_SHIFT, lo4, hi4):
+            c.pt.ensure_upper(3, k3, alloc)
+            lo3, hi3 = max(lo4, k3 << PUD_SHIFT), min(hi4, (k3 + 1) << PUD_SHIFT)
+            for k2 in keys(pt.pmd, PMD_SHIFT, lo3, hi3):
+                c.pt.ensure_upper(2, k2, alloc)
+                lo2, hi2 = max(lo3, k2 << PMD_SHIFT), min(hi3, (k2 + 1) << PMD_SHIFT)
+                for k1 in keys(pt.pfn, PTE_SHIFT, lo2, hi2):
+                    ct, cw = c.pt.ensure(k1, alloc)
+                    lo, hi = max(lo2, k1 << PTE_SHIFT), min(hi2, (k1 + 1) << PTE_SHIFT)
+                    i0 = (lo >> 12) & 511
+                    i1 = i0 + ((hi - lo) >> 12)
+                    seg = pt.pfn[k1][i0:i1]
+                    ct[i0:i1] = seg
+                    mapped = seg[seg >= 0]
+                    if len(mapped):
+                        np.add.at(fr.mapcount, mapped, 1)
+                        fl = fr.flags[mapped]
+                        anon = (fl & ANON) != 0
+                        shm = (fl & SHMEM) != 0
+                        c.rss_anon += int(np.count_nonzero(anon))
+                        c.rss_shmem += int(np.count_nonzero(shm))
+                        c.rss_file += len(mapped) - int(np.count_nonzero(anon | shm))
+                        if not v.shared:
+                            fr.flags[mapped[anon]] &= ~np.uint16(EXCL)
+                    if v.shared:
+                        cw[i0:i1] = pt.wr[k1][i0:i1]
+                    else:
+                        pt.wr[k1][i0:i1] = False
+                        cw[i0:i1] = False
+
+
+def teardown(sysm, p: Process, status: str) -> None:
+    """``exit_mmap``: zap everything, free every table, uncharge, flush; set the status."""
+    zap(sysm, p, 0, 1 << 57)
+    _release_tables(sysm, p.pt.all_frames())
+    p.pt = PageTable(sysm.levels)
+    sysm.committed_pages -= p.committed
+    p.committed = 0
+    shm = [v.file for v in p.vmas if v.shmem]
+    p.vmas = VMAList()
+    p.status = status
+    _free_unused_shmem(sysm, shm)
+    sysm.tlb_model.flush_pid(p.pid)

@@ -1,0 +1,240 @@
+"""The page-fault handler for one 4 KiB page, following ``handle_pte_fault`` (ENGINE-FACTS 4).
+
+Rules (4.1-4.5): a read of never-touched private anonymous memory maps the shared zero page
+read-only (``do_anonymous_page``, 1 minor, no RSS); a write allocates a zeroed frame (1 minor); a
+write to the zero page allocates (``wp_page_copy``, 1 minor, not cow); a write to a write-protected
+anonymous page copies it if another PTE maps it (``wp_page_copy``: 1 minor, cow) and otherwise
+reuses it (``wp_page_reuse``: 1 minor, not cow). File pages (4.4): a read fault first maps
+cache-resident neighbours in the aligned 16-page window (``do_fault_around``, fault_around_bytes
+64 KiB, skipping readahead-marked pages), then ``filemap_fault``: a page not in the cache is a major
+fault that reads a 32-page read-around window (``do_sync_mmap_readahead``) and marks page 24 of it;
+finding a marked page starts the next 32-page window (``page_cache_async_ra``). A private write
+copies the cache page (``do_cow_fault``/``wp_page_copy``: cow); a shared write dirties it. Regular
+files use write-notify (read faults map shared pages read-only; the first write is a minor
+``wp_page_shared`` fault); shmem (shared anonymous memory) maps writable at once and allocates
+zeroed pages on a miss (minor). Beyond the end of the file is SIGBUS. Not modelled: THP, swap
+entries, hugetlb, ``mmap_miss``, userfaultfd, large folios.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from vmspec.engine.errors import SIGBUS
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, READAHEAD, SHMEM, ZERO, FrameTable
+from vmspec.engine.pagecache import RA_PAGES, CachedFile, PageCache
+from vmspec.engine.process import Process
+from vmspec.engine.vma import VMA
+
+FAULT_AROUND_PAGES = 16  # fault_around_bytes = 65536 (4.4)
+
+
+class FaultHandler:
+    """Resolves one fault. ``alloc(proc, flags, owner, index)`` is the system's allocator (it may
+    reclaim or OOM-kill, and raises if the faulting process dies); ``invalidate(proc, vpn)`` drops
+    a TLB entry when a present PTE changes frame (``ptep_clear_flush``)."""
+
+    def __init__(self, frames: FrameTable, cache: PageCache, alloc: Callable, free_alloc: Callable,
+                 invalidate: Callable, next_anon_vma: Callable[[], int]) -> None:
+        self.frames = frames
+        self.cache = cache
+        self.alloc = alloc
+        self.free_alloc = free_alloc  # (flags, owner, index) -> frame or -1, never reclaims
+        self.invalidate = invalidate
+        self.next_anon_vma = next_anon_vma
+
+    def table_alloc(self, p: Process) -> Callable[[int], int]:
+        """Return the page-table page allocator for ``p`` (a table is a frame: ENGINE-FACTS 2.2)."""
+        from vmspec.engine.frames import PGTABLE
+        return lambda level: self.alloc(p, PGTABLE, p.pid, level)
+
+    def fault(self, p: Process, v: VMA, va: int, write: bool) -> None:
+        """Handle a fault at ``va`` (present-but-write-protected or not present) and count it."""
+        key = va >> 21
+        i = (va >> 12) & 511
+        t, w = p.pt.ensure(key, self.table_alloc(p))
+        f = int(t[i])
+        if v.file is None:
+            if f == NONE:
+                if write:
+                    self._new_anon(p, v, t, w, i, va)
+                else:
+                    t[i] = ZERO
+                    w[i] = False
+            elif f == ZERO:
+                self._new_anon(p, v, t, w, i, va)
+                self.invalidate(p, va >> 12)
+            else:
+                self._wp_private(p, v, t, w, i, va, f)
+            p.minor += 1
+            return
+        cf = self.cache.by_id[v.file]
+        if f == NONE:
+            idx = v.file_page(va)
+            if idx >= cf.npages:
+                raise SIGBUS(f"access at {va:#x} is beyond the end of the mapped file")
+            if not write:
+                self._read_fault(p, v, t, w, i, va, cf, idx)
+            elif not v.shared:
+                self._cow_fault(p, v, t, w, i, va, cf, idx)
+            else:
+                fr, major = self._get_page(p, cf, idx)
+                self._map_file(p, cf, t, w, i, fr, True)
+                self.frames.flags[fr] |= DIRTY
+                self._count(p, major)
+            return
+        if v.shared:  # wp_page_shared: write-notify on a clean shared page
+            w[i] = True
+            self.frames.flags[f] |= DIRTY
+        else:
+            self._wp_private(p, v, t, w, i, va, f)
+        p.minor += 1
+
+    @staticmethod
+    def _count(p: Process, major: bool) -> None:
+        if major:
+            p.major += 1
+        else:
+            p.minor += 1
+
+    def _anon_vma(self, v: VMA) -> None:
+        if not v.anon_vma:
+            v.anon_vma = self.next_anon_vma()
+
+    def _new_anon(self, p: Process, v: VMA, t, w, i: int, va: int) -> int:
+        """Map a fresh zeroed anonymous frame at slot ``i``."""
+        self._anon_vma(v)
+        fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
+        self.frames.mapcount[fr] = 1
+        t[i] = fr
+        w[i] = True
+        p.rss_anon += 1
+        return fr
+
+    def _wp_private(self, p: Process, v: VMA, t, w, i: int, va: int, f: int) -> None:
+        """Write to a write-protected private page: reuse an exclusive anon page, else copy it."""
+        fl = self.frames.flags
+        mc = self.frames.mapcount
+        if fl[f] & ANON and (fl[f] & EXCL or mc[f] == 1):
+            fl[f] |= EXCL | DIRTY
+            w[i] = True
+            return
+        self._anon_vma(v)
+        fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
+        if int(t[i]) != f:  # the OOM killer changed this PTE: cannot happen for a live process
+            raise AssertionError("PTE changed during a copy-on-write allocation")
+        mc[f] -= 1
+        if fl[f] & FILE:
+            if fl[f] & SHMEM:
+                p.rss_shmem -= 1
+            else:
+                p.rss_file -= 1
+            p.rss_anon += 1
+        mc[fr] = 1
+        t[i] = fr
+        w[i] = True
+        p.cow += 1
+        self.invalidate(p, va >> 12)
+
+    def _map_file(self, p: Process, cf: CachedFile, t, w, i: int, fr: int, writable: bool) -> None:
+        t[i] = fr
+        w[i] = writable
+        self.frames.mapcount[fr] += 1
+        if cf.shmem:
+            p.rss_shmem += 1
+        else:
+            p.rss_file += 1
+
+    def _read_fault(self, p: Process, v: VMA, t, w, i: int, va: int, cf: CachedFile, idx: int) -> None:
+        """``do_read_fault``: fault-around first, then ``filemap_fault`` if still unmapped."""
+        writable = v.shared and v.writable and cf.shmem
+        self._fault_around(p, v, t, w, i, va, cf, writable)
+        if int(t[i]) != NONE:
+            p.minor += 1
+            return
+        fr, major = self._get_page(p, cf, idx)
+        self._map_file(p, cf, t, w, i, fr, writable)
+        self._count(p, major)
+
+    def _cow_fault(self, p: Process, v: VMA, t, w, i: int, va: int, cf: CachedFile, idx: int) -> None:
+        """``do_cow_fault``: allocate the private copy, read the file page, copy (cow)."""
+        self._anon_vma(v)
+        fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
+        self.frames.mapcount[fr] = 1
+        t[i] = fr  # claim the slot before reading (the page lock in Linux)
+        try:
+            _, major = self._get_page(p, cf, idx)
+        except BaseException:
+            if p.alive:
+                t[i] = NONE
+                self.frames.mapcount[fr] = 0
+                self.frames.release(fr)
+            raise
+        w[i] = True
+        p.rss_anon += 1
+        p.cow += 1
+        self._count(p, major)
+
+    def _fault_around(self, p: Process, v: VMA, t, w, i: int, va: int, cf: CachedFile,
+                      writable: bool) -> None:
+        """Map cache-resident, unmarked pages of the aligned 16-page window (``do_fault_around``)."""
+        vma_off = (va - v.start) >> 12
+        lo = max(i & ~(FAULT_AROUND_PAGES - 1), i - min(i, vma_off))
+        hi = min(lo + FAULT_AROUND_PAGES, 512, i + (v.length >> 12) - vma_off)
+        base = v.file_page(va) - i
+        fl = self.frames.flags
+        for j in range(lo, hi):
+            if t[j] != NONE:
+                continue
+            idx = base + j
+            if idx >= cf.npages:
+                break
+            fr = cf.lookup(idx)
+            if fr < 0 or fl[fr] & READAHEAD:
+                continue
+            self._map_file(p, cf, t, w, j, fr, writable)
+
+    def _get_page(self, p: Process, cf: CachedFile, idx: int) -> tuple[int, bool]:
+        """``filemap_fault``/``shmem_fault``: return the cache frame of ``idx`` and whether it was major."""
+        fr = cf.lookup(idx)
+        fl = self.frames.flags
+        if fr >= 0:
+            if fl[fr] & READAHEAD:
+                fl[fr] &= ~READAHEAD
+                self._async_readahead(cf, idx)
+            return fr, False
+        if cf.shmem:
+            fr = self.alloc(p, FILE | SHMEM | DIRTY, cf.fid, idx)
+            self.cache.add(cf, idx, fr)
+            return fr, False
+        fr = self.alloc(p, FILE, cf.fid, idx)
+        self.cache.add(cf, idx, fr)
+        start = max(0, idx - RA_PAGES // 2)
+        cf.ra_start, cf.ra_size, cf.ra_async = start, RA_PAGES, RA_PAGES // 4
+        self._read_window(cf, start, start + RA_PAGES, start + RA_PAGES - RA_PAGES // 4, idx)
+        return fr, True
+
+    def _async_readahead(self, cf: CachedFile, idx: int) -> None:
+        """``page_cache_async_ra``: push the window forward by 32 pages, marking its first page."""
+        if idx == cf.ra_start + cf.ra_size - cf.ra_async:
+            start = cf.ra_start + cf.ra_size
+        else:
+            start = idx + 1
+            while start < cf.npages and start < idx + RA_PAGES and cf.lookup(start) >= 0:
+                start += 1
+        cf.ra_start, cf.ra_size, cf.ra_async = start, RA_PAGES, RA_PAGES
+        self._read_window(cf, start, start + RA_PAGES, start, -1)
+
+    def _read_window(self, cf: CachedFile, start: int, end: int, mark: int, skip: int) -> None:
+        """Read missing pages of ``[start, end)`` into the cache from free frames only (readahead
+        never reclaims or OOM-kills here); the newly read page at ``mark`` gets PG_readahead."""
+        end = min(end, cf.npages)
+        for j in range(start, end):
+            if j == skip or cf.lookup(j) >= 0:
+                continue
+            fr = self.free_alloc(FILE, cf.fid, j)
+            if fr < 0:
+                return
+            self.cache.add(cf, j, fr)
+            if j == mark:
+                self.frames.flags[fr] |= READAHEAD

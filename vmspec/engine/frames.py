@@ -1,0 +1,147 @@
+"""Physical memory as numbered 4 KiB frames, with per-frame state in grow-on-demand arrays.
+
+Models the page allocator's view of RAM: ``(ram - kernel) / page_size`` frames, each free or in
+use as an anonymous page, a page-cache page (file or shmem) or a page-table page, with the state
+Linux keeps in ``struct page`` that the engine needs: the mapcount (PTEs mapping the frame), flags
+(anon, file, shmem, page table, dirty, PageAnonExclusive, readahead mark, and spare bits for the
+LRU, mlock and the swap cache), an owner (pid of an anonymous or page-table frame, file id of a
+page-cache frame), an index (virtual page of an anonymous frame, file page of a cache frame) and
+an LRU stamp reserved for reclaim. Linux counterpart: ``mm/page_alloc.c`` (the free lists) and
+``include/linux/mm_types.h`` (struct page), ENGINE-FACTS 2.2 for page tables taken from RAM.
+
+Construction is O(1) in RAM size: arrays start small and double when a frame number beyond them is
+handed out; freed frames go on a LIFO free stack and are reused before untouched frames. Host cost
+is 26 bytes per frame ever used (plus the stack). Not modelled: zones, watermarks, buddy orders
+(huge pages), the zero page (it is kernel memory: page tables hold the sentinel ``ZERO``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NONE = -1  # "no frame" in a PTE array
+ZERO = -2  # the shared zero page in a PTE array (never a frame of this table)
+
+ANON = 1 << 0
+FILE = 1 << 1  # in the page cache (a file page or a shmem page)
+SHMEM = 1 << 2
+PGTABLE = 1 << 3
+DIRTY = 1 << 4
+EXCL = 1 << 5  # PageAnonExclusive
+READAHEAD = 1 << 6  # PG_readahead: the next fault here starts async readahead
+MLOCKED = 1 << 7
+ACTIVE = 1 << 8  # spare for the LRU lists (not used yet)
+REFERENCED = 1 << 9
+SWAPCACHE = 1 << 10  # spare for the swap cache (not used yet)
+
+_START = 1024
+
+
+class FrameTable:
+    """All frames of the machine: per-frame arrays plus a free stack and a high-water mark."""
+
+    __slots__ = ("total", "mapcount", "flags", "owner", "index", "lru", "_stack", "_top", "hw",
+                 "used")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        n = min(_START, max(total, 1))
+        self.mapcount = np.zeros(n, np.int32)
+        self.flags = np.zeros(n, np.uint16)
+        self.owner = np.zeros(n, np.int32)
+        self.index = np.zeros(n, np.int64)
+        self.lru = np.zeros(n, np.int64)
+        self._stack = np.zeros(n, np.int64)
+        self._top = 0  # frames on the free stack
+        self.hw = 0  # frames [hw, total) have never been handed out
+        self.used = 0
+
+    @property
+    def free(self) -> int:
+        """Return the number of free frames."""
+        return self.total - self.used
+
+    def _grow(self, need: int) -> None:
+        """Grow the per-frame arrays so that frame numbers below ``need`` fit."""
+        cap = len(self.mapcount)
+        if need <= cap:
+            return
+        new = min(max(need, cap * 2), self.total)
+        for name in ("mapcount", "flags", "owner", "index", "lru"):
+            old = getattr(self, name)
+            arr = np.zeros(new, old.dtype)
+            arr[:cap] = old
+            setattr(self, name, arr)
+
+    def alloc(self, flags: int, owner: int, index: int) -> int:
+        """Take one free frame (the last freed first) and set its state; -1 if none is free."""
+        if self._top:
+            self._top -= 1
+            f = int(self._stack[self._top])
+        elif self.hw < self.total:
+            f = self.hw
+            self.hw += 1
+            if f >= len(self.mapcount):
+                self._grow(f + 1)
+        else:
+            return -1
+        self.used += 1
+        self.flags[f] = flags
+        self.owner[f] = owner
+        self.index[f] = index
+        self.mapcount[f] = 0
+        return f
+
+    def alloc_many(self, n: int, flags: int, owner: int, index: np.ndarray) -> np.ndarray:
+        """Take ``n`` frames in the order ``n`` calls of ``alloc`` would; the caller checks ``free``."""
+        take = min(n, self._top)
+        parts = []
+        if take:
+            parts.append(self._stack[self._top - take:self._top][::-1].copy())
+            self._top -= take
+        rest = n - take
+        if rest:
+            parts.append(np.arange(self.hw, self.hw + rest, dtype=np.int64))
+            self.hw += rest
+            self._grow(self.hw)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
+            np.zeros(0, np.int64)
+        self.used += n
+        self.flags[out] = flags
+        self.owner[out] = owner
+        self.index[out] = index
+        self.mapcount[out] = 0
+        return out
+
+    def release(self, f: int) -> None:
+        """Return one frame to the free stack."""
+        if self._top >= len(self._stack):
+            self._grow_stack(self._top + 1)
+        self._stack[self._top] = f
+        self._top += 1
+        self.used -= 1
+        self.flags[f] = 0
+        self.mapcount[f] = 0
+
+    def release_many(self, frames: np.ndarray) -> None:
+        """Return frames to the free stack in array order (as repeated ``release`` would)."""
+        n = len(frames)
+        if not n:
+            return
+        if self._top + n > len(self._stack):
+            self._grow_stack(self._top + n)
+        self._stack[self._top:self._top + n] = frames
+        self._top += n
+        self.used -= n
+        self.flags[frames] = 0
+        self.mapcount[frames] = 0
+
+    def _grow_stack(self, need: int) -> None:
+        new = max(need, len(self._stack) * 2)
+        arr = np.zeros(new, np.int64)
+        arr[:self._top] = self._stack[:self._top]
+        self._stack = arr
+
+    def free_list(self) -> np.ndarray:
+        """Return the frames on the free stack (for invariant checks)."""
+        return self._stack[:self._top]

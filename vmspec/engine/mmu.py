@@ -1,0 +1,232 @@
+"""The MMU's side of an access: TLB lookup, page walk, fault, TLB fill, for one page or many.
+
+Models what the hardware and ``handle_mm_fault`` do per memory access (LANGUAGE.md: each access
+is one TLB hit or one miss, a miss is a walk, and the walk after a fault belongs to the same
+access). ``access_one`` is the reference path, one page at a time. ``sweep`` runs an ascending run
+of pages (a ``read``/``write`` step) per PTE-table slice with numpy: it classifies the slice's
+PTEs (none, zero page, present read-only, present writable), allocates frames in bulk, counts the
+faults by kind, then replays the TLB with ``TLB.sweep`` using each page's write bit afterwards;
+slices that need file faults (fault-around and readahead depend on order) or might run out of
+memory fall back to ``access_one``. ``run`` is the tight per-access loop of random access and
+replay. All three leave identical state (tests/engine/test_mmu_equivalence.py).
+Not modelled: huge pages in the TLB (every translation is 4 KiB), accessed bits.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from vmspec.engine.errors import SIGSEGV
+from vmspec.engine.fault import FaultHandler
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, SHMEM, ZERO, FrameTable
+from vmspec.engine.process import Process
+from vmspec.engine.vma import R, VMA, W
+
+SHIFT = 12
+
+
+def _segv(p: Process, va: int, v: VMA | None, write: bool) -> SIGSEGV:
+    if v is None:
+        why = "no mapping there"
+    else:
+        why = f"the mapping does not allow {'writes' if write else 'reads'}"
+    return SIGSEGV(f"{p.name}: {'write' if write else 'read'} at {va:#x}: {why}")
+
+
+class MMU:
+    """Access paths over one TLB, frame table and fault handler."""
+
+    def __init__(self, frames: FrameTable, tlb, handler: FaultHandler) -> None:
+        self.frames = frames
+        self.tlb = tlb
+        self.handler = handler
+
+    # ---- one access --------------------------------------------------------------------------
+
+    def resolve(self, p: Process, va: int, write: bool) -> bool:
+        """Walk after a TLB miss, faulting if needed; return the PTE's write bit afterwards."""
+        v = p.vmas.find(va)
+        if v is None or not v.prot & (W if write else R):
+            raise _segv(p, va, v, write)
+        key = va >> 21
+        t = p.pt.pfn.get(key)
+        if t is not None:
+            i = (va >> SHIFT) & 511
+            if t[i] != NONE:
+                w = p.pt.wr[key][i]
+                if not write or w:
+                    return bool(w)
+        self.handler.fault(p, v, va, write)
+        return bool(p.pt.wr[key][(va >> SHIFT) & 511])
+
+    def access_one(self, p: Process, va: int, write: bool) -> None:
+        """Make one access at ``va``: TLB lookup, and on a miss walk, maybe fault, fill."""
+        p.accesses += 1
+        vpn = va >> SHIFT
+        if self.tlb.lookup(p.pid, vpn, SHIFT, write):
+            p.hits += 1
+            return
+        p.misses += 1
+        self.tlb.fill(p.pid, vpn, SHIFT, self.resolve(p, va, write))
+
+    # ---- tight loop --------------------------------------------------------------------------
+
+    def run(self, p: Process, items: Iterable, write: bool | None,
+            automap: Callable | None = None) -> None:
+        """Access pages in order: ``items`` are page numbers (all reads or all writes, as
+        ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
+        an unmapped page instead of SIGSEGV (lackey replay)."""
+        lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
+        pfn, wrd, find, fault = p.pt.pfn, p.pt.wr, p.vmas.find, self.handler.fault
+        pairs = write is None
+        it = items
+        hits = misses = acc = 0
+        v = None
+        wr = False if pairs else bool(write)
+        try:
+            for item in it:
+                if pairs:
+                    vpn, wr = item
+                else:
+                    vpn = item
+                acc += 1
+                if lookup(pid, vpn, SHIFT, wr):
+                    hits += 1
+                    continue
+                misses += 1
+                va = vpn << SHIFT
+                if v is None or not v.start <= va < v.end:
+                    v = find(va)
+                    if v is None and automap is not None:
+                        v = automap(p, va)
+                        pfn, wrd, find = p.pt.pfn, p.pt.wr, p.vmas.find
+                if v is None or not v.prot & (W if wr else R):
+                    raise _segv(p, va, v, wr)
+                key = vpn >> 9
+                t = pfn.get(key)
+                if t is not None:
+                    i = vpn & 511
+                    if t[i] != NONE:
+                        w = wrd[key][i]
+                        if not wr or w:
+                            fill(pid, vpn, SHIFT, bool(w))
+                            continue
+                fault(p, v, va, wr)
+                fill(pid, vpn, SHIFT, bool(wrd[key][vpn & 511]))
+        finally:
+            p.hits += hits
+            p.misses += misses
+            p.accesses += acc
+
+    # ---- sweeps ------------------------------------------------------------------------------
+
+    def sweep(self, p: Process, vpns: np.ndarray, write: bool, mult: np.ndarray | None = None,
+              contiguous: bool = True) -> None:
+        """Access ascending distinct pages ``vpns`` (``mult[k]`` accesses to page k, default 1)."""
+        n = len(vpns)
+        pos = 0
+        while pos < n:
+            vpn = int(vpns[pos])
+            va = vpn << SHIFT
+            v = p.vmas.find(va)
+            if v is None or not v.prot & (W if write else R):
+                self.access_one(p, va, write)  # misses and raises SIGSEGV
+                raise AssertionError("an access outside every mapping did not fault")
+            lim = min(v.end >> SHIFT, ((vpn >> 9) + 1) << 9)
+            end = pos + int(np.searchsorted(vpns[pos:min(n, pos + 512)], lim))
+            pv = vpns[pos:end]
+            m = None if mult is None else mult[pos:end]
+            if not self.fault_slice(p, v, pv, write):
+                for k in range(len(pv)):
+                    for _ in range(1 if m is None else int(m[k])):
+                        self.access_one(p, int(pv[k]) << SHIFT, write)
+            else:
+                self._tlb_slice(p, pv, write, m, contiguous)
+            pos = end
+
+    def _tlb_slice(self, p: Process, pv: np.ndarray, write: bool, m, contiguous: bool) -> None:
+        """Replay the TLB for a slice whose faults are done: ``TLB.sweep`` or a lookup/fill loop."""
+        key = int(pv[0]) >> 9
+        wr = p.pt.wr[key][pv & 511]
+        if contiguous:
+            hits, misses = self.tlb.sweep(p.pid, int(pv[0]), int(pv[-1]) + 1, SHIFT, write, wr)
+        else:
+            hits = misses = 0
+            lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
+            for vpn, w in zip(pv.tolist(), wr.tolist()):
+                if lookup(pid, vpn, SHIFT, write):
+                    hits += 1
+                else:
+                    misses += 1
+                    fill(pid, vpn, SHIFT, w)
+        n = len(pv) if m is None else int(m.sum())
+        p.hits += hits + n - len(pv)
+        p.misses += misses
+        p.accesses += n
+
+    def fault_slice(self, p: Process, v: VMA, pv: np.ndarray, write: bool) -> bool:
+        """Do the faults of pages ``pv`` (one VMA, one PTE table) in bulk; False if this slice
+        must go page by page (file faults, write-notify, or not enough free frames)."""
+        key = int(pv[0]) >> 9
+        idx = pv & 511
+        t = p.pt.pfn.get(key)
+        if t is None:
+            cur = np.full(len(pv), NONE, np.int64)
+            cw = np.zeros(len(pv), np.bool_)
+        else:
+            cur = t[idx]
+            cw = p.pt.wr[key][idx]
+        need = (cur == NONE) | ~cw if write else cur == NONE
+        nneed = int(np.count_nonzero(need))
+        if not nneed:
+            return True
+        anon = v.file is None
+        if not anon and (v.shared or (cur[need] == NONE).any()):
+            return False
+        frames = self.frames
+        if not write:  # anonymous read faults: the zero page
+            if t is None and frames.free < p.pt.missing(key):
+                return False
+            t, w = p.pt.ensure(key, self.handler.table_alloc(p))
+            sel = idx[need]
+            t[sel] = ZERO
+            w[sel] = False
+            p.minor += nneed
+            return True
+        present = need & (cur >= 0)
+        pf = cur[present]
+        fl = frames.flags[pf]
+        reuse = ((fl & ANON) != 0) & (((fl & EXCL) != 0) | (frames.mapcount[pf] == 1))
+        copy_mask = present.copy()
+        copy_mask[present] = ~reuse
+        alloc_mask = need & ~present | copy_mask
+        nalloc = int(np.count_nonzero(alloc_mask))
+        tables = p.pt.missing(key) if t is None else 0
+        if frames.free < nalloc + tables:
+            return False
+        t, w = p.pt.ensure(key, self.handler.table_alloc(p))
+        if nalloc:
+            if not v.anon_vma:
+                v.anon_vma = self.handler.next_anon_vma()
+            old = cur[copy_mask]
+            if len(old):
+                frames.mapcount[old] -= 1
+                ofl = frames.flags[old]
+                nfile = ofl & FILE != 0
+                nshm = int(np.count_nonzero(nfile & (ofl & SHMEM != 0)))
+                p.rss_shmem -= nshm
+                p.rss_file -= int(np.count_nonzero(nfile)) - nshm
+                p.cow += len(old)
+                p.rss_anon += int(np.count_nonzero(nfile))
+            new = frames.alloc_many(nalloc, ANON | EXCL | DIRTY, p.pid, pv[alloc_mask])
+            frames.mapcount[new] = 1
+            t[idx[alloc_mask]] = new
+            p.rss_anon += nalloc - len(old)
+        if reuse.any():
+            rf = pf[reuse]
+            frames.flags[rf] |= EXCL | DIRTY
+        w[idx[need]] = True
+        p.minor += nneed
+        return True

@@ -1,0 +1,121 @@
+"""The page tables of one process: PTE tables as numpy arrays, upper levels as table frames.
+
+Models x86-64 4- and 5-level paging (ENGINE-FACTS 2.1) and when table pages exist (2.2): a PUD,
+PMD or PTE table (and a P4D table with 5-level paging) is allocated from RAM on the first fault
+below an empty upper entry (``__handle_mm_fault``: ``p4d_alloc``/``pud_alloc``/``pmd_alloc``/
+``pte_alloc``), never at mmap time, and freed by ``free_pgtables`` when no VMA is left in its span,
+by 6.18's ``CONFIG_PT_RECLAIM`` when MADV_DONTNEED empties a fully covered PTE table, and at exit.
+``nbytes`` is VmPTE (``mm->pgtables_bytes``): 4 KiB per table below the PGD; the PGD is not
+counted and takes no frame. A PTE table is a dict entry keyed by ``va >> 21`` holding an
+``int64[512]`` of frame numbers (``NONE``, ``ZERO`` or a frame) and a ``bool[512]`` write bit.
+Not modelled: huge (leaf) PMD/PUD entries, swap entries, accessed/dirty bits per PTE.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from vmspec.engine.frames import NONE
+
+PTE_SHIFT, PMD_SHIFT, PUD_SHIFT, P4D_SHIFT = 21, 30, 39, 48  # span of one table at each level
+TABLE_BYTES = 4096
+
+
+class PageTable:
+    """All page tables of one address space. Upper levels map a table key to the table's frame."""
+
+    __slots__ = ("levels", "pfn", "wr", "ptf", "pmd", "pud", "p4d")
+
+    def __init__(self, levels: int) -> None:
+        self.levels = levels
+        self.pfn: dict[int, np.ndarray] = {}  # va >> 21 -> frames of the 512 PTEs
+        self.wr: dict[int, np.ndarray] = {}  # va >> 21 -> write bit of the 512 PTEs
+        self.ptf: dict[int, int] = {}  # va >> 21 -> frame holding the PTE table
+        self.pmd: dict[int, int] = {}  # va >> 30 -> frame holding the PMD table
+        self.pud: dict[int, int] = {}  # va >> 39 -> frame holding the PUD table
+        self.p4d: dict[int, int] = {}  # va >> 48 -> frame holding the P4D table (5-level)
+
+    @property
+    def nbytes(self) -> int:
+        """Return VmPTE in bytes: every table but the PGD (ENGINE-FACTS 2.2)."""
+        return TABLE_BYTES * (len(self.ptf) + len(self.pmd) + len(self.pud) + len(self.p4d))
+
+    def missing(self, key: int) -> int:
+        """Return how many tables a fault under PTE-table ``key`` would allocate."""
+        if key in self.ptf:
+            return 0
+        n = 1 + (key >> 9 not in self.pmd) + (key >> 18 not in self.pud)
+        if self.levels == 5:
+            n += key >> 27 not in self.p4d
+        return n
+
+    def ensure(self, key: int, alloc: Callable[[int], int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the PTE arrays for ``key``, allocating missing tables top-down with ``alloc(level)``."""
+        t = self.pfn.get(key)
+        if t is not None:
+            return t, self.wr[key]
+        if self.levels == 5 and key >> 27 not in self.p4d:
+            self.p4d[key >> 27] = alloc(4)
+        if key >> 18 not in self.pud:
+            self.pud[key >> 18] = alloc(3)
+        if key >> 9 not in self.pmd:
+            self.pmd[key >> 9] = alloc(2)
+        self.ptf[key] = alloc(1)
+        t = np.full(512, NONE, np.int64)
+        w = np.zeros(512, np.bool_)
+        self.pfn[key] = t
+        self.wr[key] = w
+        return t, w
+
+    def ensure_upper(self, level: int, key: int, alloc: Callable[[int], int]) -> None:
+        """Make sure the level-``level`` table with ``key`` (2 PMD, 3 PUD, 4 P4D) and its parents exist."""
+        if self.levels == 5 and level <= 3 and key >> (9 * (4 - level)) not in self.p4d:
+            self.p4d[key >> (9 * (4 - level))] = alloc(4)
+        if level <= 2 and key >> 9 not in self.pud:
+            self.pud[key >> 9] = alloc(3)
+        table = {2: self.pmd, 3: self.pud, 4: self.p4d}[level]
+        if key not in table:
+            table[key] = alloc(level)
+
+    def keys_in(self, start: int, end: int) -> list[int]:
+        """Return the PTE-table keys with a table that intersect ``[start, end)``, ascending."""
+        lo, hi = start >> PTE_SHIFT, (end - 1) >> PTE_SHIFT
+        if hi - lo + 1 <= len(self.pfn):
+            return [k for k in range(lo, hi + 1) if k in self.pfn]
+        return sorted(k for k in self.pfn if lo <= k <= hi)
+
+    def drop_pte_table(self, key: int) -> int:
+        """Forget one (empty) PTE table and return its frame."""
+        del self.pfn[key]
+        del self.wr[key]
+        return self.ptf.pop(key)
+
+    def free_tables(self, start: int, end: int, in_use: Callable[[int, int], bool]) -> list[int]:
+        """Free tables intersecting ``[start, end)`` whose whole span no VMA uses (``free_pgtables``).
+
+        ``in_use(lo, hi)`` says whether a VMA intersects ``[lo, hi)``. Return the freed frames,
+        lowest level first."""
+        freed: list[int] = []
+        for level, shift, table in ((1, PTE_SHIFT, self.ptf), (2, PMD_SHIFT, self.pmd),
+                                    (3, PUD_SHIFT, self.pud), (4, P4D_SHIFT, self.p4d)):
+            if not table:
+                continue
+            lo, hi = start >> shift, (end - 1) >> shift
+            if hi - lo + 1 <= len(table):
+                keys = [k for k in range(lo, hi + 1) if k in table]
+            else:
+                keys = sorted(k for k in table if lo <= k <= hi)
+            for k in keys:
+                if in_use(k << shift, (k + 1) << shift):
+                    continue
+                if level == 1:
+                    freed.append(self.drop_pte_table(k))
+                else:
+                    freed.append(table.pop(k))
+        return freed
+
+    def all_frames(self) -> list[int]:
+        """Return every table frame (exit)."""
+        return [*self.ptf.values(), *self.pmd.values(), *self.pud.values(), *self.p4d.values()]

@@ -1,0 +1,66 @@
+"""A simulated process: its address space, named regions, counters and OOM settings.
+
+Models the parts of ``task_struct``/``mm_struct`` the language observes: the VMA list and page
+tables, the brk heap (``start_brk``/``brk``), RSS counters split as ``MM_ANONPAGES``,
+``MM_FILEPAGES`` and ``MM_SHMEMPAGES``, ``min_flt``/``maj_flt`` plus the cow count, TLB hits and
+misses, accesses, ``oom_score_adj``, the malloc arena, and the regions (names bound to address
+ranges, which stay bound after munmap/free: LANGUAGE.md, Scenario steps). Not modelled: threads,
+signals other than the fatal ones, credentials (every process is root).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vmspec.engine.pagetable import PageTable
+from vmspec.engine.vma import VMAList
+
+
+@dataclass(slots=True)
+class Region:
+    """A name bound to ``[start, start + length)``; ``via`` is "brk"/"mmap" for malloc/mmap results."""
+
+    start: int
+    length: int
+    via: str | None = None
+    alloc: object = None  # the malloc Allocation, for free
+    freed: bool = False
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass(slots=True)
+class Process:
+    """One process. Counters keep their values after it ends; sizes are read as 0 then."""
+
+    name: str
+    pid: int
+    vmas: VMAList
+    pt: PageTable
+    regions: dict[str, Region] = field(default_factory=dict)
+    arena: object = None
+    start_brk: int = 0
+    brk: int = 0
+    mmap_base: int = 0
+    status: str = "running"
+    oom_score_adj: int = 0
+    minor: int = 0
+    major: int = 0
+    cow: int = 0
+    hits: int = 0
+    misses: int = 0
+    accesses: int = 0
+    rss_anon: int = 0  # pages
+    rss_file: int = 0
+    rss_shmem: int = 0
+    committed: int = 0  # pages charged to Committed_AS by this process's VM_ACCOUNT VMAs
+
+    @property
+    def alive(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def rss_pages(self) -> int:
+        return self.rss_anon + self.rss_file + self.rss_shmem

@@ -1,0 +1,652 @@
+"""The engine's facade: one simulated machine with its processes (docs/engine-api.md).
+
+Wires the subsystems together and is the only place that orchestrates "allocate -> reclaim ->
+OOM": a frame request that finds no free frame first drops clean, unmapped page-cache pages (32
+at a time, like one SWAP_CLUSTER_MAX batch), then asks the OOM killer (``oom.select_victim`` over
+running processes in creation order, totalpages = RAM pages + swap pages, ENGINE-FACTS 8) and
+retries. Address-space operations (mmap, munmap, mprotect, madvise, mlock, brk, fork, exit) live
+in ``vmspec.engine.addrspace``; access paths in ``vmspec.engine.mmu``; fault rules in
+``vmspec.engine.fault``. Not modelled yet (``Unsupported``): swap, hugetlbfs pools and mappings,
+THP ("thp always"), replacement policies other than twolist, memory cgroups (``memory_max``).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from vmspec.engine import addrspace, oom, overcommit
+from vmspec.engine.config import Image, MachineConfig
+from vmspec.engine.cost import process_time
+from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
+from vmspec.engine.fault import FaultHandler
+from vmspec.engine.frames import FILE, FrameTable
+from vmspec.engine.mmu import MMU
+from vmspec.engine.pagecache import PageCache
+from vmspec.engine.process import Process
+from vmspec.engine.tlb import TLB
+
+RECLAIM_BATCH = 32  # SWAP_CLUSTER_MAX
+
+
+class _Num(int):
+    """An int observable that may also be called with no arguments (``sys.ram`` or ``sys.ram()``)."""
+
+    def __call__(self) -> int:
+        return int(self)
+
+
+class _Names(list):
+    """A list observable that may also be called with no arguments."""
+
+    def __call__(self) -> list:
+        return list(self)
+
+
+class _Free(int):
+    """``sys.free`` is MemFree in bytes; ``sys.free(proc, region)`` is the free() operation."""
+
+    def __new__(cls, value: int, system: System):
+        obj = int.__new__(cls, value)
+        obj._system = system
+        return obj
+
+    def __call__(self, *args):
+        return int(self) if not args else self._system.free_region(*args)
+
+
+class _Time(int):
+    """``sys.time`` is the total simulated time in ns; ``sys.time(p)`` one process's."""
+
+    def __new__(cls, value: int, system: System):
+        obj = int.__new__(cls, value)
+        obj._system = system
+        return obj
+
+    def __call__(self, *args):
+        return int(self) if not args else self._system.process_time(*args)
+
+
+class Counters:
+    """``faults(p)``: minor, major and cow fault counts."""
+
+    __slots__ = ("minor", "major", "cow")
+
+    def __init__(self, minor: int = 0, major: int = 0, cow: int = 0) -> None:
+        self.minor, self.major, self.cow = minor, major, cow
+
+    def __repr__(self) -> str:
+        return f"Faults(minor={self.minor}, major={self.major}, cow={self.cow})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Counters) and (self.minor, self.major, self.cow) == (
+            other.minor, other.major, other.cow)
+
+
+class TLBCounts:
+    """``tlb(p)``: hits and misses (each access is exactly one of them)."""
+
+    __slots__ = ("hits", "misses")
+
+    def __init__(self, hits: int = 0, misses: int = 0) -> None:
+        self.hits, self.misses = hits, misses
+
+    @property
+    def hit_rate(self) -> Fraction:
+        total = self.hits + self.misses
+        return Fraction(self.hits, total) if total else Fraction(0)
+
+    def __repr__(self) -> str:
+        return f"TLBCounts(hits={self.hits}, misses={self.misses})"
+
+
+class _TeeTLB:
+    """Drives the engine TLB and a ``TLBRef`` with the same calls (``reference_tlb=True``)."""
+
+    def __init__(self, tlb: TLB, ref) -> None:
+        self.tlb, self.ref = tlb, ref
+
+    def lookup(self, pid, vpn, shift, write):
+        a = self.tlb.lookup(pid, vpn, shift, write)
+        b = self.ref.lookup(pid, vpn, shift, write)
+        if a != b:
+            raise AssertionError(f"TLB lookup of pid {pid} vpn {vpn:#x}: engine {a}, reference {b}")
+        return a
+
+    def fill(self, pid, vpn, shift, writable):
+        self.tlb.fill(pid, vpn, shift, writable)
+        self.ref.fill(pid, vpn, shift, writable)
+
+    def sweep(self, pid, start_vpn, stop_vpn, shift, write, writable):
+        res = self.tlb.sweep(pid, start_vpn, stop_vpn, shift, write, writable)
+        hits = misses = 0
+        for k, vpn in enumerate(range(start_vpn, stop_vpn)):
+            if self.ref.lookup(pid, vpn, shift, write):
+                hits += 1
+            else:
+                misses += 1
+                w = writable if isinstance(writable, (bool, np.bool_)) else writable[k]
+                self.ref.fill(pid, vpn, shift, bool(w))
+        if res != (hits, misses):
+            raise AssertionError(f"TLB sweep: engine {res}, reference {(hits, misses)}")
+        return res
+
+    def invalidate(self, pid, vpn, shift):
+        self.tlb.invalidate(pid, vpn, shift)
+        self.ref.invalidate(pid, vpn, shift)
+
+    def invalidate_range(self, pid, start_va, end_va):
+        self.tlb.invalidate_range(pid, start_va, end_va)
+        self.ref.invalidate_range(pid, start_va, end_va)
+
+    def flush_pid(self, pid):
+        self.tlb.flush_pid(pid)
+        self.ref.flush_pid(pid)
+
+    def entries(self):
+        return self.tlb.entries()
+
+
+class System:
+    """A simulated machine. See docs/engine-api.md for the operations and observables."""
+
+    def __init__(self, machine: MachineConfig, *, reference_tlb: bool = False) -> None:
+        m = machine
+        if m.page_size != 4096:
+            raise Unsupported(f"page_size {m.page_size} is not modelled yet; use 4KiB")
+        if m.paging_levels not in (4, 5):
+            raise EINVAL(f"paging must be 4-level or 5-level, got {m.paging_levels}")
+        if m.swap:
+            raise Unsupported("swap is not modelled yet; remove the swap setting (swap 0)")
+        if m.hugepages:
+            raise Unsupported("hugetlbfs pools (hugepages) are not modelled yet; remove the setting")
+        if m.thp == "always":
+            raise Unsupported("thp always is not modelled yet; use thp madvise or thp never")
+        if m.replacement != "twolist":
+            raise Unsupported(f"replacement {m.replacement} is not modelled yet; use twolist")
+        if m.overcommit not in overcommit.MODES:
+            raise EINVAL(f"overcommit must be heuristic, always or never, got {m.overcommit}")
+        if m.kernel >= m.ram:
+            raise EINVAL("kernel must be smaller than ram")
+        self.machine = m
+        self.page_size = m.page_size
+        self.levels = m.paging_levels
+        self.frames = FrameTable((m.ram - m.kernel) // m.page_size)
+        self.cache = PageCache()
+        tlb = TLB(m.tlb)
+        self.reference_tlb = reference_tlb
+        if reference_tlb:
+            from vmspec.engine.tlbref import TLBRef
+            tlb = _TeeTLB(tlb, TLBRef(m.tlb))
+        self.tlb_model = tlb
+        self._anon_vma_ids = 0
+        self.handler = FaultHandler(self.frames, self.cache, self._alloc, self._alloc_free_only,
+                                    self._invalidate, self._next_anon_vma)
+        self.mmu = MMU(self.frames, self.tlb_model, self.handler)
+        self.procs: dict[str, Process] = {}
+        self._killed: list[str] = []
+        self._oom_kills = 0
+        self.committed_pages = 0
+        self._next_pid = 1000
+        self.totalram_pages = self.frames.total
+        self.user_reserve, self.admin_reserve = overcommit.reserves(m.ram - m.kernel, m.page_size)
+        self._current: Process | None = None
+
+    # ---- internal helpers --------------------------------------------------------------------
+
+    def _next_anon_vma(self) -> int:
+        self._anon_vma_ids += 1
+        return self._anon_vma_ids
+
+    def _invalidate(self, p: Process, vpn: int) -> None:
+        self.tlb_model.invalidate(p.pid, vpn, 12)
+
+    def _alloc_free_only(self, flags: int, owner: int, index: int) -> int:
+        return self.frames.alloc(flags, owner, index)
+
+    def _alloc(self, p: Process, flags: int, owner: int, index: int) -> int:
+        """Take a frame for ``p``: free list, else drop clean cache, else OOM-kill and retry."""
+        while True:
+            f = self.frames.alloc(flags, owner, index)
+            if f >= 0:
+                return f
+            if self._reclaim_cache(RECLAIM_BATCH):
+                continue
+            self._oom_kill(p)
+
+    def _reclaim_cache(self, want: int) -> int:
+        """Drop up to ``want`` clean page-cache pages that no PTE maps; return how many."""
+        fl, mc = self.frames.flags, self.frames.mapcount
+        from vmspec.engine.frames import DIRTY
+        dropped = 0
+        for cf in list(self.cache.files.values()):
+            if cf.shmem:
+                continue
+            for idx, fr in cf.pages():
+                if mc[fr] == 0 and not fl[fr] & DIRTY:
+                    self.cache.drop(cf, idx)
+                    self.frames.release(fr)
+                    dropped += 1
+                    if dropped >= want:
+                        return dropped
+        return dropped
+
+    def _totalpages(self) -> int:
+        return self.totalram_pages + self.machine.swap // self.page_size
+
+    def _badness(self, p: Process) -> int | None:
+        return oom.badness(p.rss_pages, 0, p.pt.nbytes, p.oom_score_adj, self._totalpages(),
+                           self.page_size)
+
+    def _oom_kill(self, current: Process) -> None:
+        """Kill the OOM killer's choice (or ``current`` if nobody is killable); raise if that was
+        ``current``."""
+        cands = [(q.name, self._badness(q)) for q in self.procs.values() if q.alive]
+        victim = oom.select_victim(cands) or current.name
+        q = self.procs[victim]
+        addrspace.teardown(self, q, "oom_killed")
+        self._killed.append(victim)
+        self._oom_kills += 1
+        if q is current:
+            raise OOMKilled(f"{victim} was killed by the OOM killer (no free memory)")
+
+    def _proc(self, name: str) -> Process:
+        p = self.procs.get(name)
+        if p is None:
+            raise ValueError(f"no process named {name!r}")
+        if not p.alive:
+            raise ValueError(f"process {name!r} is not running ({p.status})")
+        return p
+
+    def _signalled(self, p: Process, exc: BaseException) -> None:
+        """Kill ``p`` for a fatal signal (SIGSEGV/SIGBUS) before the exception propagates."""
+        if p.alive:
+            addrspace.teardown(self, p, "segfault" if isinstance(exc, SIGSEGV) else "sigbus")
+
+    def _run(self, p: Process, fn, *args, **kw):
+        """Run an access-making operation for ``p``; a fatal signal kills ``p``."""
+        try:
+            return fn(*args, **kw)
+        except (SIGSEGV, SIGBUS) as exc:
+            self._signalled(p, exc)
+            raise
+
+    def charge(self, p: Process | None, pages: int) -> bool:
+        """Ask the overcommit policy for ``pages`` more committed pages (``__vm_enough_memory``)."""
+        m = self.machine
+        ok = overcommit.vm_enough_memory(
+            pages, m.overcommit, committed=self.committed_pages,
+            totalram_pages=self.totalram_pages, swap_pages=m.swap // self.page_size,
+            limit=self.commit_limit_pages(), total_vm_pages=(addrspace.vsz(p) // self.page_size
+                                                             if p else 0),
+            user_reserve_pages=self.user_reserve, admin_reserve_pages=self.admin_reserve)
+        if ok:
+            self.committed_pages += pages
+            if p is not None:
+                p.committed += pages
+        return ok
+
+    def commit_limit_pages(self) -> int:
+        m = self.machine
+        return overcommit.commit_limit(self.totalram_pages, 0, m.swap // self.page_size,
+                                       m.overcommit_ratio, page_size=self.page_size)
+
+    # ---- operations --------------------------------------------------------------------------
+
+    def spawn(self, name: str, image: Image | None = None, oom_score_adj: int = 0,
+              oom_adj: int | None = None, memory_max: int | None = None) -> None:
+        """Create a process from ``image`` (regions text/data/bss/heap/stack and one per lib)."""
+        if name in self.procs:
+            raise ValueError(f"a process named {name!r} already exists")
+        if memory_max is not None:
+            raise Unsupported("memory_max (memory cgroups) is not modelled yet; drop memory_max")
+        try:
+            adj = oom.check_score_adj(oom_score_adj)
+            if oom_adj is not None:
+                adj = oom.oom_adj_to_score_adj(oom_adj)
+        except ValueError as exc:
+            raise EINVAL(str(exc)) from None
+        pid = self._next_pid
+        self._next_pid += 1
+        p = addrspace.spawn(self, name, pid, image)
+        p.oom_score_adj = adj
+        self.procs[name] = p
+
+    def mmap(self, proc: str, region: str, length: int, *, file: str | None = None,
+             shared: bool = False, prot: str = "rw", hugetlb: int | None = None,
+             populate: bool = False, noreserve: bool = False) -> None:
+        """Map ``length`` bytes and bind ``region`` to them (see addrspace.mmap for the rules)."""
+        p = self._proc(proc)
+        self._run(p, addrspace.mmap, self, p, region, length, file=file, shared=shared,
+                  prot=prot, hugetlb=hugetlb, populate=populate, noreserve=noreserve)
+
+    def munmap(self, proc: str, region: str, start: int = 0, end: int | None = None) -> None:
+        """Unmap ``[start, end)`` of the region (end None: the region's end)."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        addrspace.munmap_range(self, p, *addrspace.range_of(r, start, end, self.page_size))
+
+    def brk(self, proc: str, delta: int) -> None:
+        """Move the program break by ``delta`` bytes (grow or shrink the heap region)."""
+        p = self._proc(proc)
+        addrspace.set_brk(self, p, p.brk + delta)
+
+    def malloc(self, proc: str, region: str, size: int) -> None:
+        """glibc malloc (ENGINE-FACTS 5): brk heap or its own mapping; header writes are accesses."""
+        p = self._proc(proc)
+        self._run(p, addrspace.malloc, self, p, region, size)
+
+    def free_region(self, proc: str, region: str) -> None:
+        """glibc free of a malloc'd region (the name stays bound)."""
+        p = self._proc(proc)
+        self._run(p, addrspace.free, self, p, region)
+
+    def access(self, proc: str, region: str, start: int, end: int, *, write: bool,
+               stride: int | None = None) -> None:
+        """One access per base page of ``[start, end)`` (or per stride), in address order."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        self._run(p, addrspace.access_range, self, p, r, start, end, bool(write), stride)
+
+    def access_random(self, proc: str, region: str, count: int, *, seed: int = 0,
+                      write: bool = False) -> None:
+        """``count`` accesses at pages drawn by ``numpy.random.default_rng(seed).integers(0,
+        npages, size=count)`` over the region's pages (npages = pages the region overlaps)."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        first = r.start >> 12
+        npages = ((r.end - 1) >> 12) - first + 1 if r.length > 0 else 0
+        if count <= 0:
+            return
+        if npages <= 0:
+            raise EINVAL(f"region {region!r} is empty: no pages to access")
+        pages = np.random.default_rng(seed).integers(0, npages, size=count) + first
+        self._run(p, self.mmu.run, p, pages.tolist(), bool(write))
+
+    def access_pages(self, proc: str, region: str, pages, *, write=False) -> None:
+        """Access page numbers relative to the region, streamed (replay, format pages)."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        first = r.start >> 12
+        if isinstance(write, (bool, np.bool_)):
+            self._run(p, self.mmu.run, p, (first + int(n) for n in pages), bool(write))
+        else:
+            self._run(p, self.mmu.run, p, ((first + int(n), bool(w)) for n, w in zip(pages, write)),
+                      None)
+
+    def access_addresses(self, proc: str, accesses) -> None:
+        """Access ``(address, size, write)`` tuples, streamed (replay, lackey); a page in no VMA
+        gets a 4 KiB anonymous private rw mapping at that page on first use."""
+        p = self._proc(proc)
+
+        def pages():
+            for addr, size, wr in accesses:
+                a, b = int(addr) >> 12, (int(addr) + max(int(size), 1) - 1) >> 12
+                for vpn in range(a, b + 1):
+                    yield vpn, bool(wr)
+
+        self._run(p, self.mmu.run, p, pages(), None,
+                  automap=lambda q, va: addrspace.automap(self, q, va))
+
+    def madvise(self, proc: str, region: str, start: int, end: int | None, advice: str) -> None:
+        """MADV_DONTNEED, HUGEPAGE, NOHUGEPAGE, WILLNEED or PAGEOUT over part of a region."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        addrspace.madvise(self, p, *addrspace.range_of(r, start, end, self.page_size), advice)
+
+    def mprotect(self, proc: str, region: str, start: int, end: int | None, prot: str) -> None:
+        """Change the protection of part of a region; takes effect at once (TLB invalidated)."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        addrspace.mprotect(self, p, *addrspace.range_of(r, start, end, self.page_size), prot)
+
+    def mlock(self, proc: str, region: str) -> None:
+        """Set VM_LOCKED on the region and fault its pages in (``__mm_populate``)."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        self._run(p, addrspace.mlock, self, p, r, True)
+
+    def munlock(self, proc: str, region: str) -> None:
+        """Clear VM_LOCKED on the region."""
+        p = self._proc(proc)
+        r = addrspace.region(p, region)
+        addrspace.mlock(self, p, r, False)
+
+    def create_file(self, name: str, size: int) -> None:
+        """Create a file in the simulated page cache, none of it cached."""
+        if size < 0:
+            raise EINVAL(f"file size must be >= 0, got {size}")
+        self.cache.create(name, (size + self.page_size - 1) // self.page_size)
+
+    def fork(self, parent: str, child: str) -> None:
+        """Copy-on-write fork (ENGINE-FACTS 4.5)."""
+        if child in self.procs:
+            raise ValueError(f"a process named {child!r} already exists")
+        p = self._proc(parent)
+        pid = self._next_pid
+        self._next_pid += 1
+        c = addrspace.fork(self, p, child, pid)
+        self.procs[child] = c
+
+    def exit(self, proc: str) -> None:
+        """Exit: free every frame and table of the process."""
+        p = self._proc(proc)
+        addrspace.teardown(self, p, "exited")
+
+    def set_oom_score_adj(self, proc: str, value: int) -> None:
+        """Write /proc/P/oom_score_adj (EINVAL outside [-1000, 1000])."""
+        p = self._proc(proc)
+        try:
+            p.oom_score_adj = oom.check_score_adj(value)
+        except ValueError as exc:
+            raise EINVAL(str(exc)) from None
+
+    def set_oom_adj(self, proc: str, value: int) -> None:
+        """Write /proc/P/oom_adj (EINVAL outside [-17, 15]; stored as oom_score_adj)."""
+        p = self._proc(proc)
+        try:
+            p.oom_score_adj = oom.oom_adj_to_score_adj(value)
+        except ValueError as exc:
+            raise EINVAL(str(exc)) from None
+
+    def drop_caches(self) -> None:
+        """Drop every clean page-cache page no PTE maps (echo 1 > drop_caches)."""
+        self._reclaim_cache(1 << 62)
+
+    def check_invariants(self) -> None:
+        """Raise InvariantBroken if the engine's own state contradicts itself."""
+        from vmspec.engine.invariants import check_invariants
+        check_invariants(self)
+
+    # ---- system observables ------------------------------------------------------------------
+
+    @property
+    def ram(self) -> _Num:
+        return _Num(self.machine.ram)
+
+    @property
+    def free(self) -> _Free:
+        return _Free(self.frames.free * self.page_size, self)
+
+    @property
+    def used(self) -> _Num:
+        return _Num(self.machine.ram - self.frames.free * self.page_size)
+
+    @property
+    def cached(self) -> _Num:
+        return _Num(self.cache.nr * self.page_size)
+
+    @property
+    def swap_used(self) -> _Num:
+        return _Num(0)
+
+    @property
+    def swap_free(self) -> _Num:
+        return _Num(self.machine.swap)
+
+    @property
+    def committed(self) -> _Num:
+        return _Num(self.committed_pages * self.page_size)
+
+    @property
+    def commit_limit(self) -> _Num:
+        return _Num(self.commit_limit_pages() * self.page_size)
+
+    def hugepages_free(self, size: int) -> int:
+        return 0
+
+    def hugepages_total(self, size: int) -> int:
+        return 0
+
+    @property
+    def killed(self) -> _Names:
+        return _Names(self._killed)
+
+    @property
+    def oom_kills(self) -> _Num:
+        return _Num(self._oom_kills)
+
+    @property
+    def time(self) -> _Time:
+        return _Time(sum(self.process_time(n) for n in self.procs), self)
+
+    @property
+    def accesses(self) -> _Num:
+        return _Num(sum(p.accesses for p in self.procs.values()))
+
+    # ---- process observables -----------------------------------------------------------------
+
+    def _live(self, name: str) -> Process | None:
+        p = self.procs.get(name)
+        return p if p is not None and p.alive else None
+
+    def rss(self, p: str) -> int:
+        q = self._live(p)
+        return q.rss_pages * self.page_size if q else 0
+
+    def rss_anon(self, p: str) -> int:
+        q = self._live(p)
+        return q.rss_anon * self.page_size if q else 0
+
+    def rss_file(self, p: str) -> int:
+        q = self._live(p)
+        return q.rss_file * self.page_size if q else 0
+
+    def pss(self, p: str) -> Fraction:
+        q = self._live(p)
+        if q is None:
+            return Fraction(0)
+        mc = addrspace.mapcounts(self, q)
+        if not len(mc):
+            return Fraction(0)
+        vals, counts = np.unique(mc, return_counts=True)
+        return sum((Fraction(self.page_size * int(c), int(v)) for v, c in zip(vals, counts)),
+                   Fraction(0))
+
+    def uss(self, p: str) -> int:
+        q = self._live(p)
+        if q is None:
+            return 0
+        return int(np.count_nonzero(addrspace.mapcounts(self, q) == 1)) * self.page_size
+
+    def swap(self, p: str) -> int:
+        return 0
+
+    def vsz(self, p: str) -> int:
+        q = self._live(p)
+        return addrspace.vsz(q) if q else 0
+
+    def pagetables(self, p: str) -> int:
+        q = self._live(p)
+        return q.pt.nbytes if q else 0
+
+    def faults(self, p: str) -> Counters:
+        q = self.procs.get(p)
+        return Counters(q.minor, q.major, q.cow) if q else Counters()
+
+    def tlb(self, p: str) -> TLBCounts:
+        q = self.procs.get(p)
+        return TLBCounts(q.hits, q.misses) if q else TLBCounts()
+
+    def oom_score(self, p: str) -> int:
+        q = self._live(p)
+        if q is None:
+            return 0
+        return oom.oom_score(self._badness(q), self._totalpages())
+
+    def oom_score_adj(self, p: str) -> int:
+        q = self.procs.get(p)
+        return q.oom_score_adj if q else 0
+
+    def oom_adj(self, p: str) -> int:
+        q = self.procs.get(p)
+        return oom.score_adj_to_oom_adj(q.oom_score_adj) if q else 0
+
+    def process_time(self, p: str) -> int:
+        q = self.procs.get(p)
+        if q is None:
+            return 0
+        return process_time(self.machine.latency, self.levels, q.accesses, q.hits, q.misses,
+                            q.minor, q.major)
+
+    def alive(self, p: str) -> bool:
+        q = self.procs.get(p)
+        return bool(q and q.alive)
+
+    def status(self, p: str) -> str:
+        q = self.procs.get(p)
+        if q is None:
+            raise ValueError(f"no process named {p!r}")
+        return q.status
+
+    def exists(self, p: str) -> bool:
+        return p in self.procs
+
+    # ---- region observables ------------------------------------------------------------------
+
+    def resident(self, p: str, r: str) -> int:
+        q = self._live(p)
+        if q is None or r not in q.regions:
+            return 0
+        reg = q.regions[r]
+        return len(addrspace.frames_in(q, reg.start, reg.end)) * self.page_size
+
+    def swapped(self, p: str, r: str) -> int:
+        return 0
+
+    def huge(self, p: str, r: str) -> int:
+        return 0
+
+    def size(self, p: str, r: str) -> int:
+        q = self.procs.get(p)
+        if q is None or r not in q.regions:
+            return 0
+        return q.regions[r].length
+
+    def via(self, p: str, r: str) -> str:
+        q = self.procs.get(p)
+        if q is None or r not in q.regions:
+            raise ValueError(f"no region {p}.{r}")
+        return q.regions[r].via or "mmap"
+
+    def has_region(self, p: str, r: str) -> bool:
+        q = self.procs.get(p)
+        return bool(q and r in q.regions)
+
+    def shared_regions(self, p: str, r: str, q: str, s: str) -> int:
+        a, b = self._live(p), self._live(q)
+        if a is None or b is None or r not in a.regions or s not in b.regions:
+            return 0
+        ra, rb = a.regions[r], b.regions[s]
+        fa = np.unique(addrspace.frames_in(a, ra.start, ra.end))
+        fb = np.unique(addrspace.frames_in(b, rb.start, rb.end))
+        return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+
+    def shared_processes(self, p: str, q: str) -> int:
+        a, b = self._live(p), self._live(q)
+        if a is None or b is None:
+            return 0
+        fa = np.unique(addrspace.frames_in(a, 0, 1 << 57))
+        fb = np.unique(addrspace.frames_in(b, 0, 1 << 57))
+        return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size

@@ -104,6 +104,16 @@ def _unexpected_at(text: str, path: str, offset: int, tok: Any, expected: set[st
             return error_at_offset(text, path, offset, f"unknown unit `{word}`; use {UNITS_TEXT}",
                                    f"write {num.group(1)}MiB or {num.group(1)} pages",
                                    width=len(word))
+    prev = re.search(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*$", text[:offset])
+    if expected == {"COLON"} and prev:  # `spwan p`: a mistyped step keyword
+        import difflib
+
+        close = difflib.get_close_matches(prev.group(1), STEP_WORDS, n=1, cutoff=0.6)
+        if close:
+            return error_at_offset(text, path, prev.start(1),
+                                   f"unknown step `{prev.group(1)}`; did you mean {close[0]}?",
+                                   "a step starts with spawn, fork, exit, set, drop_caches, repeat, "
+                                   "file, expect, always or `P:`", width=len(prev.group(1)))
     found = _describe_found(tok, word)
     wanted = _describe_expected(expected)
     hint = _hint_for(text, offset, word, expected)

@@ -99,20 +99,21 @@ def confine(target: str, written: str, span: Span, root: str, what: str,
     ``target`` is the path joined to the including file's directory. Returns (real path, None) or
     (None, error).
     """
+    verb = "includes" if what == "include" else "replays"
     if os.path.isabs(written) or written.startswith(("/", "\\")) or (len(written) > 1 and written[1] == ":"):
         return None, SpecError(
             f"{what} path `{written}` is absolute", span,
-            f"write it relative to {os.path.dirname(span.file) or '.'}/ (the including file's directory)",
-            source)
+            f"write it relative to the directory of {span.file}", source)
     real = os.path.realpath(target)
     real_root = os.path.realpath(root)
     if not _inside(real, real_root):
         return None, SpecError(
-            f"{what} path `{written}` leaves the root directory {root} ({span.file} -> {target})",
+            f"{span.file} {verb} {target}, which is outside the root directory {root}",
             span, "keep included and replayed files under the root directory", source)
     if not os.path.isfile(real):
-        return None, SpecError(f"{what} path `{written}`: {target} does not exist", span,
-                               f"check the path; it is relative to {span.file}", source)
+        return None, SpecError(f"{span.file} {verb} {target}, which does not exist", span,
+                               f"check the path; it is relative to the directory of {span.file}",
+                               source)
     return real, None
 
 
@@ -155,8 +156,9 @@ def _load(fs: FileSet, path: str, real: str, root: str, stack: list[str]) -> Non
         if target_real in stack:
             chain = [fs.files[r].path for r in stack[stack.index(target_real):]] + [target]
             fs.errors.append(SpecError(
-                f"include cycle: {path} includes {target}, which leads back to it "
-                f"({' -> '.join(chain)})", item.span, "remove one of the includes", src_line))
+                "include cycle: " + ", which includes ".join(
+                    f"{a} includes {b}" if i == 0 else b for i, (a, b) in enumerate(zip(chain, chain[1:]))),
+                item.span, "remove one of the includes", src_line))
             continue
         entry.includes.append(target_real)
         if target_real in fs.files:

@@ -160,8 +160,8 @@ def _check_image(image: ast.Image, errors: list[SpecError]) -> None:
 def _sorted(errors: list[SpecError], sources: dict[str, str], fs: FileSet) -> SpecErrors:
     order = {entry.path: i for i, entry in enumerate(fs.files.values())}
     unique: dict[tuple, SpecError] = {}
-    for err in errors:
-        key = (err.span.file, err.span.line, err.span.column, err.message)
+    for err in errors:  # one error per place: later ones there are consequences of the first
+        key = (err.span.file, err.span.line, err.span.column)
         unique.setdefault(key, err)
     result = sorted(unique.values(),
                     key=lambda e: (order.get(e.span.file, len(order)), e.span.line, e.span.column))

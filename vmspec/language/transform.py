@@ -192,8 +192,7 @@ class ASTBuilder:
                 self.error(f"expression nested deeper than {MAX_DEPTH} levels", node,
                            "split it into several expects, or name intermediate results")
             return ast.CountLit.model_construct(span=node.span, value=0)
-        if depth > 1:
-            self._depth[id(node)] = depth
+        self._depth[id(node)] = depth
         return node
 
     def opts(self, items: list[Any], where: Any) -> dict[str, Any]:

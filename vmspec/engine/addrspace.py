@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from vmspec.engine.errors import EINVAL, ENOMEM, OOMKilled, Unsupported
+from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, OOMKilled, Unsupported
 from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM
 from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_ADDR, PMD_SIZE,
                                   image_layout, page_align)
@@ -395,26 +395,38 @@ def access_range(sysm, p: Process, r: Region, start: int, end: int, write: bool,
         sysm.mmu.sweep(p, pages, write, None, contiguous=False)
 
 
-def populate_range(sysm, p: Process, s: int, e: int) -> None:
-    """``__mm_populate``: GUP-fault every page of ``[s, e)``, writing iff private and writable."""
-    handler, mmu = sysm.handler, sysm.mmu
+def populate_range(sysm, p: Process, s: int, e: int, ignore_errors: bool = True) -> None:
+    """``__mm_populate``: GUP-fault every page of ``[s, e)``, writing iff private and writable.
+
+    A fault past the end of a file stops that VMA; mmap ignores it (``mm_populate``), mlock
+    reports ENOMEM (``__mlock_posix_error_return`` turns EFAULT into ENOMEM)."""
     for v in p.vmas.overlapping(s, e):
-        if not v.prot:
+        try:
+            _populate_vma(sysm, p, v, s, e)
+        except SIGBUS:
+            if not ignore_errors:
+                raise ENOMEM("mlock could not fault in a page past the end of its file") from None
+
+
+def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
+    """GUP faults for one VMA: bulk where ``fault_slice`` can, page by page elsewhere."""
+    if not v.prot:
+        return
+    handler, mmu = sysm.handler, sysm.mmu
+    fw = v.writable and not v.shared
+    lo, hi = max(s, v.start), min(e, v.end)
+    for key in range(lo >> PTE_SHIFT, ((hi - 1) >> PTE_SHIFT) + 1):
+        a = max(lo, key << PTE_SHIFT)
+        b = min(hi, (key + 1) << PTE_SHIFT)
+        pv = np.arange(a >> 12, b >> 12, dtype=np.int64)
+        if mmu.fault_slice(p, v, pv, fw):
             continue
-        fw = v.writable and not v.shared
-        lo, hi = max(s, v.start), min(e, v.end)
-        for key in range(lo >> PTE_SHIFT, ((hi - 1) >> PTE_SHIFT) + 1):
-            a = max(lo, key << PTE_SHIFT)
-            b = min(hi, (key + 1) << PTE_SHIFT)
-            pv = np.arange(a >> 12, b >> 12, dtype=np.int64)
-            if mmu.fault_slice(p, v, pv, fw):
+        for vpn in pv.tolist():
+            t = p.pt.pfn.get(vpn >> 9)
+            i = vpn & 511
+            if t is not None and t[i] != NONE and (not fw or p.pt.wr[vpn >> 9][i]):
                 continue
-            for vpn in pv.tolist():
-                t = p.pt.pfn.get(vpn >> 9)
-                i = vpn & 511
-                if t is not None and t[i] != NONE and (not fw or p.pt.wr[vpn >> 9][i]):
-                    continue
-                handler.fault(p, v, vpn << 12, fw)
+            handler.fault(p, v, vpn << 12, fw)
 
 
 # ---- mprotect / madvise / mlock -----------------------------------------------------------------
@@ -526,7 +538,7 @@ def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
         v.locked = lock
     p.vmas.merge_around(s, e)
     if lock:
-        populate_range(sysm, p, s, e)
+        populate_range(sysm, p, s, e, ignore_errors=False)
 
 
 # ---- fork / exit ----------------------------------------------------------------------------
@@ -594,7 +606,7 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
                         c.rss_shmem += int(np.count_nonzero(shm))
                         c.rss_file += len(mapped) - int(np.count_nonzero(anon | shm))
                         if not v.shared:
-                            fr.flags[mapped[anon]] &= ~np.uint16(EXCL)
+                            fr.flags[mapped[anon]] &= np.uint16(0xFFFF & ~EXCL)
                     if v.shared:
                         cw[i0:i1] = pt.wr[k1][i0:i1]
                     else:

@@ -200,7 +200,7 @@ class FaultHandler:
         fl = self.frames.flags
         if fr >= 0:
             if fl[fr] & READAHEAD:
-                fl[fr] &= ~READAHEAD
+                fl[fr] &= 0xFFFF & ~READAHEAD
                 self._async_readahead(cf, idx)
             return fr, False
         if cf.shmem:

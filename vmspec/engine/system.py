@@ -349,6 +349,11 @@ class System:
         r = addrspace.region(p, region)
         self._run(p, addrspace.access_range, self, p, r, start, end, bool(write), stride)
 
+    def _access_one(self, proc: str, va: int, write: bool) -> None:
+        """Make one access at address ``va`` through the per-access reference path."""
+        p = self._proc(proc)
+        self._run(p, self.mmu.access_one, p, va, bool(write))
+
     def access_random(self, proc: str, region: str, count: int, *, seed: int = 0,
                       write: bool = False) -> None:
         """``count`` accesses at pages drawn by ``numpy.random.default_rng(seed).integers(0,

@@ -143,7 +143,6 @@ class VMAList:
     def split(self, start: int, end: int) -> list[VMA]:
         """Split VMAs so that none straddles ``start`` or ``end``; return those inside the range."""
         shift = self.shift
-        changed = False
         for cut in (start, end):
             v = self.find(cut)
             if v is not None and v.start < cut:
@@ -152,9 +151,7 @@ class VMAList:
                     tail.pgoff = v.pgoff + ((cut - v.start) >> shift)
                 v.end = cut
                 self.vmas.append(tail)
-                changed = True
-        if changed:
-            self._reindex()
+                self._reindex()
         return self.overlapping(start, end)
 
     def remove(self, start: int, end: int) -> list[VMA]:

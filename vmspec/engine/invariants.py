@@ -1,0 +1,166 @@
+"""Self-checks of the engine's state: ``check_invariants(system)`` raises ``InvariantBroken``.
+
+What must always hold, checked by walking the state rather than re-reading the counters that the
+operations maintain: every frame is exactly one of free, a page table, a page-cache page or an
+anonymous page mapped by at least one PTE (so free + mapped + tables + cache == RAM - kernel);
+each frame's mapcount equals the PTEs that map it; each process's RSS counters equal its present
+non-zero-page PTEs by kind; every PTE table hangs below existing upper tables and lies in no gap
+that ``free_pgtables`` should have freed at munmap; Committed_AS equals the VM_ACCOUNT VMAs plus
+shmem charges; and no TLB entry survives for a translation that no longer exists or lost a
+permission. With ``System(reference_tlb=True)`` the TLB must also equal a ``TLBRef`` fed the same
+calls. No Linux counterpart (CONFIG_DEBUG_VM checks are the nearest).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vmspec.engine.errors import InvariantBroken
+from vmspec.engine.frames import ANON, FILE, PGTABLE, SHMEM
+from vmspec.engine.vma import W
+
+
+def _fail(msg: str) -> None:
+    raise InvariantBroken(msg)
+
+
+def check_invariants(sysm) -> None:
+    """Raise InvariantBroken if any invariant of the module docstring is violated."""
+    fr = sysm.frames
+    hw = fr.hw
+    role = np.zeros(hw, np.int8)  # 0 unseen, 1 free, 2 table, 3 cache, 4 anon
+    free = fr.free_list()
+    if len(free) and (free.min() < 0 or free.max() >= hw):
+        _fail("a frame on the free stack was never handed out")
+    if len(np.unique(free)) != len(free):
+        _fail("a frame is on the free stack twice")
+    role[free] = 1
+    live = [p for p in sysm.procs.values() if p.alive]
+    refs = np.zeros(hw, np.int64)
+    for p in sysm.procs.values():
+        if not p.alive and (p.pt.pfn or p.pt.pmd or p.pt.pud or p.vmas.vmas):
+            _fail(f"{p.name} is {p.status} but still has page tables or VMAs")
+    for p in live:
+        for f in p.pt.all_frames():
+            if role[f]:
+                _fail(f"table frame {f} of {p.name} is also {role[f]}")
+            if not fr.flags[f] & PGTABLE:
+                _fail(f"table frame {f} of {p.name} lacks the PGTABLE flag")
+            role[f] = 2
+    for cf in sysm.cache.files.values():
+        n = 0
+        for idx, f in cf.pages():
+            n += 1
+            if role[f]:
+                _fail(f"cache frame {f} ({cf.key} page {idx}) is also role {role[f]}")
+            if not fr.flags[f] & FILE or int(fr.owner[f]) != cf.fid or int(fr.index[f]) != idx:
+                _fail(f"cache frame {f} has wrong flags/owner/index for {cf.key} page {idx}")
+            role[f] = 3
+        if n != cf.nr:
+            _fail(f"file {cf.key} counts {cf.nr} cached pages but holds {n}")
+    if sum(cf.nr for cf in sysm.cache.files.values()) != sysm.cache.nr:
+        _fail("the page cache's total does not match its files")
+    for p in live:
+        _check_process(sysm, p, role, refs)
+    unseen = np.flatnonzero(role == 0)
+    if len(unseen):
+        _fail(f"frames {unseen[:8].tolist()} are neither free, tables, cache nor mapped")
+    if hw - len(free) != fr.used:
+        _fail(f"used frames counter {fr.used} != {hw - len(free)} handed out and not freed")
+    nonfree = role != 1
+    bad = np.flatnonzero(nonfree & (refs != fr.mapcount[:hw]))
+    if len(bad):
+        f = int(bad[0])
+        _fail(f"frame {f}: mapcount {int(fr.mapcount[f])} but {int(refs[f])} PTEs map it")
+    if (fr.mapcount[:hw][role == 1] != 0).any() or (fr.flags[:hw][role == 1] != 0).any():
+        _fail("a free frame has a mapcount or flags")
+    _check_commit(sysm, live)
+    _check_tlb(sysm, live)
+
+
+def _check_process(sysm, p, role, refs) -> None:
+    fr = sysm.frames
+    pt = p.pt
+    anon = filep = shm = 0
+    for key, t in pt.pfn.items():
+        if key not in pt.ptf or key not in pt.wr:
+            _fail(f"{p.name}: PTE table {key:#x} without a frame or write bits")
+        if key >> 9 not in pt.pmd or key >> 18 not in pt.pud:
+            _fail(f"{p.name}: PTE table {key:#x} has no PMD/PUD table above it")
+        if pt.levels == 5 and key >> 27 not in pt.p4d:
+            _fail(f"{p.name}: PTE table {key:#x} has no P4D table above it")
+        if not p.vmas.intersects(key << 21, (key + 1) << 21) and (t != -1).any():
+            _fail(f"{p.name}: PTEs outside every VMA at {key << 21:#x}")
+        w = pt.wr[key]
+        mapped = t[t >= 0]
+        if ((t == -1) & w).any():
+            _fail(f"{p.name}: a PTE without a page has its write bit set at {key << 21:#x}")
+        if ((t == -2) & w).any():
+            _fail(f"{p.name}: the zero page is mapped writable at {key << 21:#x}")
+        if len(mapped):
+            np.add.at(refs, mapped, 1)
+            fl = fr.flags[mapped]
+            r = role[mapped]
+            if ((r == 1) | (r == 2)).any():
+                _fail(f"{p.name}: a PTE maps a free or page-table frame at {key << 21:#x}")
+            is_anon = (fl & ANON) != 0
+            if (is_anon & (r == 3)).any() or (~is_anon & (r != 3)).any():
+                _fail(f"{p.name}: a PTE maps a frame whose kind contradicts the cache")
+            role[mapped[is_anon]] = 4
+            a = int(np.count_nonzero(is_anon))
+            s = int(np.count_nonzero((fl & SHMEM) != 0))
+            anon += a
+            shm += s
+            filep += len(mapped) - a - s
+            for i in np.flatnonzero(t != -1).tolist():
+                v = p.vmas.find((key << 21) + (i << 12))
+                if v is None:
+                    _fail(f"{p.name}: PTE at {(key << 21) + (i << 12):#x} outside every VMA")
+                if w[i] and not v.prot & W:
+                    _fail(f"{p.name}: writable PTE at {(key << 21) + (i << 12):#x} in a "
+                          "mapping without write permission")
+    if (anon, filep, shm) != (p.rss_anon, p.rss_file, p.rss_shmem):
+        _fail(f"{p.name}: RSS counters anon/file/shmem {p.rss_anon}/{p.rss_file}/{p.rss_shmem}"
+              f" but page tables hold {anon}/{filep}/{shm}")
+    for k2 in pt.pmd:
+        if k2 >> 9 not in pt.pud:
+            _fail(f"{p.name}: PMD table {k2:#x} has no PUD table above it")
+    for shift, table in ((21, pt.ptf), (30, pt.pmd), (39, pt.pud), (48, pt.p4d)):
+        for k in table:
+            if not p.vmas.intersects(k << shift, (k + 1) << shift):
+                _fail(f"{p.name}: a page table at {k << shift:#x} (span 2^{shift}) outlived "
+                      "every VMA in its span (free_pgtables should have freed it)")
+
+
+def _check_commit(sysm, live) -> None:
+    total = 0
+    for p in live:
+        mine = sum(v.length for v in p.vmas if v.account) >> 12
+        if mine != p.committed:
+            _fail(f"{p.name}: charged {p.committed} pages but its VM_ACCOUNT VMAs hold {mine}")
+        total += mine
+    total += sum(cf.charged for cf in sysm.cache.files.values() if cf.shmem)
+    if total != sysm.committed_pages:
+        _fail(f"Committed_AS is {sysm.committed_pages} pages but the VMAs account for {total}")
+
+
+def _check_tlb(sysm, live) -> None:
+    tlb = sysm.tlb_model
+    if sysm.reference_tlb:
+        try:
+            tlb.tlb.check_against(tlb.ref)
+        except AssertionError as exc:
+            raise InvariantBroken(str(exc)) from None
+    by_pid = {p.pid: p for p in live}
+    for level, entries in tlb.entries().items():
+        for pid, shift, vpn, writable in entries:
+            p = by_pid.get(pid)
+            if p is None:
+                _fail(f"TLB {level} holds an entry of a process that is gone (pid {pid})")
+            va = vpn << shift
+            v = p.vmas.find(va)
+            t = p.pt.pfn.get(va >> 21)
+            if v is None or not v.prot or t is None or t[(va >> 12) & 511] == -1:
+                _fail(f"TLB {level}: {p.name} page {va:#x} is cached but no longer mapped")
+            if writable and (not v.prot & W or not p.pt.wr[va >> 21][(va >> 12) & 511]):
+                _fail(f"TLB {level}: {p.name} page {va:#x} is cached writable but is not")

@@ -12,6 +12,9 @@ from vmspec.language import load
 
 DATA = Path(__file__).parent / "data"
 
+# data/ holds sample specs for parser tests, not scenarios for the vmspec pytest plugin to run
+collect_ignore = ["data"]
+
 
 @pytest.fixture
 def spec_dir(tmp_path, monkeypatch):

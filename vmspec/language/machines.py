@@ -96,7 +96,7 @@ def validate(machine: ast.Machine, errors: list[SpecError]) -> None:
         if ram > MAX_RAM[5]:
             add(SpecError(f"number too large: ram {shown} is above 4PiB, the most 5-level paging can address",
                           lit.span, "use at most 4PiB of RAM"))
-        elif ram > MAX_RAM[paging]:
+        elif ram > MAX_RAM.get(paging, MAX_RAM[4]):
             add(SpecError(f"ram {shown} is above 64TiB, the most 4-level paging can address",
                           lit.span, "add `paging 5-level` or use at most 64TiB"))
         elif ram == 0:

@@ -76,8 +76,8 @@ def print_expr(node: ast.Node) -> str:
         if _prec(node.operand) < _NEG_PREC:
             operand = f"({operand})"
         return f"-{operand}"
-    if isinstance(node, ast.SizeLit):
-        return size_text(node)
+    if isinstance(node, ast.SizeLit):  # `0B`, not `0`: a bare 0 in an expression is a count
+        return f"{node.amount} {node.unit}" if node.unit in ("page", "pages") else f"{node.amount}{node.unit}"
     if isinstance(node, ast.CountLit):
         return str(node.value)
     if isinstance(node, ast.DurationLit):

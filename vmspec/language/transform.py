@@ -2,7 +2,7 @@
 
 lark calls one method of :class:`ASTBuilder` per grammar rule with the rule's children (tokens and
 already-built nodes), so the tree is built bottom-up on the parser's own explicit stack and deep
-nesting never recurses in Python. Nodes are made with ``model_construct`` (no re-validation of what
+nesting never recurses in Python. Nodes are made by :func:`build` (no re-validation of what
 the grammar already guarantees). Problems the grammar cannot see (a size without a unit, a number
 beyond 64 bits, a reserved word used as a name, an unknown ``=> ERR``, expressions nested deeper than
 :data:`MAX_DEPTH`) are collected as :class:`~vmspec.errors.SpecError` and parsing goes on, so one run
@@ -32,6 +32,7 @@ BARE_OBSERVABLES = frozenset(
      "killed", "oom_kills", "time"}
 )
 UNIT_WORDS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB", "TB", "page", "pages")
+_SPAN_FIELDS = frozenset({"file", "line", "column", "end_line", "end_column"})
 _PAGE_BYTES = 4096  # the only supported page size; used to bound `N pages` to 64 bits
 
 
@@ -64,6 +65,28 @@ def split_quantity(text: str, units: Any) -> tuple[str, str]:
     raise ValueError(text)  # pragma: no cover - the grammar only makes well-formed tokens
 
 
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_new = object.__new__
+_set = object.__setattr__
+
+
+def build(cls: type, **values: Any) -> Any:
+    """Make a pydantic model without validation, faster than ``model_construct`` (which also
+    walks aliases and validators): the grammar already guarantees the values' types."""
+    fields = _DEFAULTS.get(cls)
+    if fields is None:
+        fields = _DEFAULTS[cls] = tuple(
+            (name, None if info.is_required() else info.get_default(call_default_factory=True))
+            for name, info in cls.model_fields.items())
+    data = {name: values[name] if name in values else default for name, default in fields}
+    obj = _new(cls)
+    _set(obj, "__dict__", data)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
 def _pos(item: Any) -> tuple[int, int, int, int]:
     if isinstance(item, Token):
         return item.line, item.column, item.end_line, item.end_column
@@ -89,8 +112,13 @@ class ASTBuilder:
         """Return the span from the start of ``first`` to the end of ``last`` (token or node)."""
         line, col, _, _ = _pos(first)
         _, _, end_line, end_col = _pos(first if last is None else last)
-        return Span.model_construct(file=self.path, line=line, column=col, end_line=end_line,
-                                    end_column=end_col)
+        span = _new(Span)
+        _set(span, "__dict__", {"file": self.path, "line": line, "column": col, "end_line": end_line,
+                                "end_column": end_col})
+        _set(span, "__pydantic_fields_set__", _SPAN_FIELDS)
+        _set(span, "__pydantic_extra__", None)
+        _set(span, "__pydantic_private__", None)
+        return span
 
     def error(self, message: str, where: Any, hint: str | None = None) -> None:
         """Record a spec error located at a token or node."""
@@ -141,18 +169,18 @@ class ASTBuilder:
             if value != 0:
                 self.error("a size needs a unit: write 64MiB or 16 pages", tok,
                            f"write {tok}KiB, {tok}MiB or {tok} pages")
-            return ast.SizeLit.model_construct(span=self.span(tok), amount=value, unit="B")
+            return build(ast.SizeLit, span=self.span(tok), amount=value, unit="B")
         number, unit = split_quantity(tok, UNIT_WORDS)
         amount = self.integer(tok, number)
         factor = BINARY_UNITS.get(unit) or DECIMAL_UNITS.get(unit) or _PAGE_BYTES
         if amount * factor > U64_MAX:
             self.error(f"number too large: {tok} does not fit in 64 bits", tok)
-        return ast.SizeLit.model_construct(span=self.span(tok), amount=amount, unit=unit)
+        return build(ast.SizeLit, span=self.span(tok), amount=amount, unit=unit)
 
     def offset(self, tok: Token) -> ast.SizeLit:
         """Build a range offset: a bare integer inside ``[...]`` is a byte offset."""
         if tok.type == "NUMBER":
-            return ast.SizeLit.model_construct(span=self.span(tok), amount=self.integer(tok), unit="B")
+            return build(ast.SizeLit, span=self.span(tok), amount=self.integer(tok), unit="B")
         return self.size(tok)
 
     def duration(self, tok: Token) -> ast.DurationLit:
@@ -161,7 +189,7 @@ class ASTBuilder:
         amount = self.integer(tok, number)
         if amount * DURATION_UNITS[unit] > U64_MAX:
             self.error(f"number too large: {tok} does not fit in 64 bits", tok)
-        return ast.DurationLit.model_construct(span=self.span(tok), amount=amount, unit=unit)
+        return build(ast.DurationLit, span=self.span(tok), amount=amount, unit=unit)
 
     def literal(self, tok: Any) -> Any:
         """Turn an expression token into its literal node (nodes pass through)."""
@@ -171,17 +199,17 @@ class ASTBuilder:
         if kind == "SIZE":
             return self.size(tok)
         if kind == "NUMBER":
-            return ast.CountLit.model_construct(span=self.span(tok), value=self.integer(tok))
+            return build(ast.CountLit, span=self.span(tok), value=self.integer(tok))
         if kind == "DURATION":
             return self.duration(tok)
         if kind == "PERCENT":
             pct = self.integer(tok, tok.rstrip("% \t"))
-            return ast.PercentLit.model_construct(span=self.span(tok), percent=pct)
+            return build(ast.PercentLit, span=self.span(tok), percent=pct)
         # a bare word: a system observable (`ram`) or a name (`running`, `brk`, a process)
         if tok in BARE_OBSERVABLES:
-            return ast.Observable.model_construct(span=self.span(tok), name=str(tok), args=(),
+            return build(ast.Observable, span=self.span(tok), name=str(tok), args=(),
                                                   field=None)
-        return ast.NameRef.model_construct(span=self.span(tok), name=str(tok))
+        return build(ast.NameRef, span=self.span(tok), name=str(tok))
 
     def nest(self, node: Any, *children: Any) -> Any:
         """Record ``node``'s operator depth; past MAX_DEPTH report once and return a flat stand-in."""
@@ -191,7 +219,7 @@ class ASTBuilder:
                 self._too_deep = True
                 self.error(f"expression nested deeper than {MAX_DEPTH} levels", node,
                            "split it into several expects, or name intermediate results")
-            return ast.CountLit.model_construct(span=node.span, value=0)
+            return build(ast.CountLit, span=node.span, value=0)
         self._depth[id(node)] = depth
         return node
 
@@ -210,7 +238,7 @@ class ASTBuilder:
         return c
 
     def include(self, c: list[Any]) -> ast.Include:
-        return ast.Include.model_construct(span=self.span(c[0], c[1]), path=self.string(c[1]))
+        return build(ast.Include, span=self.span(c[0], c[1]), path=self.string(c[1]))
 
     def machine(self, c: list[Any]) -> ast.Machine:
         name = self.name(c[1])
@@ -218,23 +246,23 @@ class ASTBuilder:
         if c[2].type == "EXTENDS":
             extends = self.name(c[3])
         settings = tuple(x for x in c if isinstance(x, ast.Setting))
-        return ast.Machine.model_construct(span=self.span(c[0], c[-1]), name=name, extends=extends,
+        return build(ast.Machine, span=self.span(c[0], c[-1]), name=name, extends=extends,
                                            settings=settings)
 
     def inline_machine(self, c: list[Any]) -> ast.Machine:
         extends = self.name(c[2]) if c[1].type == "EXTENDS" else None
         settings = tuple(x for x in c if isinstance(x, ast.Setting))
-        return ast.Machine.model_construct(span=self.span(c[0], c[-1]), name=None, extends=extends,
+        return build(ast.Machine, span=self.span(c[0], c[-1]), name=None, extends=extends,
                                            settings=settings)
 
     def image(self, c: list[Any]) -> ast.Image:
         segments = tuple(x for x in c if isinstance(x, ast.Segment))
-        return ast.Image.model_construct(span=self.span(c[0], c[-1]), name=self.name(c[1]),
+        return build(ast.Image, span=self.span(c[0], c[-1]), name=self.name(c[1]),
                                          segments=segments)
 
     def invariant(self, c: list[Any]) -> ast.Invariant:
         expr = self.literal(c[2])
-        return ast.Invariant.model_construct(span=self.span(c[0], expr), label=self.string(c[1]),
+        return build(ast.Invariant, span=self.span(c[0], expr), label=self.string(c[1]),
                                              expr=expr)
 
     def on_opt(self, c: list[Any]) -> tuple[str, Any, Token, Token]:
@@ -256,13 +284,13 @@ class ASTBuilder:
             if isinstance(step, ast.Machine):
                 self.error("an inline machine must be the first statement of its scenario", step)
         steps = [s for s in steps if not isinstance(s, ast.Machine)]
-        return ast.Scenario.model_construct(
+        return build(ast.Scenario, 
             span=self.span(c[0], c[-1]), title=self.string(c[1]), machine=opts.get("on"),
             machine_inline=inline, seed=opts.get("seed"), steps=tuple(steps))
 
     def file_decl(self, c: list[Any]) -> ast.FileDecl:
         size = self.size(c[2])
-        return ast.FileDecl.model_construct(span=self.span(c[0], size), expect_error=None,
+        return build(ast.FileDecl, span=self.span(c[0], size), expect_error=None,
                                             kind="file", name=self.string(c[1]), size=size)
 
     # ------------------------------------------------------------------ machine settings
@@ -270,7 +298,7 @@ class ASTBuilder:
         values = {"size": None, "number": None, "word": None, "sizes": (), "tlb_levels": (),
                   "latency": ()}
         values.update(fields)
-        return ast.Setting.model_construct(span=self.span(c[0], c[-1]), name=str(c[0]), **values)
+        return build(ast.Setting, span=self.span(c[0], c[-1]), name=str(c[0]), **values)
 
     def size_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, size=self.size(c[1]))
@@ -302,27 +330,27 @@ class ASTBuilder:
 
     def tlb_level(self, c: list[Any]) -> ast.TLBLevelSpec:
         ways = None if c[3].type == "FULLY" else self.integer(c[3], c[3].split("-")[0])
-        return ast.TLBLevelSpec.model_construct(span=self.span(c[0], c[-1]), name=str(c[0]),
+        return build(ast.TLBLevelSpec, span=self.span(c[0], c[-1]), name=str(c[0]),
                                                 entries=self.integer(c[1]), ways=ways)
 
     def latency_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, latency=tuple(c[1:]))
 
     def latency_item(self, c: list[Any]) -> ast.LatencyItem:
-        return ast.LatencyItem.model_construct(span=self.span(c[0], c[1]), name=str(c[0]),
+        return build(ast.LatencyItem, span=self.span(c[0], c[1]), name=str(c[0]),
                                                value=self.duration(c[1]))
 
     def segment(self, c: list[Any]) -> ast.Segment:
         if c[0].type == "LIB":
-            return ast.Segment.model_construct(span=self.span(c[0], c[2]), kind="lib",
+            return build(ast.Segment, span=self.span(c[0], c[2]), kind="lib",
                                                size=self.size(c[2]), lib=self.name(c[1]))
-        return ast.Segment.model_construct(span=self.span(c[0], c[1]), kind=str(c[0]),
+        return build(ast.Segment, span=self.span(c[0], c[1]), kind=str(c[0]),
                                            size=self.size(c[1]), lib=None)
 
     # ------------------------------------------------------------------ steps
     def _step(self, cls: type, first: Any, last: Any, **fields: Any) -> Any:
         fields.setdefault("expect_error", None)
-        return cls.model_construct(span=self.span(first, last), **fields)
+        return build(cls, span=self.span(first, last), **fields)
 
     def failing(self, c: list[Any]) -> Any:
         step, (err, last) = c
@@ -501,7 +529,7 @@ class ASTBuilder:
         inner = c[1:-1]
         span = self.span(c[0], c[-1])
         if len(inner) == 1 and not (isinstance(inner[0], Token) and inner[0].type == "DOTDOT"):
-            return ast.Range.model_construct(span=span, start=self.offset(inner[0]), end=None,
+            return build(ast.Range, span=span, start=self.offset(inner[0]), end=None,
                                              single=True)
         start = end = None
         seen_dots = False
@@ -512,18 +540,18 @@ class ASTBuilder:
                 end = self.offset(item)
             else:
                 start = self.offset(item)
-        return ast.Range.model_construct(span=span, start=start, end=end, single=False)
+        return build(ast.Range, span=span, start=start, end=end, single=False)
 
     # ------------------------------------------------------------------ expressions
     def binary(self, c: list[Any]) -> Any:
         left, op, right = self.literal(c[0]), str(c[1]), self.literal(c[2])
-        node = ast.Binary.model_construct(span=self.span(left, right), op=op, left=left,
+        node = build(ast.Binary, span=self.span(left, right), op=op, left=left,
                                           right=right)
         return self.nest(node, left, right)
 
     def unary(self, c: list[Any]) -> Any:
         operand = self.literal(c[1])
-        node = ast.Unary.model_construct(span=self.span(c[0], operand), op=str(c[0]),
+        node = build(ast.Unary, span=self.span(c[0], operand), op=str(c[0]),
                                          operand=operand)
         return self.nest(node, operand)
 
@@ -545,20 +573,20 @@ class ASTBuilder:
                     if arg.type == "SIZE":
                         arg = self.size(arg)
                     else:
-                        arg = ast.NameRef.model_construct(span=self.span(arg), name=str(arg))
+                        arg = build(ast.NameRef, span=self.span(arg), name=str(arg))
                 args.append(arg)
                 i += 1
             i += 1
         if i < len(c) and c[i].type == "DOT":
             field = str(c[i + 1])
-        return ast.Observable.model_construct(span=self.span(c[0], c[-1]), name=str(name),
+        return build(ast.Observable, span=self.span(c[0], c[-1]), name=str(name),
                                               args=tuple(args), field=field)
 
     def region_ref(self, c: list[Any]) -> ast.RegionRef:
-        return ast.RegionRef.model_construct(span=self.span(c[0], c[2]), process=str(c[0]),
+        return build(ast.RegionRef, span=self.span(c[0], c[2]), process=str(c[0]),
                                              region=str(c[2]))
 
     def list(self, c: list[Any]) -> ast.ListExpr:
-        items = tuple(ast.NameRef.model_construct(span=self.span(t), name=str(t))
+        items = tuple(build(ast.NameRef, span=self.span(t), name=str(t))
                       for t in c[1:-1])
-        return ast.ListExpr.model_construct(span=self.span(c[0], c[-1]), items=items)
+        return build(ast.ListExpr, span=self.span(c[0], c[-1]), items=items)

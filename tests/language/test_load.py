@@ -1,0 +1,187 @@
+"""load(): includes, scope, machine flattening and validation, scenario resolution."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vmspec.errors import SpecErrors
+from vmspec.language import Program, ResolvedScenario, load
+
+DATA = Path(__file__).parent / "data"
+
+
+def settings(machine):
+    return {(s.name if s.name != "hugepages" else f"hugepages {s.size.amount}{s.size.unit}"): s
+            for s in machine.settings}
+
+
+def test_language_example_loads(spec_dir):
+    spec_dir({"example.vms": (DATA / "language_example.vms").read_text()})
+    program = load("example.vms")
+    assert isinstance(program, Program)
+    (resolved,) = program.scenarios
+    assert isinstance(resolved, ResolvedScenario) and resolved.machine.name == "small"
+    assert program.sources["example.vms"].startswith("machine small")
+
+
+def test_all_forms_loads_with_includes(tmp_path, monkeypatch):
+    shutil.copytree(DATA, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    program = load("data/all_forms.vms")
+    assert set(program.machines) == {"base", "full"}
+    assert [inv.label for inv in program.invariants] == ["free never exceeds ram", "no swap used"]
+    assert [f.name for f in program.files] == ["data.bin"]
+    assert set(program.images) == {"server"}
+    every, inline = program.scenarios
+    full = settings(every.machine)
+    assert full["ram"].size.amount == 1 and full["swap"].size.amount == 512  # child overrides parent
+    assert {"hugepages 2MiB", "hugepages 1GiB"} <= set(full)
+    small = settings(inline.machine)
+    assert inline.machine.name is None and small["ram"].size.amount == 64
+    assert small["swap"].size.amount == 0 and small["thp"].word == "never"  # inherited from base
+    assert "data/lib/common.vms" in program.sources
+
+
+def test_extends_keeps_one_hugepages_line_per_size(spec_dir):
+    spec_dir({"s.vms": "machine a { ram 1GiB; hugepages 2MiB x 4 }\n"
+                       "machine b extends a { hugepages 2MiB x 8; hugepages 1GiB x 0 }\n"
+                       'scenario "x" on b { }\n'})
+    b = load("s.vms").machines["b"]
+    assert [(s.name, s.number) for s in b.settings if s.name == "hugepages"] == [("hugepages", 8), ("hugepages", 0)]
+
+
+def test_empty_file_has_no_scenarios(spec_dir):
+    spec_dir({"e.vms": ""})
+    assert load("e.vms").scenarios == ()
+
+
+def test_only_machine_in_scope_is_used(spec_dir):
+    spec_dir({"m.vms": "machine only { ram 1GiB }\n", "s.vms": 'include "m.vms"\nscenario "x" { spawn p }\n'})
+    assert load("s.vms").scenarios[0].machine.name == "only"
+
+
+def test_nested_include_paths_are_relative_to_the_including_file(spec_dir):
+    spec_dir({"a/b/c.vms": 'include "../d.vms"\n', "a/d.vms": "machine m { ram 1GiB }\n",
+              "s.vms": 'include "a/b/c.vms"\nscenario "x" { }\n'})
+    assert "m" in load("s.vms").machines
+
+
+def test_symlink_leaving_the_root_is_refused(spec_dir, tmp_path):
+    outside = tmp_path.parent / (tmp_path.name + "-outside.vms")
+    outside.write_text("machine m { ram 1GiB }\n")
+    root = spec_dir({"s.vms": 'include "link.vms"\n'})
+    os.symlink(outside, root / "link.vms")
+    with pytest.raises(SpecErrors) as info:
+        load("s.vms")
+    assert "outside the root directory" in info.value.render()
+
+
+def test_explicit_root_confines(spec_dir):
+    spec_dir({"sub/s.vms": 'include "../m.vms"\n', "m.vms": "machine m { ram 1GiB }\n"})
+    assert "m" in load("sub/s.vms").machines
+    with pytest.raises(SpecErrors):
+        load("sub/s.vms", root="sub")
+
+
+def test_spec_outside_cwd_uses_its_own_directory_as_root(spec_dir, tmp_path, monkeypatch):
+    root = spec_dir({"proj/s.vms": 'include "m.vms"\n', "proj/m.vms": "machine m { ram 1GiB }\n",
+                     "elsewhere/x": ""})
+    monkeypatch.chdir(root / "elsewhere")
+    assert "m" in load(str(root / "proj" / "s.vms")).machines
+
+
+def test_several_errors_are_reported_together(spec_dir):
+    spec_dir({"s.vms": 'machine m { ram 1GiB }\nscenario "x" {\n spawn p\n q: read r\n p: read nope\n'
+                       " expect rss(p) == 3\n}\n"})
+    with pytest.raises(SpecErrors) as info:
+        load("s.vms")
+    assert [e.span.line for e in info.value.errors] == [4, 5, 6]
+
+
+def test_errors_in_included_files_are_reported(spec_dir):
+    spec_dir({"m.vms": "machine m { ram 1GiB; swappiness 500 }\n", "s.vms": 'include "m.vms"\n'})
+    with pytest.raises(SpecErrors) as info:
+        load("s.vms")
+    assert info.value.errors[0].span.file == "m.vms"
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("machine m { ram 100TiB }", "64TiB"),
+    ("machine m { ram 100TiB; paging 5-level }", None),
+    ("machine m { ram 1000B }", "whole number of 4KiB pages"),
+    ("machine m { ram 1GiB; tlb l1 64 entries 5-way }", "does not divide"),
+    ("machine m { ram 1GiB; tlb l3 64 entries 4-way }", "unknown TLB level"),
+    ("machine m { ram 1GiB; latency walk 1ns }", "did you mean walk_step"),
+    ("machine m { ram 1GiB; swappiness 201 }", "0..200"),
+    ("machine m { ram 1GiB; hugepages 4MiB x 1 }", "do not exist"),
+    ("machine m { ram 1GiB; ram 2GiB }", "set twice"),
+    ("machine m { ram 1GiB; paging 3-level }", "paging"),
+    ("machine m { ram 1GiB; watermarks min 3MiB low 2MiB high 1MiB }", "min <= low <= high"),
+    ("machine m { ram 1GiB; page_size 1 page }", None),
+    ("machine a extends b { ram 1GiB }\nmachine b extends a { ram 1GiB }", "extends itself"),
+    ("machine a extends nope { ram 1GiB }", "not defined"),
+    ("machine m { swap 0 }\nscenario \"x\" { }", "no `ram`"),
+])
+def test_machine_validation(spec_dir, text, needle):
+    spec_dir({"s.vms": text + "\n"})
+    if needle is None:
+        load("s.vms")
+        return
+    with pytest.raises(SpecErrors) as info:
+        load("s.vms")
+    assert needle in info.value.render()
+
+
+def test_base_machine_without_ram_is_fine_when_only_extended(spec_dir):
+    spec_dir({"s.vms": 'machine base { swap 0 }\nmachine m extends base { ram 1GiB }\nscenario "x" on m { }\n'})
+    load("s.vms")
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("spawn p\nspawn p", "already exists"),
+    ("spawn p\nfork p as p", "already exists"),
+    ("fork q as c", "unknown process"),
+    ("spawn p\nexpect rss(q) == 0", "unknown process `q`"),
+    ("spawn p\nexpect size(p.nope) == 0", "no region `nope`"),
+    ("spawn p\nexpect frob(p) == 0", "unknown observable"),
+    ("spawn p\nexpect faults(p) == 0", "faults(P).minor"),
+    ("spawn p\nexpect status(p) == 3", "status word"),
+    ("spawn p\nexpect via(p.heap) == running", "brk or mmap"),
+    ("spawn p\nexpect time(p) == 5", "write 5ns"),
+    ("spawn p\nexpect tlb(p).hit_rate > 5", "write 5%"),
+    ("spawn p\nexpect rss(p) * rss(p) == 0", "cannot multiply"),
+    ("spawn p\nexpect rss(p) / time(p) == 0", "cannot divide"),
+    ("spawn p\nexpect rss(p) + time(p) == 0", "Expected a Size"),
+    ("spawn p\nexpect killed == p", "list"),
+    ("spawn p\nexpect 3 in killed", "process name"),
+    ("spawn p\nexpect hugepages_free(4KiB) == 0", "2MiB or 1GiB"),
+    ("spawn p\np: x = mmap 1MiB file \"f\"", 'file "f" is not declared'),
+    ("spawn p\nfile \"f\" 1MiB\np: x = mmap 1MiB file \"f\"", None),
+    ("spawn p\nrepeat 2 { p: b = malloc 1KiB }\np: free b", None),
+    ("spawn p image img\np: read libc", None),
+    ("spawn p\nfork p as c\nc: read stack\nexpect shared(p.stack, c.stack) == 0", None),
+    ("expect rss(later) == 0\nspawn later", None),
+    ("spawn p\nexpect 10 * time(p) > time and rss(p) / ram < 50% and 0 == rss(p)", None),
+    ("spawn p\nexpect faults(p).minor / 2 == 50%", None),
+])
+def test_scenario_resolution(spec_dir, body, needle):
+    spec_dir({"s.vms": "machine m { ram 1GiB }\nimage img { lib libc 1MiB }\n"
+                       'scenario "x" {\n' + body + "\n}\n"})
+    if needle is None:
+        load("s.vms")
+        return
+    with pytest.raises(SpecErrors) as info:
+        load("s.vms")
+    assert needle in info.value.render()
+
+
+def test_nothing_but_spec_errors_escape(spec_dir, tmp_path):
+    spec_dir({"dir.vms/x": ""})
+    with pytest.raises(SpecErrors):
+        load("dir.vms")
+    with pytest.raises(SpecErrors):
+        load("missing.vms")

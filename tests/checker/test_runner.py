@@ -35,13 +35,13 @@ scenario "two failures" {
 """))
     assert result.status == "failed"
     first, second = result.violations
-    assert (first.kind, first.line, first.column) == ("expect", 6, 5)
+    assert (first.kind, first.line, first.column) == ("expect", 7, 5)
     assert first.message == "expect rss(p) == 1MiB"
     assert first.observed == {"rss(p)": "768KiB"}
     assert first.detail == "got 768KiB, expected == 1MiB"
-    assert [s.line for s in first.steps] == [3, 4, 5]
+    assert [s.line for s in first.steps] == [4, 5, 6]
     assert first.steps[-1].changes == "p: +192 minor, rss +768KiB"
-    assert second.line == 8 and second.observed == {"faults(p).minor": "256"}
+    assert second.line == 9 and second.observed == {"faults(p).minor": "256"}
 
 
 def test_always_reported_once_with_later_breaks(run_spec):
@@ -57,10 +57,10 @@ scenario "always" {
 }
 """))
     (v,) = result.violations
-    assert v.kind == "always" and v.line == 7 and v.stated_at == 5
+    assert v.kind == "always" and v.line == 8 and v.stated_at == 6
     assert v.later_breaks == 2
     assert v.observed == {"rss(p)": "512KiB"}
-    assert v.message == "always rss(p) <= 256KiB broke at line 7"
+    assert v.message == "always rss(p) <= 256KiB broke at line 8"
 
 
 def test_invariant_applies_to_including_files(run_spec, tmp_path):
@@ -123,9 +123,9 @@ scenario "dead" {
 }
 """))
     a, b = result.violations
-    assert a.kind == "not_running" and a.line == 7
-    assert a.message == "p is not running: killed by SIGSEGV at line 6"
-    assert b.message == "q is not running: exited at line 8"
+    assert a.kind == "not_running" and a.line == 8
+    assert a.message == "p is not running: killed by SIGSEGV at line 7"
+    assert b.message == "q is not running: exited at line 9"
 
 
 def test_budget_stops_a_runaway_scenario(run_spec):
@@ -138,7 +138,7 @@ scenario "runaway" {
 """))
     assert result.status == "error"
     (v,) = result.violations
-    assert v.kind == "budget" and v.line == 5
+    assert v.kind == "budget" and v.line == 6
     assert "beyond the budget of 50,000,000" in v.message
 
 
@@ -169,7 +169,7 @@ def test_seed_override_is_in_the_reproduce_command(run_spec):
     report = run_spec(MACHINE + 'scenario "s" seed 7 {\n spawn p\n}\n', seed=3)
     result = only(report)
     assert result.seed == 3
-    assert result.reproduce == "vmspec check 'spec.vms::s' --seed 3"
+    assert result.reproduce == "vmspec check spec.vms::s --seed 3"
 
 
 def test_random_access_is_deterministic(run_spec):

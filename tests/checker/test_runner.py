@@ -36,7 +36,7 @@ scenario "two failures" {
     assert result.status == "failed"
     first, second = result.violations
     assert (first.kind, first.line, first.column) == ("expect", 7, 5)
-    assert first.message == "expect rss(p) == 1MiB"
+    assert first.message == "expect failed: rss(p) == 1MiB"
     assert first.observed == {"rss(p)": "768KiB"}
     assert first.detail == "got 768KiB, expected == 1MiB"
     assert [s.line for s in first.steps] == [4, 5, 6]

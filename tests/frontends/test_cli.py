@@ -65,7 +65,7 @@ def test_check_failing_directory_text_report(tree):
     out = vmspec("check", "specs", cwd=tree)
     assert out.returncode == 1
     assert "FAILED specs/sub/bad.vms::fork shares pages until one side writes (line 3)" in out.stdout
-    assert "  specs/sub/bad.vms:9:5: expect: expect shared(parent, child) == 1MiB" in out.stdout
+    assert "  specs/sub/bad.vms:9:5: expect failed: shared(parent, child) == 1MiB" in out.stdout
     assert "      got 960KiB, expected == 1MiB" in out.stdout
     assert "      shared(parent, child) = 960KiB" in out.stdout
     assert "reproduce: vmspec check 'specs/sub/bad.vms::fork shares pages until one side writes'" in out.stdout

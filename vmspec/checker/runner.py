@@ -198,14 +198,14 @@ class ScenarioRun:
             if not ok:
                 text = self.text_of(step.expr)
                 self.violations.append(self._violation(
-                    step, "expect", f"expect {text}", expression=text, observed=observed, detail=detail,
+                    step, "expect", f"expect failed: {text}", expression=text, observed=observed, detail=detail,
                 ))
-            self._record(step, "")
+            self._record(step, "", trail=False)
             self._check_watches()
             return
         if isinstance(step, ast.Always):
             self.watches.append(_Watch("always", step.expr, step.span))
-            self._record(step, "")
+            self._record(step, "", trail=False)
             self._check_watches()
             return
         proc = step_table.actor(step)
@@ -249,9 +249,12 @@ class ScenarioRun:
             ))
         self._check_watches()
 
-    def _record(self, step, changes: str) -> None:
+    def _record(self, step, changes: str, trail: bool = True) -> None:
+        """Remember a step for the trail of later violations (checks are not part of it) and
+        for ``--trace``."""
         record = StepRecord(file=step.span.file, line=step.span.line, text=self.text_of(step), changes=changes)
-        self.trail.append(record)
+        if trail:
+            self.trail.append(record)
         if self.options.trace and len(self.trace) < 100_000:
             self.trace.append(record)
 

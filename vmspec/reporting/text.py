@@ -26,7 +26,7 @@ def _step_lines(records: list[StepRecord], indent: str) -> list[Line]:
 
 def violation_lines(v: Violation) -> list[Line]:
     """Describe one violation: location and message, why, the observed values, the steps."""
-    out: list[Line] = [(f"  {v.file}:{v.line}:{v.column}: {v.kind}: {v.message}", "bold red")]
+    out: list[Line] = [(f"  {v.file}:{v.line}:{v.column}: {v.message}", "bold red")]
     if v.stated_at is not None:
         out.append((f"      stated at line {v.stated_at}", ""))
     if v.detail:

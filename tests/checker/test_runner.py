@@ -257,3 +257,16 @@ scenario "arith" {
 }
 """))
     assert result.status == "passed", result.violations
+
+
+def test_a_region_whose_mmap_failed(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "failed mmap" {
+    spawn p
+    p: big = mmap 1GiB => ENOMEM
+    p: write big
+}
+"""))
+    (v,) = result.violations
+    assert v.kind == "step" and v.line == 6
+    assert v.message == "p has no region big: the mmap at line 5 failed with ENOMEM"

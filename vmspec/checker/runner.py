@@ -72,6 +72,7 @@ class ScenarioRun:
         self.trail: deque[StepRecord] = deque(maxlen=max(1, options.trail))
         self.trace: list[StepRecord] = []
         self.ended: dict[str, str] = {}  # process -> why it is not running
+        self.unbound: dict[tuple[str, str], str] = {}  # (process, region) -> why it has no range
         self.spawned: list[str] = []
         self._lines: dict[str, list[str]] = {}
         self.status = "passed"
@@ -215,6 +216,14 @@ class ScenarioRun:
                 self.violations.append(violation)
                 self._record(step, "skipped: not running")
                 return
+        region = _region_used(step)
+        if region is not None and proc is not None and not self.system.has_region(proc, region):
+            why = self.unbound.get((proc, region), "no step of the scenario mapped it")
+            self.violations.append(self._violation(
+                step, "step", f"{proc} has no region {region}: {why}", expression=self.text_of(step),
+            ))
+            self._record(step, "skipped: no such region")
+            return
         before = self._snapshot()
         failure: str | None = None
         message = ""
@@ -223,6 +232,10 @@ class ScenarioRun:
         except ModelledFailure as exc:
             failure = exc.name
             message = str(exc)
+        if failure is not None and isinstance(step, (ast.Mmap, ast.Malloc)):
+            self.unbound[(step.process, step.region)] = (
+                f"the {step.kind} at line {step.span.line} failed with {failure}"
+            )
         if isinstance(step, ast.Spawn) and step.process not in self.spawned:
             self.spawned.append(step.process)
         if isinstance(step, ast.Fork) and step.child not in self.spawned and failure is None:
@@ -321,6 +334,17 @@ class ScenarioRun:
         if self.options.seed is not None:
             cmd += ["--seed", str(self.options.seed)]
         return " ".join(shlex.quote(c) for c in cmd)
+
+
+_REGION_STEPS = (ast.Access, ast.RandomAccess, ast.Replay, ast.Munmap, ast.Madvise, ast.Mprotect,
+                 ast.Mlock, ast.Free)
+
+
+def _region_used(step) -> str | None:
+    """Return the region a step works on, if it names one."""
+    if isinstance(step, _REGION_STEPS):
+        return step.region
+    return None
 
 
 def run_scenario(program, resolved, options: CheckOptions, display_path: str | None = None) -> ScenarioResult:

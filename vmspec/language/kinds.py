@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from vmspec.errors import SpecError
 from vmspec.language import ast
-from vmspec.language.transform import suggest
+from vmspec.language.words import suggest
 
 SIZE, COUNT, DURATION, RATIO = "Size", "Count", "Duration", "Ratio"
 BOOLEAN, STATUS, VIA, PROCESSES, PROCESS = "Boolean", "Status", "Via", "Processes", "Process"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from vmspec.errors import SpecError
 from vmspec.language import ast
-from vmspec.language.transform import suggest
+from vmspec.language.words import suggest
 from vmspec.units import U64_MAX, size_bytes
 
 PAGE = 4096

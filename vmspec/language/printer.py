@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vmspec.language import ast
+from vmspec.language.words import BARE_OBSERVABLES
 
 INDENT = "    "
 _PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4,
@@ -91,8 +92,6 @@ def print_expr(node: ast.Node) -> str:
     if isinstance(node, ast.ListExpr):
         return "[" + ", ".join(item.name for item in node.items) + "]"
     if isinstance(node, ast.Observable):
-        from vmspec.language.transform import BARE_OBSERVABLES
-
         text = node.name
         if node.args or node.name not in BARE_OBSERVABLES:
             text += "(" + ", ".join(print_expr(a) for a in node.args) + ")"

@@ -17,7 +17,7 @@ from vmspec.errors import SpecError
 from vmspec.language import ast
 from vmspec.language.includes import confine
 from vmspec.language.kinds import KindChecker
-from vmspec.language.transform import suggest
+from vmspec.language.words import suggest
 
 BUILTIN_REGIONS = ("text", "data", "bss", "heap", "stack")
 _PROC_HINT = "a step may name only processes that a spawn or fork earlier in the scenario creates"

@@ -11,13 +11,13 @@ reports them all. There is no Linux counterpart; this is the front end only.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from lark import Token
 
 from vmspec.errors import SpecError
 from vmspec.language import ast
+from vmspec.language.words import BARE_OBSERVABLES, ERROR_NAMES, RESERVED, suggest
 from vmspec.source import Span
 from vmspec.units import BINARY_UNITS, DECIMAL_UNITS, DURATION_UNITS, U64_MAX
 
@@ -25,21 +25,9 @@ MAX_DEPTH = 100
 """Deepest nesting of operators in one expression (and of ``repeat`` blocks): deeper trees would
 make pydantic's recursive ``==``/``repr`` overflow Python's stack."""
 
-RESERVED = frozenset({"on", "as", "expect", "always"})
-ERROR_NAMES = ("ENOMEM", "EINVAL", "SIGSEGV", "SIGBUS", "OOM")
-BARE_OBSERVABLES = frozenset(
-    {"ram", "free", "used", "cached", "swap_used", "swap_free", "committed", "commit_limit",
-     "killed", "oom_kills", "time"}
-)
 UNIT_WORDS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB", "TB", "page", "pages")
 _SPAN_FIELDS = frozenset({"file", "line", "column", "end_line", "end_column"})
 _PAGE_BYTES = 4096  # the only supported page size; used to bound `N pages` to 64 bits
-
-
-def suggest(word: str, choices: Any) -> str:
-    """Return `` did you mean X?`` for the closest of ``choices`` to ``word``, or ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def parse_int(text: str) -> int:

@@ -176,3 +176,22 @@ def test_trace_prints_every_step(tree):
     assert out.returncode == 0
     assert "trace of specs/good.vms::fork shares pages until one side writes" in out.stdout
     assert "child: +16 minor, +16 cow\n" in out.stdout  # a COW copy replaces a shared page: rss unchanged
+
+
+def test_ctrl_c_reports_what_finished_and_exits_130(tree):
+    import signal
+    import time
+
+    (tree / "specs" / "zz_slow.vms").write_text(
+        'machine m { ram 64MiB }\nscenario "slow" {\n spawn p\n p: b = mmap 4KiB\n'
+        ' repeat 1000000000 { expect rss(p) == 0 }\n}\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    proc = subprocess.Popen([sys.executable, "-m", "vmspec", "check", "specs", "--timeout", "0"],
+                            cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(5)  # the three quick scenarios finish well within this
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stdout.rstrip().endswith("3 scenarios: 1 passed, 2 failed, 0 errors (interrupted)")

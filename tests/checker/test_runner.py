@@ -153,12 +153,25 @@ scenario "runaway" {
     assert result.status == "error" and result.violations[0].kind == "budget"
 
 
+def test_a_huge_repeat_is_refused_at_once(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "runaway" {
+    spawn p
+    repeat 1000 { repeat 1000000 { expect rss(p) == 0 } }
+}
+"""))
+    assert result.status == "error"
+    (v,) = result.violations
+    assert v.kind == "budget" and v.line == 5
+    assert v.message.startswith("repeat 1,000 would execute 1,000,000,000 steps, beyond the budget")
+
+
 def test_timeout(run_spec):
     result = only(run_spec(MACHINE + """
 scenario "slow" {
     spawn p
     p: buf = mmap 4KiB
-    repeat 1000000000 { expect rss(p) == 0 }
+    repeat 40000000 { expect rss(p) == 0 }
 }
 """, timeout=0.2))
     assert result.status == "error" and result.violations[0].kind == "budget"

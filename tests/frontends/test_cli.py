@@ -187,7 +187,7 @@ def test_ctrl_c_reports_what_finished_and_exits_130(tree):
         ' repeat 1000000000 { expect rss(p) == 0 }\n}\n'
     )
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-    proc = subprocess.Popen([sys.executable, "-m", "vmspec", "check", "specs", "--timeout", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "vmspec", "check", "specs", "--timeout", "0", "--max-accesses", "100000000000"],
                             cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     time.sleep(5)  # the three quick scenarios finish well within this
     proc.send_signal(signal.SIGINT)

@@ -189,7 +189,10 @@ class ScenarioRun:
     def _run_step(self, step) -> None:
         self._current_step = step
         self.ctx.check_time()
+        self.ctx.steps += 1
         if isinstance(step, ast.Repeat):
+            self.ctx.charge(step.count * step_table.count_steps(step.body),
+                            f"repeat {step.count:,} would execute {{n}} steps")
             for _ in range(step.count):
                 for inner in step.body:
                     self._run_step(inner)

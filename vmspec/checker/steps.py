@@ -33,19 +33,21 @@ class Context:
     max_accesses: int
     deadline: float | None = None
     clock: Callable[[], float] | None = None
+    steps: int = 0  # steps executed so far; each counts as one unit of the budget
     _images: dict = field(default_factory=dict)
 
     def nbytes(self, lit: ast.SizeLit | None, default: int = 0) -> int:
         """Resolve a size literal with the machine's page size."""
         return default if lit is None else size_bytes(lit.amount, lit.unit, self.page_size)
 
-    def charge(self, accesses: int) -> None:
-        """Refuse a step that would take the scenario past its access budget or deadline."""
-        used = self.system.accesses
+    def charge(self, accesses: int, what: str = "this step would make {n} more simulated accesses") -> None:
+        """Refuse work that would take the scenario past its budget or deadline. The budget
+        counts simulated accesses plus one unit per executed step."""
+        used = self.system.accesses + self.steps
         if used + accesses > self.max_accesses:
             raise BudgetExceeded(
-                f"this step would make {accesses:,} more simulated accesses, beyond the budget of "
-                f"{self.max_accesses:,} per scenario ({used:,} used); raise it with --max-accesses"
+                what.format(n=f"{accesses:,}") + f", beyond the budget of {self.max_accesses:,} "
+                f"per scenario ({used:,} used); raise it with --max-accesses"
             )
         self.check_time()
 
@@ -53,6 +55,14 @@ class Context:
         """Stop a scenario that has run past its wall-clock timeout."""
         if self.deadline is not None and self.clock is not None and self.clock() > self.deadline:
             raise BudgetExceeded("the scenario ran past its --timeout")
+
+
+def count_steps(body) -> int:
+    """Return how many steps one pass over ``body`` executes (nested repeats multiplied)."""
+    total = 0
+    for step in body:
+        total += step.count * count_steps(step.body) if isinstance(step, ast.Repeat) else 1
+    return total
 
 
 def _range(ctx: Context, proc: str, region: str, rng: ast.Range | None) -> tuple[int, int]:

@@ -127,7 +127,7 @@ def _check(args) -> int:
 def _fmt(args) -> int:
     from vmspec.checker.session import file_errors, find_specs
     from vmspec.errors import SpecErrors
-    from vmspec.language.printer import format_text
+    from vmspec.language import format_text
     from vmspec.reporting.text import error_text
 
     status = 0
@@ -176,6 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug in vmspec: say so plainly, keep the traceback for VMSPEC_DEBUG
+        if os.environ.get("VMSPEC_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"vmspec: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in vmspec; rerun with VMSPEC_DEBUG=1 to see where, and please report it.\n"
+        )
+        return 3
 
 
 def entry() -> None:

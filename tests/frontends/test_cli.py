@@ -195,3 +195,31 @@ def test_ctrl_c_reports_what_finished_and_exits_130(tree):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stdout.rstrip().endswith("3 scenarios: 1 passed, 2 failed, 0 errors (interrupted)")
+
+
+def test_fmt_rewrites_and_check_reports(tmp_path):
+    messy = 'machine m {ram 64MiB;swap 0}\nscenario "x" {\n      spawn p   # keep me\n  p: b = mmap 1MiB\n}\n'
+    (tmp_path / "a.vms").write_text(messy)
+    out = vmspec("fmt", "--check", "a.vms", cwd=tmp_path)
+    assert out.returncode == 1 and out.stdout == "would reformat a.vms\n"
+    assert (tmp_path / "a.vms").read_text() == messy  # --check writes nothing
+    out = vmspec("fmt", "a.vms", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout == "reformatted a.vms\n"
+    formatted = (tmp_path / "a.vms").read_text()
+    assert "# keep me" in formatted
+    assert vmspec("fmt", "--check", "a.vms", cwd=tmp_path).returncode == 0
+    assert vmspec("check", "a.vms", cwd=tmp_path).returncode == 0
+
+
+def test_fmt_bad_input_is_a_spec_error(tmp_path):
+    (tmp_path / "bad.vms").write_bytes(b"machine m { ram 64MiB \xff }\n")
+    out = vmspec("fmt", "bad.vms", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.startswith("bad.vms:1:1: error: ")
+    assert "Traceback" not in out.stderr
+
+
+def test_spec_library_is_formatted():
+    root = pathlib.Path(__file__).resolve().parents[2]
+    out = vmspec("fmt", "--check", "specs", cwd=root)
+    # language-example.vms stays LANGUAGE.md's example verbatim (one-line machine block).
+    assert out.stdout in ("", "would reformat specs/language-example.vms\n"), out.stdout

@@ -283,3 +283,32 @@ scenario "failed mmap" {
     (v,) = result.violations
     assert v.kind == "step" and v.line == 6
     assert v.message == "p has no region big: the mmap at line 5 failed with ENOMEM"
+
+
+def test_oom_kill_of_the_stepping_process_and_of_another(run_spec):
+    result = only(run_spec("""machine tiny { ram 16MiB; swap 0 }
+scenario "oom" {
+    spawn small
+    spawn big
+    small: a = mmap 2MiB
+    small: write a
+    big: b = mmap 15MiB
+    big: write b => OOM
+    expect killed == [big] and big in killed and oom_kills == 1
+    expect status(big) == oom_killed and rss(big) == 0
+    big: read b
+    spawn hog oom_score_adj 1000
+    hog: h = mmap 1MiB
+    small: c = mmap 15MiB
+    small: write c
+    expect killed == [big, hog]
+}
+"""))
+    a, b, c = result.violations
+    assert a.kind == "not_running" and a.line == 11
+    assert a.message == "big is not running: killed by the OOM killer at line 8"
+    # small's write: small's ~4,088 pages of badness beat hog's 1000 * (4096 // 1000) = 4,000
+    # (ENGINE-FACTS 8.1), so small itself is killed and its step fails with OOM
+    assert b.kind == "step" and b.line == 15
+    assert b.message == "`small: write c` failed with OOM: small was killed by the OOM killer (no free memory)"
+    assert c.kind == "expect" and c.observed == {"killed": "[big, small]"}

@@ -1,0 +1,142 @@
+"""A naive reference TLB: the rules of LANGUAGE.md's TLB paragraph written as plainly as possible.
+
+It defines the behaviour that ``vmspec.engine.tlb.TLB`` implements fast, and is what the tests and
+the engine's self-check compare it with. Each set is a list of ``[key, writable]`` pairs, least
+recently used first, searched linearly; a sweep is a loop of look-ups and fills. Precisely:
+
+- ``lookup``: look in the l1 level for the access's page size, then in l2 (4 KiB and 2 MiB only).
+  A level hits when it holds the page's entry and the entry permits the access (a write needs a
+  writable entry). A hit moves the entry to most recently used; an l2 hit also refills the l1 level
+  with the l2 entry's permission (as ``fill`` does for that level). A miss changes nothing: a
+  permission-stale entry stays where it is.
+- ``fill`` (after a page walk): in the l1 level for the size and in l2, an entry for the same page
+  is removed; otherwise, if the set is full, its least recently used entry is evicted; the new
+  entry is then appended as most recently used.
+- ``invalidate`` removes one page's entries; ``invalidate_range`` removes every entry of a process
+  whose page overlaps the byte range [start_va, end_va); ``flush_pid`` removes all its entries.
+
+Like the fast TLB it has no PCID/ASID limit and no range-flush ceiling (ENGINE-FACTS 3.3).
+"""
+
+from __future__ import annotations
+
+from vmspec.engine.config import TLBLevel
+
+_L1_FOR_SHIFT = {12: "l1", 21: "l1_2m", 30: "l1_1g"}
+_SHIFTS_OF_LEVEL = {"l1": (12,), "l1_2m": (21,), "l1_1g": (30,), "l2": (12, 21)}
+
+
+class TLBRef:
+    """Reference TLB: one list per set, linear search, no shortcuts."""
+
+    def __init__(self, levels: tuple[TLBLevel, ...]):
+        self.levels = tuple(levels)
+        self.sets = {lv.name: [[] for _ in range(lv.entries // lv.ways)] for lv in levels}
+        self.ways = {lv.name: lv.ways for lv in levels}
+
+    def _names(self, shift: int) -> tuple[str | None, str | None]:
+        """Return (the l1 level for shift, l2 if it holds shift), each None when absent."""
+        l1 = _L1_FOR_SHIFT[shift]
+        return (
+            l1 if l1 in self.sets else None,
+            "l2" if "l2" in self.sets and shift in _SHIFTS_OF_LEVEL["l2"] else None,
+        )
+
+    def _set(self, name: str, vpn: int) -> list:
+        sets = self.sets[name]
+        return sets[vpn % len(sets)]
+
+    @staticmethod
+    def _find(entries: list, key: tuple) -> int:
+        for i, (k, _) in enumerate(entries):
+            if k == key:
+                return i
+        return -1
+
+    def _insert(self, name: str, key: tuple, writable: bool) -> None:
+        entries = self._set(name, key[2])
+        i = self._find(entries, key)
+        if i >= 0:
+            del entries[i]
+        elif len(entries) == self.ways[name]:
+            del entries[0]
+        entries.append([key, bool(writable)])
+
+    def _hit(self, name: str, key: tuple, write: bool):
+        """Touch and return the entry if level ``name`` translates the access, else None."""
+        entries = self._set(name, key[2])
+        i = self._find(entries, key)
+        if i < 0:
+            return None
+        if write and not entries[i][1]:
+            return None
+        entry = entries.pop(i)
+        entries.append(entry)
+        return entry
+
+    def lookup(self, pid: int, vpn: int, shift: int, write: bool) -> bool:
+        """Look one access up: True on a hit, False on a miss."""
+        key = (pid, shift, vpn)
+        l1, l2 = self._names(shift)
+        if l1 is not None and self._hit(l1, key, write) is not None:
+            return True
+        if l2 is not None:
+            entry = self._hit(l2, key, write)
+            if entry is not None:
+                if l1 is not None:
+                    self._insert(l1, key, entry[1])
+                return True
+        return False
+
+    def fill(self, pid: int, vpn: int, shift: int, writable: bool) -> None:
+        """Insert the page's entry into the l1 level for its size and into l2."""
+        key = (pid, shift, vpn)
+        for name in self._names(shift):
+            if name is not None:
+                self._insert(name, key, writable)
+
+    def sweep(self, pid, start_vpn, stop_vpn, shift, write, writable) -> tuple[int, int]:
+        """Access pages start_vpn..stop_vpn-1 in order, filling after each miss."""
+        hits = misses = 0
+        per_page = hasattr(writable, "__getitem__")
+        for i, vpn in enumerate(range(start_vpn, stop_vpn)):
+            if self.lookup(pid, vpn, shift, write):
+                hits += 1
+            else:
+                misses += 1
+                self.fill(pid, vpn, shift, bool(writable[i]) if per_page else bool(writable))
+        return (hits, misses)
+
+    def invalidate(self, pid: int, vpn: int, shift: int) -> None:
+        """Remove the page's entries from every level."""
+        for name in self.sets:
+            for entries in self.sets[name]:
+                entries[:] = [e for e in entries if e[0] != (pid, shift, vpn)]
+
+    def invalidate_range(self, pid: int, start_va: int, end_va: int) -> None:
+        """Remove every entry of pid whose page overlaps bytes [start_va, end_va)."""
+        if end_va <= start_va:
+            return  # an empty range overlaps nothing
+        for name in self.sets:
+            for entries in self.sets[name]:
+                entries[:] = [
+                    e for e in entries
+                    if not (
+                        e[0][0] == pid
+                        and e[0][2] << e[0][1] < end_va
+                        and (e[0][2] + 1) << e[0][1] > start_va
+                    )
+                ]
+
+    def flush_pid(self, pid: int) -> None:
+        """Remove every entry of pid."""
+        for name in self.sets:
+            for entries in self.sets[name]:
+                entries[:] = [e for e in entries if e[0][0] != pid]
+
+    def entries(self) -> dict[str, list[tuple[int, int, int, bool]]]:
+        """Return each level's contents as (pid, shift, vpn, writable), set by set, LRU to MRU."""
+        return {
+            name: [(k[0], k[1], k[2], w) for entries in sets for k, w in entries]
+            for name, sets in self.sets.items()
+        }

@@ -358,14 +358,22 @@ def test_unsupported_machines():
         s.spawn("p", memory_max=MiB)
 
 
-def test_five_level_paging_counts_p4d():
-    """ENGINE-FACTS 2.1: with 5-level paging a first touch adds a P4D table too (+16 kB)."""
+def test_five_level_paging_p4d_takes_a_frame_but_is_not_vmpte():
+    """ENGINE-FACTS 2.1/2.2: with 5-level paging a first touch allocates a P4D table too, from
+    RAM, but VmPTE counts only what ``mm_inc_nr_puds/pmds/ptes`` add: ``__p4d_alloc`` (mm/memory.c)
+    accounts nothing, so VmPTE grows by 12 kB as with 4 levels while ``used`` grows by 16 KiB
+    of tables. The walk visits 5 levels."""
     s = System(MachineConfig(ram=64 * MiB, paging_levels=5))
     s.spawn("p")
     s.mmap("p", "r", 4096)
     s.access("p", "r", 0, 1, write=True)
-    assert s.pagetables("p") == 16 * KiB
+    assert s.pagetables("p") == 12 * KiB
+    assert s.used == 16 * KiB + 4 * KiB
     assert s.time("p") == 80 + 5 * 20 + 1000
+    # oom_badness uses mm_pgtables_bytes too: 1 page + 3 table pages
+    assert s._badness(s.procs["p"]) == 4
+    s.exit("p")
+    assert s.used == 0
 
 
 def test_big_machine_is_cheap():

@@ -5,8 +5,9 @@ PMD or PTE table (and a P4D table with 5-level paging) is allocated from RAM on 
 below an empty upper entry (``__handle_mm_fault``: ``p4d_alloc``/``pud_alloc``/``pmd_alloc``/
 ``pte_alloc``), never at mmap time, and freed by ``free_pgtables`` when no VMA is left in its span,
 by 6.18's ``CONFIG_PT_RECLAIM`` when MADV_DONTNEED empties a fully covered PTE table, and at exit.
-``nbytes`` is VmPTE (``mm->pgtables_bytes``): 4 KiB per table below the PGD; the PGD is not
-counted and takes no frame. A PTE table is a dict entry keyed by ``va >> 21`` holding an
+``nbytes`` is VmPTE (``mm->pgtables_bytes``): 4 KiB per PUD, PMD and PTE table
+(``mm_inc_nr_puds/pmds/ptes``); the PGD is not counted and takes no frame, and a P4D table (5-level)
+takes a frame but is not counted either, because ``__p4d_alloc`` has no ``mm_inc_nr_*`` call. A PTE table is a dict entry keyed by ``va >> 21`` holding an
 ``int64[512]`` of frame numbers (``NONE``, ``ZERO`` or a frame) and a ``bool[512]`` write bit.
 Not modelled: huge (leaf) PMD/PUD entries, swap entries, accessed/dirty bits per PTE.
 """
@@ -39,8 +40,14 @@ class PageTable:
 
     @property
     def nbytes(self) -> int:
-        """Return VmPTE in bytes: every table but the PGD (ENGINE-FACTS 2.2)."""
-        return TABLE_BYTES * (len(self.ptf) + len(self.pmd) + len(self.pud) + len(self.p4d))
+        """Return VmPTE in bytes: PUD, PMD and PTE tables (ENGINE-FACTS 2.2; P4D tables are not
+        accounted in ``pgtables_bytes``)."""
+        return TABLE_BYTES * (len(self.ptf) + len(self.pmd) + len(self.pud))
+
+    @property
+    def nframes(self) -> int:
+        """Return how many frames the tables take (every table but the PGD, P4D included)."""
+        return len(self.ptf) + len(self.pmd) + len(self.pud) + len(self.p4d)
 
     def missing(self, key: int) -> int:
         """Return how many tables a fault under PTE-table ``key`` would allocate."""

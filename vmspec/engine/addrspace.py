@@ -550,6 +550,8 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
                 regions={k: replace(r) for k, r in p.regions.items()}, arena=p.arena.copy(),
                 start_brk=p.start_brk, brk=p.brk, mmap_base=p.mmap_base,
                 oom_score_adj=p.oom_score_adj)
+    for v in c.vmas:  # dup_mmap: vm_flags_clear(tmp, VM_LOCKED_MASK); mlock is not inherited
+        v.locked = False
     charged = 0
     for v in c.vmas:
         if v.account:

@@ -124,7 +124,11 @@ class FaultHandler:
         if int(t[i]) != f:  # the OOM killer changed this PTE: cannot happen for a live process
             raise AssertionError("PTE changed during a copy-on-write allocation")
         mc[f] -= 1
-        if fl[f] & FILE:
+        if fl[f] & ANON and mc[f] == 0:
+            # The allocation OOM-killed the page's other mapper: the copy goes ahead (the decision
+            # was taken before allocating, as in wp_page_copy) and the old page is freed.
+            self.frames.release(f)
+        elif fl[f] & FILE:
             if fl[f] & SHMEM:
                 p.rss_shmem -= 1
             else:

@@ -38,10 +38,14 @@ def _segv(p: Process, va: int, v: VMA | None, write: bool) -> SIGSEGV:
 class MMU:
     """Access paths over one TLB, frame table and fault handler."""
 
-    def __init__(self, frames: FrameTable, tlb, handler: FaultHandler) -> None:
+    def __init__(self, frames: FrameTable, tlb, handler: FaultHandler,
+                 tlb_holds_4k: bool = True) -> None:
         self.frames = frames
         self.tlb = tlb
         self.handler = handler
+        # False when the ``tlb`` setting lists neither l1 nor l2: no level holds a 4 KiB entry,
+        # so a repeated access to the page just walked misses again.
+        self.tlb_holds_4k = tlb_holds_4k
 
     # ---- one access --------------------------------------------------------------------------
 
@@ -162,8 +166,14 @@ class MMU:
                     misses += 1
                     fill(pid, vpn, SHIFT, w)
         n = len(pv) if m is None else int(m.sum())
-        p.hits += hits + n - len(pv)
-        p.misses += misses
+        # The accesses after a page's first one (strides below a page) find the entry its first
+        # access left as most recently used, if some level holds 4 KiB entries.
+        if self.tlb_holds_4k:
+            p.hits += hits + n - len(pv)
+            p.misses += misses
+        else:
+            p.hits += hits
+            p.misses += misses + n - len(pv)
         p.accesses += n
 
     def fault_slice(self, p: Process, v: VMA, pv: np.ndarray, write: bool) -> bool:

@@ -183,7 +183,8 @@ class System:
         self._anon_vma_ids = 0
         self.handler = FaultHandler(self.frames, self.cache, self._alloc, self._alloc_free_only,
                                     self._invalidate, self._next_anon_vma)
-        self.mmu = MMU(self.frames, self.tlb_model, self.handler)
+        self.mmu = MMU(self.frames, self.tlb_model, self.handler,
+                       tlb_holds_4k=any(lv.name in ("l1", "l2") for lv in m.tlb))
         self.procs: dict[str, Process] = {}
         self._killed: list[str] = []
         self._oom_kills = 0

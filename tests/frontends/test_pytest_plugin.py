@@ -59,3 +59,14 @@ def test_xdist_gives_the_same_results(pytester):
     parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
     serial.assert_outcomes(passed=2, failed=2)
     parallel.assert_outcomes(passed=2, failed=2)
+
+
+def test_plugin_import_is_cheap():
+    code = (
+        "import sys, vmspec.pytest_plugin, vmspec.cli\n"
+        "heavy = [m for m in ('lark', 'pydantic', 'numpy', 'rich', 'hypothesis', 'vmspec.engine', 'vmspec.language')"
+        " if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr

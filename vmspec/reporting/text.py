@@ -81,6 +81,7 @@ def report_lines(report: Report, verbosity: int = 0, trace: bool = False) -> lis
     for result in report.scenarios:
         if trace and result.trace:
             out += trace_lines(result)
+            out.append(("", ""))
         if result.status == "passed":
             if verbosity > 0:
                 out.append((f"passed {result.file}::{result.title}", "green"))

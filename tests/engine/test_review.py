@@ -86,3 +86,23 @@ def test_cow_whose_allocation_kills_the_other_sharer_frees_the_old_page():
     assert s.used == s.rss("p") + s.pagetables("p")
     s.exit("p")
     assert s.used == 0
+
+
+def test_mprotect_over_a_hole_changes_the_part_before_it():
+    """mm/mprotect.c ``do_mprotect_pkey``: VMAs are changed in order and the first gap stops the
+    loop with ENOMEM, so the mapped part before the hole keeps its new protection; an unmapped
+    start changes nothing."""
+    from vmspec.engine.errors import ENOMEM, SIGSEGV
+    s = sysm()
+    s.spawn("p")
+    s.mmap("p", "b", 16 * 4096)
+    s.access("p", "b", 0, 16 * 4096, write=True)
+    s.munmap("p", "b", 8 * 4096, 9 * 4096)
+    with pytest.raises(ENOMEM):
+        s.mprotect("p", "b", 0, 16 * 4096, "r")
+    with pytest.raises(ENOMEM):
+        s.mprotect("p", "b", 8 * 4096, 16 * 4096, "r")  # starts in the hole: no change
+    s.access("p", "b", 9 * 4096, 16 * 4096, write=True)
+    with pytest.raises(SIGSEGV):
+        s.access("p", "b", 0, 1, write=True)
+    s.check_invariants()

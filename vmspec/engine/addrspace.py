@@ -435,14 +435,35 @@ def _covered(p: Process, s: int, e: int) -> bool:
     return sum(min(e, v.end) - max(s, v.start) for v in p.vmas.overlapping(s, e)) == e - s
 
 
+def _mapped_prefix(p: Process, s: int, e: int) -> int:
+    """Return the end of the gap-free run of VMAs starting at ``s`` (``s`` itself if unmapped)."""
+    at = s
+    for v in p.vmas.overlapping(s, e):
+        if v.start > at:
+            break
+        at = v.end
+    return min(at, e)
+
+
 def mprotect(sysm, p: Process, s: int, e: int, prot: str) -> None:
     """``mprotect``: charge new write access, split, change PTE write bits, flush the range."""
     if prot not in PROTS:
         raise EINVAL(f"prot must be one of {', '.join(PROTS)}, got {prot!r}")
     if e <= s:
         return
-    if not _covered(p, s, e):
-        raise ENOMEM(f"mprotect range {s:#x}-{e:#x} is not fully mapped")
+    # do_mprotect_pkey changes VMA after VMA and stops with ENOMEM at the first hole: the part
+    # before the hole keeps its new protection (nothing changes if the start is unmapped).
+    full_end = e
+    e = _mapped_prefix(p, s, e)
+    if e == s:
+        raise ENOMEM(f"mprotect range {s:#x}-{full_end:#x} is not mapped at its start")
+    _mprotect_mapped(sysm, p, s, e, prot)
+    if e < full_end:
+        raise ENOMEM(f"mprotect range {s:#x}-{full_end:#x} is not fully mapped (hole at {e:#x})")
+
+
+def _mprotect_mapped(sysm, p: Process, s: int, e: int, prot: str) -> None:
+    """mprotect of a range that VMAs cover without a gap."""
     newp = PROTS[prot]
     mode = sysm.machine.overcommit
     need = 0

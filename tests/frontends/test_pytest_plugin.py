@@ -6,6 +6,12 @@ import sys
 
 import pytest
 
+# Load numpy (through the engine) and the language before pytester snapshots sys.modules: an
+# in-process pytester run drops modules first imported inside it, and numpy cannot be imported
+# twice in one process.
+import vmspec.checker.runner  # noqa: F401,E402
+import vmspec.language  # noqa: F401,E402
+
 pytest_plugins = ["pytester"]
 
 SPEC = """machine m { ram 64MiB; swap 0 }

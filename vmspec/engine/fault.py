@@ -52,7 +52,11 @@ class FaultHandler:
         """Handle a fault at ``va`` (present-but-write-protected or not present) and count it."""
         key = va >> 21
         i = (va >> 12) & 511
-        t, w = p.pt.ensure(key, self.table_alloc(p))
+        t = p.pt.pfn.get(key)
+        if t is None:
+            t, w = p.pt.ensure(key, self.table_alloc(p))
+        else:
+            w = p.pt.wr[key]
         f = int(t[i])
         if v.file is None:
             if f == NONE:
@@ -103,8 +107,11 @@ class FaultHandler:
 
     def _new_anon(self, p: Process, v: VMA, t, w, i: int, va: int) -> int:
         """Map a fresh zeroed anonymous frame at slot ``i``."""
-        self._anon_vma(v)
-        fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
+        if not v.anon_vma:
+            v.anon_vma = self.next_anon_vma()
+        fr = self.free_alloc(ANON | EXCL | DIRTY, p.pid, va >> 12)  # the common case: a free frame
+        if fr < 0:
+            fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
         self.frames.mapcount[fr] = 1
         t[i] = fr
         w[i] = True

@@ -1,8 +1,9 @@
-"""Benchmark the language layer: parse + static checks of 10,000 lines, and import cold start.
+"""Benchmark the language layer: parse + static checks (``load()``), and import cold start.
 
-Prints the median of 5 runs of ``load()`` on a generated 10,000-line spec of typical steps
-(target < 1 s) and of ``python -c "import vmspec.language"`` in a fresh interpreter (< 0.3 s).
-Run: ``python bench/bench_parse.py``.
+Prints medians of 5 runs of ``load()`` on generated specs of typical steps: 10,000 lines
+(target < 1 s), 1 MB, and 10 MB (1 run unless ``--runs-10mb N``; the target is time linear in
+size), and of ``python -c "import vmspec.language"`` in a fresh interpreter (< 0.3 s).
+Run: ``python bench/bench_parse.py [--quick]`` (``--quick`` skips the 10 MB spec).
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def make_spec(lines: int) -> str:
     return HEADER.format() + "\n".join(SCENARIO.format(n=i) for i in range(lines // per))
 
 
+def make_spec_bytes(size: int) -> str:
+    """Return a spec of typical scenarios of about ``size`` bytes."""
+    per = len(SCENARIO.format(n=100_000)) + 1
+    return make_spec(SCENARIO.count("\n") * max(1, size // per))
+
+
 def median_load(text: str, runs: int = 5) -> float:
     """Return the median wall time of load() on ``text`` written to a temporary file."""
     from vmspec.language import load
@@ -54,7 +61,10 @@ def median_load(text: str, runs: int = 5) -> float:
         path = os.path.join(tmp, "bench.vms")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
-        load(path, root=tmp)  # compile the grammar once, outside the timing
+        warm = os.path.join(tmp, "warm.vms")
+        with open(warm, "w", encoding="utf-8") as fh:
+            fh.write(make_spec(100))
+        load(warm, root=tmp)  # compile the grammar once, outside the timing
         times = []
         for _ in range(runs):
             start = time.perf_counter()
@@ -76,10 +86,23 @@ def median_cold_start(runs: int = 5) -> float:
 
 def main() -> None:
     """Print the figures."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 10 MB spec")
+    parser.add_argument("--runs-10mb", type=int, default=1, help="runs of the 10 MB load [1]")
+    args = parser.parse_args()
     text = make_spec(10_000)
     print(f"load() of {text.count(chr(10)) + 1} lines ({len(text) // 1024} KiB): "
-          f"median {median_load(text):.3f} s (target < 1 s)")
-    print(f"cold start `python -c 'import vmspec.language'`: median {median_cold_start():.3f} s "
+          f"median of 5 {median_load(text):.3f} s (target < 1 s)", flush=True)
+    for megabytes, runs in ((1, 5), (10, args.runs_10mb)):
+        if megabytes == 10 and args.quick:
+            continue
+        text = make_spec_bytes(megabytes * 1_000_000)
+        seconds = median_load(text, runs)
+        print(f"load() of {len(text) / 1e6:.1f} MB ({text.count(chr(10)) + 1} lines): "
+              f"median of {runs} {seconds:.3f} s ({seconds / len(text) * 1e6:.2f} s/MB)", flush=True)
+    print(f"cold start `python -c 'import vmspec.language'`: median of 5 {median_cold_start():.3f} s "
           "(target < 0.3 s)")
 
 

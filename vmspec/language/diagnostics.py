@@ -71,17 +71,10 @@ def error_at_offset(text: str, path: str, offset: int, message: str, hint: str |
 
 
 def describe_parse_error(exc: Any, text: str, path: str) -> SpecError:
-    """Translate a lark UnexpectedInput (or any LarkError) into one worded SpecError."""
-    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-
-    if isinstance(exc, UnexpectedCharacters):
-        return _unexpected_at(text, path, exc.pos_in_stream, None, set(exc.allowed or ()))
-    if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        if tok.type == "$END":
-            return _unexpected_end(text, path, set(exc.expected or ()))
-        return _unexpected_at(text, path, tok.start_pos, tok, set(exc.expected or ()))
-    return error_at_offset(text, path, 0, "this file could not be parsed")  # pragma: no cover
+    """Translate a :class:`~vmspec.language.driver.ParseFailure` into one worded SpecError."""
+    if exc.at_end:
+        return _unexpected_end(text, path, set(exc.expected))
+    return _unexpected_at(text, path, exc.offset, exc.token, set(exc.expected))
 
 
 def _word_at(text: str, offset: int) -> str:

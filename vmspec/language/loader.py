@@ -8,6 +8,7 @@ The pipeline: ``includes`` reads the file and its includes (confined to the root
 
 from __future__ import annotations
 
+import gc
 from typing import Callable
 
 from vmspec.errors import SpecError, SpecErrors
@@ -21,6 +22,8 @@ from vmspec.source import Span
 
 def load(path: str, root: str | None = None) -> Program:
     """Load the spec at ``path`` with its includes; raise SpecErrors listing every problem."""
+    gc_was_on = gc.isenabled()
+    gc.disable()  # the tree is acyclic: collections during the load would only scan it, again and again
     try:
         return _load(path, root)
     except SpecErrors:
@@ -32,6 +35,9 @@ def load(path: str, root: str | None = None) -> Program:
     except Exception as exc:  # the promise is SpecErrors only; say what went wrong, in one line
         raise SpecErrors([SpecError(f"internal error while loading {path}: "
                                     f"{type(exc).__name__}: {exc}", _at_start(path))]) from None
+    finally:
+        if gc_was_on:
+            gc.enable()
 
 
 def _at_start(path: str) -> Span:

@@ -1,15 +1,19 @@
 """Parse .vms text into a :class:`~vmspec.language.ast.SpecFile`.
 
 The grammar (``grammar/vms.lark``; ``vmspec/grammar/vms.lark`` inside a wheel) is compiled once per
-process, on first use, into a lark LALR(1) parser with the contextual lexer. The AST is built by
-:class:`~vmspec.language.transform.ASTBuilder` during parsing (lark's tree-less mode), so there is
-no intermediate tree and no recursion however deep the input nests. lark's own on-disk cache is not
-used: it unpickles from a shared temporary directory, and compiling the grammar takes ~0.1 s.
-Comments are collected on the side (for ``vmspec fmt``); the AST itself carries none.
+process, on first use, by lark into LALR(1) tables and a contextual lexer, which
+:mod:`~vmspec.language.driver` runs in its own tight loop. The AST is built by
+:class:`~vmspec.language.transform.ASTBuilder` as rules are reduced (no intermediate tree), so there
+is no recursion however deep the input nests. lark's own on-disk cache is not used: it unpickles
+from a shared temporary directory, and compiling the grammar takes ~0.1 s. Comments are collected
+on the side (for ``vmspec fmt``); the AST itself carries none. Python's cyclic garbage collector is
+paused while a file is parsed: the tree is acyclic, and collections would only scan it again and
+again (that made parsing superlinear in the file's size).
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +26,7 @@ from vmspec.language import ast
 _LOCK = threading.Lock()
 _PARSER: Any = None
 _BUILDER: Any = None
-_COMMENTS: list["Comment"] = []
+_TABLES: Any = None
 
 
 @dataclass(frozen=True)
@@ -47,44 +51,25 @@ def grammar_text() -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _on_comment(tok: Any) -> Any:
-    _COMMENTS.append(Comment(tok.line, tok.column, str(tok), True))
-    return tok
-
-
-def _on_newline(tok: Any) -> Any:
-    if "#" in tok:
-        line = tok.line
-        for index, piece in enumerate(str(tok).split("\n")):
-            hash_at = piece.find("#")
-            if hash_at >= 0:
-                text = piece[hash_at:].rstrip("\r")
-                if index == 0:  # `stmt; # note`: the comment shares the statement's line
-                    _COMMENTS.append(Comment(line, tok.column + hash_at, text, True))
-                else:
-                    _COMMENTS.append(Comment(line, hash_at + 1, text, False))
-            line += 1
-    return tok
-
-
 def get_parser() -> tuple[Any, Any]:
     """Return the process-wide (lark parser, AST builder) pair, compiling the grammar once."""
-    global _PARSER, _BUILDER
+    global _PARSER, _BUILDER, _TABLES
     if _PARSER is None:
         from lark import Lark
 
+        from vmspec.language.driver import Tables
         from vmspec.language.transform import ASTBuilder
 
         builder = ASTBuilder()
-        _PARSER = Lark(
+        parser = Lark(
             grammar_text(),
             parser="lalr",
             lexer="contextual",
             transformer=builder,
             maybe_placeholders=False,
-            lexer_callbacks={"COMMENT": _on_comment, "_NL": _on_newline},
         )
-        _BUILDER = builder
+        _TABLES = Tables(parser)
+        _PARSER, _BUILDER = parser, builder
     return _PARSER, _BUILDER
 
 
@@ -102,24 +87,30 @@ def check_text(text: str, path: str) -> None:
 def parse_source(text: str, path: str) -> tuple[ast.SpecFile, list[Comment], list[SpecError]]:
     """Parse ``text`` (the file at ``path``); return the tree, its comments and the errors the
     grammar could not see (a tree is still built). A syntax error raises SpecErrors."""
-    from lark.exceptions import LarkError
-
     from vmspec.language.diagnostics import describe_parse_error
+    from vmspec.language.driver import ParseFailure, parse
 
     check_text(text, path)
-    parser, builder = get_parser()
+    _, builder = get_parser()
+    comments: list[Comment] = []
+
+    def on_comment(line: int, column: int, body: str, trailing: bool) -> None:
+        comments.append(Comment(line, column, body, trailing))
+
     with _LOCK:
         builder.reset(path)
-        _COMMENTS.clear()
+        gc_was_on = gc.isenabled()
+        gc.disable()  # millions of young, acyclic nodes: collections would only cost time
         try:
-            items = parser.parse(text)
-        except LarkError as exc:
+            items = parse(text, _TABLES, on_comment)
+        except ParseFailure as exc:
             raise SpecErrors([describe_parse_error(exc, text, path)]) from None
         except RecursionError:  # pragma: no cover - the parser and builder do not recurse
             raise SpecErrors([SpecError("the spec nests too deeply", _file_span(path, text))]) from None
         finally:
+            if gc_was_on:
+                gc.enable()
             builder_errors = list(builder.errors)
-            comments = list(_COMMENTS)
             builder.reset(path)
     for err in builder_errors:
         err.source = _line_of(text, err.span.line)
@@ -143,9 +134,8 @@ def parse_text(text: str, path: str) -> ast.SpecFile:
 def _file_span(path: str, text: str) -> Any:
     from vmspec.source import Span
 
-    lines = text.split("\n")
-    return Span.model_construct(file=path, line=1, column=1, end_line=len(lines),
-                                end_column=len(lines[-1]) + 1)
+    return Span.model_construct(file=path, line=1, column=1, end_line=text.count("\n") + 1,
+                                end_column=len(text) - text.rfind("\n"))
 
 
 def _line_of(text: str, line: int) -> str:

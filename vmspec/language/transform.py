@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark import Token
+from vmspec.language.driver import Tok as Token
 
 from vmspec.errors import SpecError
 from vmspec.language import ast
@@ -53,33 +53,35 @@ def split_quantity(text: str, units: Any) -> tuple[str, str]:
     raise ValueError(text)  # pragma: no cover - the grammar only makes well-formed tokens
 
 
-_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_DEFAULTS: dict[type, tuple[dict[str, Any], set[str]]] = {}
 _new = object.__new__
 _set = object.__setattr__
 
 
+def _defaults(cls: type) -> tuple[dict[str, Any], set[str]]:
+    fields = cls.model_fields
+    entry = _DEFAULTS[cls] = (
+        {name: None if info.is_required() else info.get_default(call_default_factory=True)
+         for name, info in fields.items()},
+        set(fields))
+    return entry
+
+
 def build(cls: type, **values: Any) -> Any:
     """Make a pydantic model without validation, faster than ``model_construct`` (which also
-    walks aliases and validators): the grammar already guarantees the values' types."""
-    fields = _DEFAULTS.get(cls)
-    if fields is None:
-        fields = _DEFAULTS[cls] = tuple(
-            (name, None if info.is_required() else info.get_default(call_default_factory=True))
-            for name, info in cls.model_fields.items())
-    data = {name: values[name] if name in values else default for name, default in fields}
+    walks aliases and validators): the grammar already guarantees the values' types.
+
+    Every field counts as set, and the nodes of one class share that set (pydantic copies it
+    before ``model_copy`` adds to it): one fewer object per node, for memory and the GC."""
+    defaults, every = _DEFAULTS.get(cls) or _defaults(cls)
+    data = defaults.copy()  # every field, in declared order
+    data.update(values)
     obj = _new(cls)
     _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_fields_set__", every)
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
-
-
-def _pos(item: Any) -> tuple[int, int, int, int]:
-    if isinstance(item, Token):
-        return item.line, item.column, item.end_line, item.end_column
-    span = item.span
-    return span.line, span.column, span.end_line, span.end_column
 
 
 class ASTBuilder:
@@ -98,11 +100,15 @@ class ASTBuilder:
     # ------------------------------------------------------------------ helpers
     def span(self, first: Any, last: Any = None) -> Span:
         """Return the span from the start of ``first`` to the end of ``last`` (token or node)."""
-        line, col, _, _ = _pos(first)
-        _, _, end_line, end_col = _pos(first if last is None else last)
+        if last is None:
+            last = first
+        if first.__class__ is not Token:
+            first = first.span
+        if last.__class__ is not Token:
+            last = last.span
         span = _new(Span)
-        _set(span, "__dict__", {"file": self.path, "line": line, "column": col, "end_line": end_line,
-                                "end_column": end_col})
+        _set(span, "__dict__", {"file": self.path, "line": first.line, "column": first.column,
+                                "end_line": last.end_line, "end_column": last.end_column})
         _set(span, "__pydantic_fields_set__", _SPAN_FIELDS)
         _set(span, "__pydantic_extra__", None)
         _set(span, "__pydantic_private__", None)

@@ -106,3 +106,14 @@ def test_mprotect_over_a_hole_changes_the_part_before_it():
     with pytest.raises(SIGSEGV):
         s.access("p", "b", 0, 1, write=True)
     s.check_invariants()
+
+
+def test_via_of_a_region_not_bound_yet_reads_none():
+    """LANGUAGE.md (via(P.R) compares with brk and mmap): reading it before the region is bound
+    used to raise ValueError, which the checker reported as an internal error; it reads "none",
+    as the checker reads a process not spawned yet."""
+    s = sysm()
+    s.spawn("p")
+    assert s.via("p", "r") == "none" and s.via("q", "r") == "none"
+    s.mmap("p", "r", 4096)
+    assert s.via("p", "r") == "mmap" and s.via("p", "heap") == "brk"

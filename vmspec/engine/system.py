@@ -631,9 +631,11 @@ class System:
         return q.regions[r].length
 
     def via(self, p: str, r: str) -> str:
+        """Return "brk" or "mmap" for a bound region, "none" for a name not bound (yet), as the
+        checker reads a process not spawned yet."""
         q = self.procs.get(p)
         if q is None or r not in q.regions:
-            raise ValueError(f"no region {p}.{r}")
+            return "none"
         return q.regions[r].via or "mmap"
 
     def has_region(self, p: str, r: str) -> bool:

@@ -117,3 +117,18 @@ def test_via_of_a_region_not_bound_yet_reads_none():
     assert s.via("p", "r") == "none" and s.via("q", "r") == "none"
     s.mmap("p", "r", 4096)
     assert s.via("p", "r") == "mmap" and s.via("p", "heap") == "brk"
+
+
+def test_resident_counts_every_page_an_unaligned_region_spans():
+    """LANGUAGE.md: resident(P.R) and shared(P.R, Q.R) are bytes of the frames the region's
+    range maps. A malloc'd 8 KiB region at heap offset 0x2c0 spans 3 pages; the page count used
+    to be rounded from the length (2 pages)."""
+    s = sysm()
+    s.spawn("p")
+    s.malloc("p", "a", 1)
+    s.malloc("p", "b", 8192)
+    assert s.procs["p"].regions["b"].start % 4096 == 0x2c0
+    s.access("p", "b", 0, 8192, write=True)
+    assert s.resident("p", "b") == 3 * 4096 == s.rss("p")
+    s.fork("p", "c")
+    assert s.shared_regions("p", "b", "c", "b") == 3 * 4096

@@ -64,7 +64,7 @@ def frames_in(p: Process, start: int, end: int) -> np.ndarray:
         lo = max(start, key << PTE_SHIFT)
         hi = min(end, (key + 1) << PTE_SHIFT)
         i0 = (lo >> 12) & 511
-        i1 = i0 + ((hi - lo + 4095) >> 12)
+        i1 = (((hi - 1) >> 12) & 511) + 1  # every page a byte of [lo, hi) is in
         seg = t[i0:i1]
         out.append(seg[seg >= 0])
     return np.concatenate(out) if out else np.zeros(0, np.int64)

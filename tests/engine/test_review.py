@@ -1,6 +1,7 @@
 """Regression tests from a review of the engine against LANGUAGE.md and ENGINE-FACTS.md.
 
-Each test failed before its fix; its docstring cites the rule it pins.
+Each test failed before its fix, except ``test_stride_repeats_hit_with_an_l1_only_tlb``, which
+pins the unchanged side of that fix; each docstring cites the rule it pins.
 """
 
 from __future__ import annotations

@@ -21,14 +21,27 @@ units = st.sampled_from(["B", "KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB
 small = st.integers(0, 10**6)
 
 
+@st.composite
+def spelled(draw, values, field, hex_ok=True):
+    """Draw ``(value, spelling)``: an integer and, sometimes, the hex or ``_``-grouped digits it
+    was written with (``spelling`` is None when the digits are plain decimal)."""
+    value = draw(values)
+    style = draw(st.sampled_from(["plain", "hex", "grouped", "zeros"] if hex_ok else ["plain", "grouped"]))
+    digits = {"plain": str(abs(value)), "hex": hex(abs(value)), "grouped": f"{abs(value):_}",
+              "zeros": f"00{abs(value)}"}[style]
+    return value, (((field, digits),) if digits != str(abs(value)) else None)
+
+
 def size(amount=st.integers(0, 4096)):
-    return st.builds(lambda a, u: ast.SizeLit(span=SPAN, amount=a, unit=u), amount, units)
+    return st.builds(lambda a, u: ast.SizeLit(span=SPAN, amount=a[0], unit=u, spelling=a[1]),
+                     spelled(amount, "amount"), units)
 
 
-durations = st.builds(lambda a, u: ast.DurationLit(span=SPAN, amount=a, unit=u), st.integers(0, 4096),
-                      st.sampled_from(["ns", "us", "ms", "s"]))
-counts = st.builds(lambda v: ast.CountLit(span=SPAN, value=v), small)
-percents = st.builds(lambda p: ast.PercentLit(span=SPAN, percent=p), st.integers(0, 1000))
+durations = st.builds(lambda a, u: ast.DurationLit(span=SPAN, amount=a[0], unit=u, spelling=a[1]),
+                      spelled(st.integers(0, 4096), "amount"), st.sampled_from(["ns", "us", "ms", "s"]))
+counts = st.builds(lambda v: ast.CountLit(span=SPAN, value=v[0], spelling=v[1]), spelled(small, "value"))
+percents = st.builds(lambda p: ast.PercentLit(span=SPAN, percent=p[0], spelling=p[1]),
+                     spelled(st.integers(0, 1000), "percent", hex_ok=False))
 name_refs = st.builds(lambda n: ast.NameRef(span=SPAN, name=n), names)
 region_refs = st.builds(lambda p, r: ast.RegionRef(span=SPAN, process=p, region=r), names, names)
 lists = st.builds(lambda items: ast.ListExpr(span=SPAN, items=tuple(items)), st.lists(name_refs, max_size=3))
@@ -99,14 +112,17 @@ simple_steps = st.one_of(
     _step(ast.Mlock, process=names, region=names, lock=st.booleans()),
     _step(ast.Fork, parent=names, child=names),
     _step(ast.Exit, process=names),
-    _step(ast.SetOom, process=names, setting=st.sampled_from(["oom_score_adj", "oom_adj"]), value=signed),
+    st.builds(lambda e, p, k, v: ast.SetOom(span=SPAN, expect_error=e, process=p, setting=k, value=v[0],
+                                            spelling=v[1]),
+              errors, names, st.sampled_from(["oom_score_adj", "oom_adj"]), spelled(signed, "value")),
     _step(ast.DropCaches),
     st.builds(lambda n, s: ast.FileDecl(span=SPAN, name=n, size=s), texts, size()),
     st.builds(lambda e: ast.Expect(span=SPAN, expr=e), exprs),
     st.builds(lambda e: ast.Always(span=SPAN, expr=e), exprs),
 )
 steps = st.recursive(simple_steps, lambda inner: st.builds(
-    lambda n, body: ast.Repeat(span=SPAN, count=n, body=tuple(body)), small, st.lists(inner, max_size=3)),
+    lambda n, body: ast.Repeat(span=SPAN, count=n[0], body=tuple(body), spelling=n[1]),
+    spelled(small, "count"), st.lists(inner, max_size=3)),
     max_leaves=6)
 
 
@@ -122,7 +138,8 @@ settings = st.one_of(
     _setting("replacement", word=st.sampled_from(["twolist", "lru", "fifo", "clock", "random"])),
     _setting("overcommit", word=st.sampled_from(["heuristic", "always", "never"]), number=st.none() | small),
     _setting("watermarks", sizes=st.tuples(size(), size(), size())),
-    _setting("swappiness", number=small),
+    st.builds(lambda n: ast.Setting(span=SPAN, name="swappiness", number=n[0], spelling=n[1]),
+              spelled(small, "number")),
     _setting("page_cluster", number=small),
     _setting("tlb", tlb_levels=st.lists(st.builds(
         lambda n, e, w: ast.TLBLevelSpec(span=SPAN, name=n, entries=e, ways=w),

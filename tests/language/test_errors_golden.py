@@ -67,31 +67,31 @@ GOLDEN = {
     'unknown_process': (
         'spec.vms:4:5: error: unknown process `chlid`; did you mean child?\n'
         '        chlid: write stack\n'
-        '        ^^^^^^^^^^^^^^^^^^\n'
+        '        ^^^^^\n'
         '  hint: a step may name only processes that a spawn or fork earlier in the scenario creates'
     ),
     'unknown_region': (
-        'spec.vms:5:5: error: process `p` has no region `bfu`; did you mean buf?\n'
+        'spec.vms:5:14: error: process `p` has no region `bfu`; did you mean buf?\n'
         '        p: write bfu\n'
-        '        ^^^^^^^^^^^^\n'
+        '                 ^^^\n'
         "  hint: regions come from mmap and malloc steps, or are text, data, bss, heap, stack or a lib of the process's image"
     ),
     'unknown_machine': (
-        'spec.vms:2:1: error: machine `smal` is not defined; did you mean small?\n'
+        'spec.vms:2:17: error: machine `smal` is not defined; did you mean small?\n'
         '    scenario "s" on smal { }\n'
-        '    ^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        '                    ^^^^\n'
         '  hint: define it with `machine NAME { ram 1GiB }`, or include the file that does'
     ),
     'unknown_image': (
-        'spec.vms:4:5: error: image `sever` is not defined; did you mean server?\n'
+        'spec.vms:4:19: error: image `sever` is not defined; did you mean server?\n'
         '        spawn p image sever\n'
-        '        ^^^^^^^^^^^^^^^^^^^\n'
+        '                      ^^^^^\n'
         '  hint: define it with `image NAME { text 1MiB }`, or include it'
     ),
     'unknown_file': (
-        'spec.vms:5:5: error: file "data.bn" is not declared; did you mean data.bin?\n'
+        'spec.vms:5:27: error: file "data.bn" is not declared; did you mean data.bin?\n'
         '        p: r = mmap 1MiB file "data.bn"\n'
-        '        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        '                              ^^^^^^^^^\n'
         '  hint: declare it first with `file "data.bn" SIZE`'
     ),
     'size_vs_count': (
@@ -220,7 +220,7 @@ GOLDEN = {
     'process_used_before_spawn': (
         'spec.vms:3:5: error: process `p` is used before it is created (at line 4)\n'
         '        p: r = mmap 1MiB\n'
-        '        ^^^^^^^^^^^^^^^^\n'
+        '        ^\n'
         '  hint: a step may name only processes that a spawn or fork earlier in the scenario creates'
     ),
 }

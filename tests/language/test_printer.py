@@ -100,3 +100,54 @@ def test_format_text_keeps_comments_and_single_blank_lines():
 def test_format_text_raises_spec_errors_on_bad_input():
     with pytest.raises(SpecErrors):
         format_text("machine {", "bad.vms")
+
+
+SPELLED_IN = """\
+machine m { ram 0x4000_0000 B; swappiness 0x3c; hugepages 2MiB x 0x10; tlb l1 0x40 entries 4-way }
+scenario "s" seed 0xdead {
+    spawn p oom_score_adj -0x10 oom_adj 0_3
+    p: b = mmap 1_000 pages
+    p: write b[0x1000..0x2_000] stride 0x1000 B
+    p: access b random 1_000_000 seed 0x7
+    set p oom_adj -1_0
+    repeat 1_0 {
+        expect rss(p) == 0x10MiB and faults(p).minor > 1_000 and time(p) < 0x1ams and tlb(p).hit_rate > 5_0%
+    }
+}
+"""
+SPELLED_OUT = """\
+machine m {
+    ram 0x4000_0000 B
+    swappiness 0x3c
+    hugepages 2MiB x 0x10
+    tlb l1 0x40 entries 4-way
+}
+
+scenario "s" seed 0xdead {
+    spawn p oom_score_adj -0x10 oom_adj 0_3
+    p: b = mmap 1_000 pages
+    p: write b[0x1000..0x2_000] stride 0x1000 B
+    p: access b random 1_000_000 seed 0x7
+    set p oom_adj -1_0
+    repeat 1_0 {
+        expect rss(p) == 0x10MiB and faults(p).minor > 1_000 and time(p) < 0x1ams and tlb(p).hit_rate > 5_0%
+    }
+}
+"""
+
+
+def test_fmt_keeps_how_integers_were_written():
+    assert format_text(SPELLED_IN, "n.vms") == SPELLED_OUT
+    spec = parse_text(SPELLED_IN, "n.vms")
+    assert spec.items[0].settings[0].size.amount == 1 << 30
+    assert spec.items[1].steps[0].oom_score_adj == -16
+
+
+def test_a_spelling_that_does_not_match_its_value_prints_in_decimal():
+    spec = parse_text("machine m { ram 0x400 MiB }", "n.vms")
+    ram = spec.items[0].settings[0].size
+    changed = ram.model_copy(update={"amount": 2048})
+    from vmspec.language.printer import size_text
+
+    assert size_text(ram) == "0x400MiB"
+    assert size_text(changed) == "2048MiB"

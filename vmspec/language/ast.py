@@ -2,8 +2,12 @@
 
 The tree is exactly what was written (sizes keep their unit, so ``3 pages`` is resolved against the
 machine's page size only when a scenario runs). Names are plain strings here; ``resolve`` checks
-that they refer to something. The printer (``printer.py``) turns a tree back into canonical text,
-and ``parse(print(tree)) == tree`` up to spans.
+that they refer to something, and a name's own span (``process_span``, ``region_span``...; None
+when a tree is built by hand) lets an error point at the name rather than at the whole step.
+Integers written other than in plain decimal (``0x7f00``, ``1_000``) keep that spelling in
+``spelling`` so that ``vmspec fmt`` can print them back as written. The printer (``printer.py``)
+turns a tree back into canonical text, and ``parse(print(tree)) == tree`` up to spans (``span``
+and every ``*_span`` field).
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from pydantic import BaseModel, ConfigDict
 from vmspec.source import Span
 
 
+Spelling = Optional[tuple[tuple[str, str], ...]]
+"""``((field, digits as written), ...)`` for the integer fields of a node that were not written in
+plain decimal (``("amount", "0x7f00")``, ``("count", "1_000")``), without any sign; None if all were."""
+
+
 class Node(BaseModel):
-    """Base of every AST node: frozen, with the span it was parsed from."""
+    """Base of every AST node: frozen, with the span it was parsed from, and the spelling of its
+    integers where it was not plain decimal (for the printer; no meaning of its own)."""
 
     model_config = ConfigDict(frozen=True)
 
     span: Span
+    spelling: Spelling = None
 
 
 # ----------------------------------------------------------------------------- literals
@@ -120,7 +131,9 @@ class StepBase(Node):
 class Spawn(StepBase):
     kind: Literal["spawn"] = "spawn"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     image: Optional[str] = None
+    image_span: Optional[Span] = None
     oom_score_adj: Optional[int] = None
     oom_adj: Optional[int] = None
     memory_max: Optional[SizeLit] = None
@@ -129,9 +142,12 @@ class Spawn(StepBase):
 class Mmap(StepBase):
     kind: Literal["mmap"] = "mmap"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     size: SizeLit
     file: Optional[str] = None  # None: anonymous
+    file_span: Optional[Span] = None  # the string "NAME"
     shared: bool = False
     prot: Prot = "rw"
     hugetlb: Optional[SizeLit] = None
@@ -142,26 +158,33 @@ class Mmap(StepBase):
 class Malloc(StepBase):
     kind: Literal["malloc"] = "malloc"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     size: SizeLit
 
 
 class Free(StepBase):
     kind: Literal["free"] = "free"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
 
 
 class Munmap(StepBase):
     kind: Literal["munmap"] = "munmap"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     range: Optional[Range] = None
 
 
 class Brk(StepBase):
     kind: Literal["brk"] = "brk"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     delta: SizeLit
     negative: bool = False  # brk -SIZE
 
@@ -171,8 +194,10 @@ class Access(StepBase):
 
     kind: Literal["access"] = "access"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     write: bool
     region: str
+    region_span: Optional[Span] = None
     range: Optional[Range] = None
     stride: Optional[SizeLit] = None
 
@@ -182,7 +207,9 @@ class RandomAccess(StepBase):
 
     kind: Literal["random"] = "random"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     count: int
     seed: Optional[int] = None
     write: bool = False
@@ -193,8 +220,10 @@ class Replay(StepBase):
 
     kind: Literal["replay"] = "replay"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     path: str
     region: Optional[str] = None
+    region_span: Optional[Span] = None
     format: Literal["pages", "lackey"] = "pages"
     mode: Optional[Literal["read", "write"]] = None  # None: as the trace says (pages: read)
 
@@ -202,7 +231,9 @@ class Replay(StepBase):
 class Madvise(StepBase):
     kind: Literal["madvise"] = "madvise"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     range: Optional[Range] = None
     advice: Literal["dontneed", "hugepage", "nohugepage", "willneed", "pageout"]
 
@@ -210,7 +241,9 @@ class Madvise(StepBase):
 class Mprotect(StepBase):
     kind: Literal["mprotect"] = "mprotect"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     range: Optional[Range] = None
     prot: Prot
 
@@ -220,7 +253,9 @@ class Mlock(StepBase):
 
     kind: Literal["mlock"] = "mlock"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     region: str
+    region_span: Optional[Span] = None
     lock: bool = True
 
 
@@ -229,6 +264,7 @@ class FileDecl(StepBase):
 
     kind: Literal["file"] = "file"
     name: str
+    name_span: Optional[Span] = None  # the string "NAME"
     size: SizeLit
 
 
@@ -236,11 +272,14 @@ class Fork(StepBase):
     kind: Literal["fork"] = "fork"
     parent: str
     child: str
+    parent_span: Optional[Span] = None
+    child_span: Optional[Span] = None
 
 
 class Exit(StepBase):
     kind: Literal["exit"] = "exit"
     process: str
+    process_span: Optional[Span] = None  # the name as written
 
 
 class SetOom(StepBase):
@@ -248,6 +287,7 @@ class SetOom(StepBase):
 
     kind: Literal["set"] = "set"
     process: str
+    process_span: Optional[Span] = None  # the name as written
     setting: Literal["oom_score_adj", "oom_adj"]
     value: int
 
@@ -322,6 +362,8 @@ class Machine(Node):
 
     name: Optional[str] = None
     extends: Optional[str] = None
+    name_span: Optional[Span] = None
+    extends_span: Optional[Span] = None
     settings: tuple[Setting, ...] = ()
 
 
@@ -335,6 +377,7 @@ class Segment(Node):
 
 class Image(Node):
     name: str
+    name_span: Optional[Span] = None
     segments: tuple[Segment, ...] = ()
 
 
@@ -353,6 +396,7 @@ class Scenario(Node):
 
     title: str
     machine: Optional[str] = None
+    machine_span: Optional[Span] = None  # the name after `on`
     machine_inline: Optional[Machine] = None
     seed: Optional[int] = None
     steps: tuple[Step, ...] = ()

@@ -23,11 +23,12 @@ from vmspec.source import Span
 
 
 def without_spans(node: Any) -> Any:
-    """Return a node as nested tuples and plain values, spans left out (to compare trees)."""
+    """Return a node as nested tuples and plain values, spans (``span`` and every ``*_span``)
+    left out, to compare trees."""
     if isinstance(node, BaseModel):
         return (type(node).__name__,) + tuple(
             (name, without_spans(getattr(node, name)))
-            for name in type(node).model_fields if name != "span")
+            for name in type(node).model_fields if name != "span" and not name.endswith("_span"))
     if isinstance(node, (tuple, list)):
         return tuple(without_spans(x) for x in node)
     return node

@@ -91,7 +91,7 @@ def _load(path: str, root: str | None) -> Program:
                     first = defined[key].span
                     errors.append(SpecError(
                         f"{key[0]} `{key[1]}` is defined twice (first at {first.file}:{first.line})",
-                        item.span, "rename one of them"))
+                        getattr(item, "name_span", None) or item.span, "rename one of them"))
                     continue
                 defined[key] = item
             if isinstance(item, ast.Machine):

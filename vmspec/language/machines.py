@@ -58,11 +58,11 @@ def flatten(machine: ast.Machine, named: dict[str, ast.Machine], errors: list[Sp
         if parent is None:
             errors.append(SpecError(
                 f"machine `{current.extends}` is not defined{suggest(current.extends, named)}",
-                current.span, "define it, or include the file that does"))
+                current.extends_span or current.span, "define it, or include the file that does"))
             break
         if parent.name in seen:
             errors.append(SpecError(f"machine `{machine.name}` extends itself through `{parent.name}`",
-                                    machine.span, "remove one `extends`"))
+                                    machine.extends_span or machine.span, "remove one `extends`"))
             break
         seen.add(parent.name)
         chain.append(parent)

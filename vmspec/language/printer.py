@@ -2,8 +2,8 @@
 
 Canonical form: one statement per line, 4-space indentation, blocks opened on their header line,
 options in a fixed order with defaults omitted (``anon``, ``private``, ``rw``, ``format pages``),
-sizes as amount and unit (``64MiB``, ``3 pages``; numbers in decimal), parentheses only where
-precedence needs them. ``parse(print(tree)) == tree`` up to spans. :func:`format_text` also keeps
+sizes as amount and unit (``64MiB``, ``3 pages``), integers spelled as written (``0x7f00``,
+``1_000``; a node's ``spelling``, else decimal), parentheses only where precedence needs them. ``parse(print(tree)) == tree`` up to spans. :func:`format_text` also keeps
 comments: full-line comments stay before the statement that follows them (at its indentation) and
 trailing comments stay on their statement's line; single blank lines between statements are kept.
 """
@@ -39,13 +39,40 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def num(node: ast.Node, field: str, value: int | None = None) -> str:
+    """Return the integer ``field`` of ``node`` as it was written (``0x7f00``, ``-1_000``), or in
+    decimal if its spelling is unknown or does not match the value."""
+    if value is None:
+        value = getattr(node, field)
+    spelled = node.spelling
+    if spelled:
+        for name, digits in spelled:
+            if name == field and _digits_value(digits) == abs(value):
+                return f"-{digits}" if value < 0 else digits
+    return str(value)
+
+
+def _digits_value(digits: str) -> int | None:
+    text = digits.replace("_", "")
+    try:
+        return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text, 10)
+    except ValueError:
+        return None
+
+
+def _amount_unit(amount: str, unit: str) -> str:
+    # `0x10 B`: glued, a hex amount would swallow a unit that starts with a hex digit (`0x10B`)
+    if unit in ("page", "pages") or (amount[:2] in ("0x", "0X") and unit[0] in "abcdefABCDEF"):
+        return f"{amount} {unit}"
+    return f"{amount}{unit}"
+
+
 def size_text(lit: ast.SizeLit, bare_bytes: bool = False) -> str:
     """Return a size as written: ``64MiB``, ``3 pages``, ``0``; bytes bare inside ranges."""
+    amount = num(lit, "amount")
     if lit.unit == "B" and (lit.amount == 0 or bare_bytes):
-        return str(lit.amount)
-    if lit.unit in ("page", "pages"):
-        return f"{lit.amount} {lit.unit}"
-    return f"{lit.amount}{lit.unit}"
+        return amount
+    return _amount_unit(amount, lit.unit)
 
 
 def _prec(node: ast.Node) -> int:
@@ -78,13 +105,13 @@ def print_expr(node: ast.Node) -> str:
             operand = f"({operand})"
         return f"-{operand}"
     if isinstance(node, ast.SizeLit):  # `0B`, not `0`: a bare 0 in an expression is a count
-        return f"{node.amount} {node.unit}" if node.unit in ("page", "pages") else f"{node.amount}{node.unit}"
+        return _amount_unit(num(node, "amount"), node.unit)
     if isinstance(node, ast.CountLit):
-        return str(node.value)
+        return num(node, "value")
     if isinstance(node, ast.DurationLit):
-        return f"{node.amount}{node.unit}"
+        return f"{num(node, 'amount')}{node.unit}"
     if isinstance(node, ast.PercentLit):
-        return f"{node.percent}%"
+        return f"{num(node, 'percent')}%"
     if isinstance(node, ast.NameRef):
         return node.name
     if isinstance(node, ast.RegionRef):
@@ -117,22 +144,22 @@ def setting_text(s: ast.Setting) -> str:
     if name == "paging":
         return f"paging {s.number}-level"
     if name == "hugepages":
-        return f"hugepages {size_text(s.size)} x {s.number}"
+        return f"hugepages {size_text(s.size)} x {num(s, 'number')}"
     if name in ("thp", "replacement"):
         return f"{name} {s.word}"
     if name == "overcommit":
-        return f"overcommit {s.word}" + (f" ratio {s.number}" if s.number is not None else "")
+        return f"overcommit {s.word}" + (f" ratio {num(s, 'number')}" if s.number is not None else "")
     if name == "watermarks":
         low, mid, high = s.sizes
         return f"watermarks min {size_text(low)} low {size_text(mid)} high {size_text(high)}"
     if name in ("swappiness", "page_cluster"):
-        return f"{name} {s.number}"
+        return f"{name} {num(s, 'number')}"
     if name == "tlb":
-        levels = [f"{lv.name} {lv.entries} entries " + ("fully" if lv.ways is None else f"{lv.ways}-way")
+        levels = [f"{lv.name} {num(lv, 'entries')} entries " + ("fully" if lv.ways is None else f"{lv.ways}-way")
                   for lv in s.tlb_levels]
         return "tlb " + ", ".join(levels)
     if name == "latency":
-        return "latency " + ", ".join(f"{i.name} {i.value.amount}{i.value.unit}" for i in s.latency)
+        return "latency " + ", ".join(f"{i.name} {print_expr(i.value)}" for i in s.latency)
     return f"{name} {size_text(s.size)}"
 
 
@@ -149,9 +176,9 @@ def _step_body(s: ast.Node) -> str:  # noqa: C901 - one branch per step, as the 
         if s.image is not None:
             parts.append(f"image {s.image}")
         if s.oom_score_adj is not None:
-            parts.append(f"oom_score_adj {s.oom_score_adj}")
+            parts.append(f"oom_score_adj {num(s, 'oom_score_adj')}")
         if s.oom_adj is not None:
-            parts.append(f"oom_adj {s.oom_adj}")
+            parts.append(f"oom_adj {num(s, 'oom_adj')}")
         if s.memory_max is not None:
             parts.append(f"memory_max {size_text(s.memory_max)}")
         return " ".join(parts)
@@ -183,9 +210,9 @@ def _step_body(s: ast.Node) -> str:  # noqa: C901 - one branch per step, as the 
         stride = f" stride {size_text(s.stride)}" if s.stride is not None else ""
         return f"{s.process}: {verb} {s.region}{_range(s.range)}{stride}"
     if isinstance(s, ast.RandomAccess):
-        seed = f" seed {s.seed}" if s.seed is not None else ""
+        seed = f" seed {num(s, 'seed')}" if s.seed is not None else ""
         mode = " write" if s.write else ""
-        return f"{s.process}: access {s.region} random {s.count}{seed}{mode}"
+        return f"{s.process}: access {s.region} random {num(s, 'count')}{seed}{mode}"
     if isinstance(s, ast.Replay):
         parts = [f"{s.process}: replay {quote(s.path)}"]
         if s.region is not None:
@@ -208,7 +235,7 @@ def _step_body(s: ast.Node) -> str:  # noqa: C901 - one branch per step, as the 
     if isinstance(s, ast.Exit):
         return f"exit {s.process}"
     if isinstance(s, ast.SetOom):
-        return f"set {s.process} {s.setting} {s.value}"
+        return f"set {s.process} {s.setting} {num(s, 'value')}"
     if isinstance(s, ast.DropCaches):
         return "drop_caches"
     if isinstance(s, ast.Expect):
@@ -240,11 +267,11 @@ def _emit(out: list[Line], depth: int, node: ast.Node, top: bool) -> None:
         if node.machine is not None:
             header += f" on {node.machine}"
         if node.seed is not None:
-            header += f" seed {node.seed}"
+            header += f" seed {num(node, 'seed')}"
         body = ([node.machine_inline] if node.machine_inline is not None else []) + list(node.steps)
         _block(out, depth, header, node, body, top)
     elif isinstance(node, ast.Repeat):
-        _block(out, depth, f"repeat {node.count}", node, list(node.body), top)
+        _block(out, depth, f"repeat {num(node, 'count')}", node, list(node.body), top)
     elif isinstance(node, ast.Setting):
         out.append(Line(depth, setting_text(node), span.line, span.end_line, "stmt", top))
     elif isinstance(node, ast.Segment):

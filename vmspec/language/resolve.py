@@ -18,6 +18,7 @@ from vmspec.language import ast
 from vmspec.language.includes import confine
 from vmspec.language.kinds import KindChecker
 from vmspec.language.words import suggest
+from vmspec.source import Span
 
 BUILTIN_REGIONS = ("text", "data", "bss", "heap", "stack")
 _PROC_HINT = "a step may name only processes that a spawn or fork earlier in the scenario creates"
@@ -49,6 +50,12 @@ class _Walk:
     exprs: list[ast.Node] = field(default_factory=list)
 
 
+def name_span(node: ast.Node, field: str) -> Span:
+    """Return the span of a name of ``node`` (``process_span``...), or the node's own span when
+    the tree was built without name spans."""
+    return getattr(node, field, None) or node.span
+
+
 def scenario_machine(sc: ast.Scenario, scope: Scope, inline: ast.Machine | None) -> ast.Machine | None:
     """Return the machine a scenario runs on, or report why there is none."""
     if inline is not None:
@@ -57,7 +64,8 @@ def scenario_machine(sc: ast.Scenario, scope: Scope, inline: ast.Machine | None)
         found = scope.machines.get(sc.machine)
         if found is None:
             scope.errors.append(SpecError(
-                f"machine `{sc.machine}` is not defined{suggest(sc.machine, scope.machines)}", sc.span,
+                f"machine `{sc.machine}` is not defined{suggest(sc.machine, scope.machines)}",
+                name_span(sc, "machine_span"),
                 "define it with `machine NAME { ram 1GiB }`, or include the file that does"))
         return found
     if len(scope.machines) == 1:
@@ -151,24 +159,26 @@ def _walk_steps(steps: tuple, walk: _Walk, scope: Scope, spec_path: str) -> None
             _spawn(step, walk, scope)
             continue
         if isinstance(step, ast.Fork):
-            if not _need_process(step.parent, step, walk, add):
+            if not _need_process(step.parent, name_span(step, "parent_span"), walk, add):
                 continue
             if step.child in walk.procs:
                 add(SpecError(f"process `{step.child}` already exists (created at line "
-                              f"{walk.made_at[step.child]})", step.span, "give the child a new name"))
+                              f"{walk.made_at[step.child]})", name_span(step, "child_span"),
+                              "give the child a new name"))
                 continue
             walk.procs[step.child] = set(walk.procs[step.parent])
             walk.made_at[step.child] = step.span.line
             walk.ever.setdefault(step.child, set()).update(walk.procs[step.parent])
             continue
         process = getattr(step, "process", None)
-        if process is None or not _need_process(process, step, walk, add):
+        if process is None or not _need_process(process, name_span(step, "process_span"), walk, add):
             continue
         regions = walk.procs[process]
         if isinstance(step, (ast.Mmap, ast.Malloc)):
             if isinstance(step, ast.Mmap) and step.file is not None and step.file not in walk.files:
                 add(SpecError(f'file "{step.file}" is not declared{suggest(step.file, walk.files)}',
-                              step.span, f'declare it first with `file "{step.file}" SIZE`'))
+                              name_span(step, "file_span"),
+                              f'declare it first with `file "{step.file}" SIZE`'))
             regions.add(step.region)
             walk.ever.setdefault(process, set()).add(step.region)
             continue
@@ -186,14 +196,16 @@ def _spawn(step: ast.Spawn, walk: _Walk, scope: Scope) -> None:
     add = scope.errors.append
     if step.process in walk.procs:
         add(SpecError(f"process `{step.process}` already exists (created at line "
-                      f"{walk.made_at[step.process]})", step.span, "give each process its own name"))
+                      f"{walk.made_at[step.process]})", name_span(step, "process_span"),
+                      "give each process its own name"))
         return
     regions = set(BUILTIN_REGIONS)
     if step.image is not None:
         image = scope.images.get(step.image)
         if image is None:
             add(SpecError(f"image `{step.image}` is not defined{suggest(step.image, scope.images)}",
-                          step.span, "define it with `image NAME { text 1MiB }`, or include it"))
+                          name_span(step, "image_span"),
+                          "define it with `image NAME { text 1MiB }`, or include it"))
         else:
             regions.update(seg.lib for seg in image.segments if seg.lib)
     walk.procs[step.process] = regions
@@ -201,23 +213,22 @@ def _spawn(step: ast.Spawn, walk: _Walk, scope: Scope) -> None:
     walk.ever.setdefault(step.process, set()).update(regions)
 
 
-def _need_process(name: str, step: ast.Node, walk: _Walk, add) -> bool:
+def _need_process(name: str, span: Span, walk: _Walk, add) -> bool:
     if name in walk.procs:
         return True
-    later = {k: v for k, v in walk.all_procs.items() if k not in walk.procs}
-    err = _unknown_process(name, step, walk.procs, later)
-    if err is not None:
-        if name not in later:
-            err = SpecError(f"unknown process `{name}`{suggest(name, walk.all_procs)}", step.span,
-                            _PROC_HINT)
-        add(err)
+    made = walk.all_procs.get(name)
+    if made is not None:
+        add(SpecError(f"process `{name}` is used before it is created (at line {made})", span,
+                      _PROC_HINT))
+    else:
+        add(SpecError(f"unknown process `{name}`{suggest(name, walk.all_procs)}", span, _PROC_HINT))
     return False
 
 
 def _need_region(process: str, region: str, step: ast.Node, regions: set[str], add) -> None:
     if region not in regions:
         add(SpecError(f"process `{process}` has no region `{region}`{suggest(region, regions)}",
-                      step.span, _REGION_HINT))
+                      name_span(step, "region_span"), _REGION_HINT))
 
 
 def _replay(step: ast.Replay, walk: _Walk, scope: Scope, spec_path: str) -> None:

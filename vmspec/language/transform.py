@@ -38,6 +38,14 @@ def parse_int(text: str) -> int:
     return int(digits, 10)
 
 
+def spelling(*items: tuple[str, str, int] | None) -> tuple[tuple[str, str], ...] | None:
+    """Return the ``(field, digits)`` pairs of ``(field, digits, value)`` items whose digits are not
+    the plain decimal of the value (``0x7f00``, ``1_000``, ``007``), or None if there are none."""
+    found = tuple((field, digits) for item in items if item is not None
+                  for field, digits, value in (item,) if digits != str(abs(value)))
+    return found or None
+
+
 def split_quantity(text: str, units: Any) -> tuple[str, str]:
     """Split ``64MiB`` or ``3 pages`` into its number and unit."""
     for i, ch in enumerate(text):
@@ -163,18 +171,22 @@ class ASTBuilder:
             if value != 0:
                 self.error("a size needs a unit: write 64MiB or 16 pages", tok,
                            f"write {tok}KiB, {tok}MiB or {tok} pages")
-            return build(ast.SizeLit, span=self.span(tok), amount=value, unit="B")
+            return build(ast.SizeLit, span=self.span(tok), amount=value, unit="B",
+                         spelling=spelling(("amount", str(tok), value)))
         number, unit = split_quantity(tok, UNIT_WORDS)
         amount = self.integer(tok, number)
         factor = BINARY_UNITS.get(unit) or DECIMAL_UNITS.get(unit) or _PAGE_BYTES
         if amount * factor > U64_MAX:
             self.error(f"number too large: {tok} does not fit in 64 bits", tok)
-        return build(ast.SizeLit, span=self.span(tok), amount=amount, unit=unit)
+        return build(ast.SizeLit, span=self.span(tok), amount=amount, unit=unit,
+                     spelling=spelling(("amount", number, amount)))
 
     def offset(self, tok: Token) -> ast.SizeLit:
         """Build a range offset: a bare integer inside ``[...]`` is a byte offset."""
         if tok.type == "NUMBER":
-            return build(ast.SizeLit, span=self.span(tok), amount=self.integer(tok), unit="B")
+            value = self.integer(tok)
+            return build(ast.SizeLit, span=self.span(tok), amount=value, unit="B",
+                         spelling=spelling(("amount", str(tok), value)))
         return self.size(tok)
 
     def duration(self, tok: Token) -> ast.DurationLit:
@@ -183,7 +195,8 @@ class ASTBuilder:
         amount = self.integer(tok, number)
         if amount * DURATION_UNITS[unit] > U64_MAX:
             self.error(f"number too large: {tok} does not fit in 64 bits", tok)
-        return build(ast.DurationLit, span=self.span(tok), amount=amount, unit=unit)
+        return build(ast.DurationLit, span=self.span(tok), amount=amount, unit=unit,
+                     spelling=spelling(("amount", number, amount)))
 
     def literal(self, tok: Any) -> Any:
         """Turn an expression token into its literal node (nodes pass through)."""
@@ -193,12 +206,16 @@ class ASTBuilder:
         if kind == "SIZE":
             return self.size(tok)
         if kind == "NUMBER":
-            return build(ast.CountLit, span=self.span(tok), value=self.integer(tok))
+            value = self.integer(tok)
+            return build(ast.CountLit, span=self.span(tok), value=value,
+                         spelling=spelling(("value", str(tok), value)))
         if kind == "DURATION":
             return self.duration(tok)
         if kind == "PERCENT":
-            pct = self.integer(tok, tok.rstrip("% \t"))
-            return build(ast.PercentLit, span=self.span(tok), percent=pct)
+            digits = tok.rstrip("% \t")
+            pct = self.integer(tok, digits)
+            return build(ast.PercentLit, span=self.span(tok), percent=pct,
+                         spelling=spelling(("percent", digits, pct)))
         # a bare word: a system observable (`ram`) or a name (`running`, `brk`, a process)
         if tok in BARE_OBSERVABLES:
             return build(ast.Observable, span=self.span(tok), name=str(tok), args=(),
@@ -236,23 +253,25 @@ class ASTBuilder:
 
     def machine(self, c: list[Any]) -> ast.Machine:
         name = self.name(c[1])
-        extends = None
+        extends = extends_span = None
         if c[2].type == "EXTENDS":
-            extends = self.name(c[3])
+            extends, extends_span = self.name(c[3]), self.span(c[3])
         settings = tuple(x for x in c if isinstance(x, ast.Setting))
-        return build(ast.Machine, span=self.span(c[0], c[-1]), name=name, extends=extends,
-                                           settings=settings)
+        return build(ast.Machine, span=self.span(c[0], c[-1]), name=name, name_span=self.span(c[1]),
+                     extends=extends, extends_span=extends_span, settings=settings)
 
     def inline_machine(self, c: list[Any]) -> ast.Machine:
-        extends = self.name(c[2]) if c[1].type == "EXTENDS" else None
+        extends = extends_span = None
+        if c[1].type == "EXTENDS":
+            extends, extends_span = self.name(c[2]), self.span(c[2])
         settings = tuple(x for x in c if isinstance(x, ast.Setting))
         return build(ast.Machine, span=self.span(c[0], c[-1]), name=None, extends=extends,
-                                           settings=settings)
+                     extends_span=extends_span, settings=settings)
 
     def image(self, c: list[Any]) -> ast.Image:
         segments = tuple(x for x in c if isinstance(x, ast.Segment))
         return build(ast.Image, span=self.span(c[0], c[-1]), name=self.name(c[1]),
-                                         segments=segments)
+                     name_span=self.span(c[1]), segments=segments)
 
     def invariant(self, c: list[Any]) -> ast.Invariant:
         expr = self.literal(c[2])
@@ -263,7 +282,7 @@ class ASTBuilder:
         return ("on", self.name(c[1]), c[0], c[1])
 
     def seed_opt(self, c: list[Any]) -> tuple[str, Any, Token, Token]:
-        return ("seed", self.integer(c[1]), c[0], c[1])
+        return ("seed", self.integer(c[1]), c[0], c[1])  # the token: its span, its spelling
 
     def scenario(self, c: list[Any]) -> ast.Scenario:
         opts = self.opts([x for x in c if isinstance(x, tuple)], c[0])
@@ -278,14 +297,17 @@ class ASTBuilder:
             if isinstance(step, ast.Machine):
                 self.error("an inline machine must be the first statement of its scenario", step)
         steps = [s for s in steps if not isinstance(s, ast.Machine)]
-        return build(ast.Scenario, 
-            span=self.span(c[0], c[-1]), title=self.string(c[1]), machine=opts.get("on"),
-            machine_inline=inline, seed=opts.get("seed"), steps=tuple(steps))
+        on = next((x for x in c if isinstance(x, tuple) and x[0] == "on"), None)
+        seed = opts.get("seed")
+        return build(
+            ast.Scenario, span=self.span(c[0], c[-1]), title=self.string(c[1]), machine=opts.get("on"),
+            machine_span=self.span(on[3]) if on else None, machine_inline=inline, seed=seed,
+            steps=tuple(steps), spelling=spelling(self._opt_digits(c, "seed", seed)))
 
     def file_decl(self, c: list[Any]) -> ast.FileDecl:
         size = self.size(c[2])
-        return build(ast.FileDecl, span=self.span(c[0], size), expect_error=None,
-                                            kind="file", name=self.string(c[1]), size=size)
+        return build(ast.FileDecl, span=self.span(c[0], size), expect_error=None, kind="file",
+                     name=self.string(c[1]), name_span=self.span(c[1]), size=size)
 
     # ------------------------------------------------------------------ machine settings
     def _setting(self, c: list[Any], **fields: Any) -> ast.Setting:
@@ -304,28 +326,35 @@ class ASTBuilder:
         return self._setting(c, number=levels)
 
     def hugepages_setting(self, c: list[Any]) -> ast.Setting:
-        return self._setting(c, size=self.size(c[1]), number=self.integer(c[3]))
+        number = self.integer(c[3])
+        return self._setting(c, size=self.size(c[1]), number=number,
+                             spelling=spelling(("number", str(c[3]), number)))
 
     def word_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, word=str(c[1]))
 
     def overcommit_setting(self, c: list[Any]) -> ast.Setting:
-        ratio = self.integer(c[3]) if len(c) > 2 else None
-        return self._setting(c, word=str(c[1]), number=ratio)
+        if len(c) > 2:
+            ratio = self.integer(c[3])
+            return self._setting(c, word=str(c[1]), number=ratio,
+                                 spelling=spelling(("number", str(c[3]), ratio)))
+        return self._setting(c, word=str(c[1]), number=None)
 
     def watermarks_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, sizes=(self.size(c[2]), self.size(c[4]), self.size(c[6])))
 
     def number_setting(self, c: list[Any]) -> ast.Setting:
-        return self._setting(c, number=self.integer(c[1]))
+        number = self.integer(c[1])
+        return self._setting(c, number=number, spelling=spelling(("number", str(c[1]), number)))
 
     def tlb_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, tlb_levels=tuple(c[1:]))
 
     def tlb_level(self, c: list[Any]) -> ast.TLBLevelSpec:
         ways = None if c[3].type == "FULLY" else self.integer(c[3], c[3].split("-")[0])
+        entries = self.integer(c[1])
         return build(ast.TLBLevelSpec, span=self.span(c[0], c[-1]), name=str(c[0]),
-                                                entries=self.integer(c[1]), ways=ways)
+                     entries=entries, ways=ways, spelling=spelling(("entries", str(c[1]), entries)))
 
     def latency_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, latency=tuple(c[1:]))
@@ -361,9 +390,22 @@ class ASTBuilder:
     def spawn(self, c: list[Any]) -> ast.Spawn:
         opts = self.opts(c[2:], c[0])
         last = c[-1][3] if len(c) > 2 else c[1]
+        image = next((x[3] for x in c[2:] if x[0] == "image"), None)
         return self._step(ast.Spawn, c[0], last, kind="spawn", process=self.name(c[1]),
-                          image=opts.get("image"), oom_score_adj=opts.get("oom_score_adj"),
-                          oom_adj=opts.get("oom_adj"), memory_max=opts.get("memory_max"))
+                          process_span=self.span(c[1]), image=opts.get("image"),
+                          image_span=self.span(image) if image is not None else None,
+                          oom_score_adj=opts.get("oom_score_adj"), oom_adj=opts.get("oom_adj"),
+                          memory_max=opts.get("memory_max"),
+                          spelling=spelling(self._opt_digits(c, "oom_score_adj", opts.get("oom_score_adj")),
+                                            self._opt_digits(c, "oom_adj", opts.get("oom_adj"))))
+
+    @staticmethod
+    def _opt_digits(c: list[Any], key: str, value: Any) -> tuple[str, str, int] | None:
+        """Return (key, digits as written, value) for option ``key`` among the children ``c``."""
+        for item in c:
+            if isinstance(item, tuple) and item[0] == key and value is not None:
+                return key, str(item[3]), value
+        return None
 
     def image_opt(self, c: list[Any]) -> tuple[str, Any, Token, Any]:
         return ("image", self.name(c[1]), c[0], c[1])
@@ -385,15 +427,18 @@ class ASTBuilder:
 
     def fork(self, c: list[Any]) -> ast.Fork:
         return self._step(ast.Fork, c[0], c[3], kind="fork", parent=self.name(c[1]),
-                          child=self.name(c[3]))
+                          parent_span=self.span(c[1]), child=self.name(c[3]),
+                          child_span=self.span(c[3]))
 
     def exit(self, c: list[Any]) -> ast.Exit:
-        return self._step(ast.Exit, c[0], c[1], kind="exit", process=self.name(c[1]))
+        return self._step(ast.Exit, c[0], c[1], kind="exit", process=self.name(c[1]),
+                          process_span=self.span(c[1]))
 
     def set_oom(self, c: list[Any]) -> ast.SetOom:
         value, last = c[3]
         return self._step(ast.SetOom, c[0], last, kind="set", process=self.name(c[1]),
-                          setting=str(c[2]), value=value)
+                          process_span=self.span(c[1]), setting=str(c[2]), value=value,
+                          spelling=spelling(("value", str(last), value)))
 
     def drop_caches(self, c: list[Any]) -> ast.DropCaches:
         return self._step(ast.DropCaches, c[0], c[0], kind="drop_caches")
@@ -404,8 +449,9 @@ class ASTBuilder:
             if isinstance(step, ast.Machine):
                 self.error("an inline machine must be the first statement of its scenario", step)
         body = tuple(s for s in body if not isinstance(s, ast.Machine))
-        node = self._step(ast.Repeat, c[0], c[-1], kind="repeat", count=self.integer(c[1]),
-                          body=body)
+        count = self.integer(c[1])
+        node = self._step(ast.Repeat, c[0], c[-1], kind="repeat", count=count, body=body,
+                          spelling=spelling(("count", str(c[1]), count)))
         return self.nest(node, *body) if body else node
 
     def expect(self, c: list[Any]) -> ast.Expect:
@@ -416,8 +462,12 @@ class ASTBuilder:
         expr = self.literal(c[1])
         return self._step(ast.Always, c[0], expr, kind="always", expr=expr)
 
-    def _proc(self, tok: Token) -> str:
-        return self.name(tok)
+    def _names(self, proc: Token, region: Token | None = None) -> dict[str, Any]:
+        """Return the ``process``/``region`` fields of a ``P: ...`` step, with their spans."""
+        if region is None:
+            return {"process": self.name(proc), "process_span": self.span(proc)}
+        return {"process": self.name(proc), "process_span": self.span(proc),
+                "region": self.name(region), "region_span": self.span(region)}
 
     def mmap(self, c: list[Any]) -> ast.Mmap:
         size = self.size(c[3])
@@ -426,8 +476,9 @@ class ASTBuilder:
         if "anon" in opts and "file" in opts:
             self.error("a mapping cannot be both `anon` and `file`", c[2])
         return self._step(
-            ast.Mmap, c[0], last, kind="mmap", process=self._proc(c[0]), region=self.name(c[1]),
-            size=size, file=opts.get("file"), shared=opts.get("share", False),
+            ast.Mmap, c[0], last, kind="mmap", **self._names(c[0], c[1]),
+            size=size, file=opts.get("file"), file_span=next(
+                (self.span(x[3]) for x in c[4:] if x[0] == "file"), None), shared=opts.get("share", False),
             prot=opts.get("prot", "rw"), hugetlb=opts.get("hugetlb"),
             populate=opts.get("populate", False), noreserve=opts.get("noreserve", False))
 
@@ -455,22 +506,21 @@ class ASTBuilder:
 
     def malloc(self, c: list[Any]) -> ast.Malloc:
         size = self.size(c[3])
-        return self._step(ast.Malloc, c[0], size, kind="malloc", process=self._proc(c[0]),
-                          region=self.name(c[1]), size=size)
+        return self._step(ast.Malloc, c[0], size, kind="malloc", **self._names(c[0], c[1]),
+                          size=size)
 
     def free(self, c: list[Any]) -> ast.Free:
-        return self._step(ast.Free, c[0], c[2], kind="free", process=self._proc(c[0]),
-                          region=self.name(c[2]))
+        return self._step(ast.Free, c[0], c[2], kind="free", **self._names(c[0], c[2]))
 
     def munmap(self, c: list[Any]) -> ast.Munmap:
         rng = c[3] if len(c) > 3 else None
-        return self._step(ast.Munmap, c[0], c[-1], kind="munmap", process=self._proc(c[0]),
-                          region=self.name(c[2]), range=rng)
+        return self._step(ast.Munmap, c[0], c[-1], kind="munmap", **self._names(c[0], c[2]),
+                          range=rng)
 
     def brk(self, c: list[Any]) -> ast.Brk:
         negative = len(c) == 4 and c[2].type == "MINUS"
         size = self.size(c[-1])
-        return self._step(ast.Brk, c[0], size, kind="brk", process=self._proc(c[0]), delta=size,
+        return self._step(ast.Brk, c[0], size, kind="brk", **self._names(c[0]), delta=size,
                           negative=negative)
 
     def rw_access(self, c: list[Any]) -> ast.Access:
@@ -478,16 +528,17 @@ class ASTBuilder:
         rng = rest.pop(0) if rest and isinstance(rest[0], ast.Range) else None
         stride = self.size(rest[-1]) if rest else None
         last = stride or rng or c[2]
-        return self._step(ast.Access, c[0], last, kind="access", process=self._proc(c[0]),
-                          write=c[1].type == "WRITE", region=self.name(c[2]), range=rng,
-                          stride=stride)
+        return self._step(ast.Access, c[0], last, kind="access", **self._names(c[0], c[2]),
+                          write=c[1].type == "WRITE", range=rng, stride=stride)
 
     def random_access(self, c: list[Any]) -> ast.RandomAccess:
         opts = self.opts(c[5:], c[1])
         last = c[-1][3] if len(c) > 5 else c[4]
-        return self._step(ast.RandomAccess, c[0], last, kind="random", process=self._proc(c[0]),
-                          region=self.name(c[2]), count=self.integer(c[4]),
-                          seed=opts.get("seed"), write=opts.get("mode") == "write")
+        count = self.integer(c[4])
+        return self._step(ast.RandomAccess, c[0], last, kind="random", **self._names(c[0], c[2]),
+                          count=count, seed=opts.get("seed"), write=opts.get("mode") == "write",
+                          spelling=spelling(("count", str(c[4]), count),
+                                            self._opt_digits(c[5:], "seed", opts.get("seed"))))
 
     def mode_opt(self, c: list[Any]) -> tuple:
         return ("mode", str(c[0]), c[0], c[0])
@@ -501,23 +552,25 @@ class ASTBuilder:
     def replay(self, c: list[Any]) -> ast.Replay:
         opts = self.opts(c[3:], c[1])
         last = c[-1][3] if len(c) > 3 else c[2]
-        return self._step(ast.Replay, c[0], last, kind="replay", process=self._proc(c[0]),
+        into = next((x[3] for x in c[3:] if x[0] == "into"), None)
+        return self._step(ast.Replay, c[0], last, kind="replay", **self._names(c[0]),
                           path=self.string(c[2]), region=opts.get("into"),
+                          region_span=self.span(into) if into is not None else None,
                           format=opts.get("format", "pages"), mode=opts.get("mode"))
 
     def madvise(self, c: list[Any]) -> ast.Madvise:
         rng = c[3] if len(c) == 5 else None
-        return self._step(ast.Madvise, c[0], c[-1], kind="madvise", process=self._proc(c[0]),
-                          region=self.name(c[2]), range=rng, advice=str(c[-1]))
+        return self._step(ast.Madvise, c[0], c[-1], kind="madvise", **self._names(c[0], c[2]),
+                          range=rng, advice=str(c[-1]))
 
     def mprotect(self, c: list[Any]) -> ast.Mprotect:
         rng = c[3] if len(c) == 5 else None
-        return self._step(ast.Mprotect, c[0], c[-1], kind="mprotect", process=self._proc(c[0]),
-                          region=self.name(c[2]), range=rng, prot=str(c[-1]))
+        return self._step(ast.Mprotect, c[0], c[-1], kind="mprotect", **self._names(c[0], c[2]),
+                          range=rng, prot=str(c[-1]))
 
     def mlock(self, c: list[Any]) -> ast.Mlock:
-        return self._step(ast.Mlock, c[0], c[2], kind="mlock", process=self._proc(c[0]),
-                          region=self.name(c[2]), lock=c[1].type == "MLOCK")
+        return self._step(ast.Mlock, c[0], c[2], kind="mlock", **self._names(c[0], c[2]),
+                          lock=c[1].type == "MLOCK")
 
     def range(self, c: list[Any]) -> ast.Range:
         inner = c[1:-1]

@@ -524,10 +524,21 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
                     sysm.frames.release(p.pt.drop_pte_table(key))
         sysm.tlb_model.invalidate_range(p.pid, s, e)
     elif advice in ("hugepage", "nohugepage"):
+        if advice == "hugepage" and sysm.machine.thp != "never":
+            for v in vmas:
+                lo, hi = max(s, v.start), min(e, v.end)
+                if v.file is None and not v.shared and page_align(lo, PMD_SIZE) + PMD_SIZE <= hi:
+                    raise Unsupported(
+                        "MADV_HUGEPAGE on a range that can hold a 2 MiB-aligned huge page: "
+                        "transparent huge pages are not modelled yet (ENGINE-FACTS 4.3)")
         for v in p.vmas.split(s, e):
             v.thp = advice
         p.vmas.merge_around(s, e)
     else:
+        if advice == "pageout" and any(v.file is not None or sysm.machine.swap for v in vmas):
+            raise Unsupported(
+                "MADV_PAGEOUT of file pages, or of anonymous pages with swap, is not modelled yet "
+                "(without swap, anonymous pages cannot be paged out and the advice does nothing)")
         for v in vmas:
             v.advice = advice
             if advice == "willneed" and v.file is not None and not v.shmem:

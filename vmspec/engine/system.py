@@ -6,8 +6,9 @@ at a time, like one SWAP_CLUSTER_MAX batch), then asks the OOM killer (``oom.sel
 running processes in creation order, totalpages = RAM pages + swap pages, ENGINE-FACTS 8) and
 retries. Address-space operations (mmap, munmap, mprotect, madvise, mlock, brk, fork, exit) live
 in ``vmspec.engine.addrspace``; access paths in ``vmspec.engine.mmu``; fault rules in
-``vmspec.engine.fault``. Not modelled yet (``Unsupported``): swap, hugetlbfs pools and mappings,
-THP ("thp always"), replacement policies other than twolist, memory cgroups (``memory_max``).
+``vmspec.engine.fault``. Not modelled yet (``Unsupported`` where it would decide an outcome): swapping
+out and textbook replacement once free memory runs out, hugetlb mappings (pools are reserved),
+THP ("thp always", MADV_HUGEPAGE where a huge page fits), memory cgroups (``memory_max``).
 """
 
 from __future__ import annotations
@@ -157,22 +158,22 @@ class System:
             raise Unsupported(f"page_size {m.page_size} is not modelled yet; use 4KiB")
         if m.paging_levels not in (4, 5):
             raise EINVAL(f"paging must be 4-level or 5-level, got {m.paging_levels}")
-        if m.swap:
-            raise Unsupported("swap is not modelled yet; remove the swap setting (swap 0)")
-        if m.hugepages:
-            raise Unsupported("hugetlbfs pools (hugepages) are not modelled yet; remove the setting")
+        # swap, hugetlbfs pools and the replacement policy are accepted: until memory runs out
+        # (or a step swaps, maps hugetlb pages or needs THP) they change nothing, and where they
+        # would, the engine raises Unsupported at that point (see _under_pressure).
         if m.thp == "always":
             raise Unsupported("thp always is not modelled yet; use thp madvise or thp never")
-        if m.replacement != "twolist":
-            raise Unsupported(f"replacement {m.replacement} is not modelled yet; use twolist")
         if m.overcommit not in overcommit.MODES:
             raise EINVAL(f"overcommit must be heuristic, always or never, got {m.overcommit}")
-        if m.kernel >= m.ram:
-            raise EINVAL("kernel must be smaller than ram")
+        pool_bytes = sum(size * count for size, count in m.hugepages)
+        if m.kernel + pool_bytes >= m.ram:
+            raise EINVAL("kernel and the hugepages pools must leave some of ram free")
         self.machine = m
         self.page_size = m.page_size
         self.levels = m.paging_levels
-        self.frames = FrameTable((m.ram - m.kernel) // m.page_size)
+        self.hugepage_pools = dict(m.hugepages)  # page size -> pages reserved at boot (12.1)
+        self.hugetlb_pages = pool_bytes // m.page_size
+        self.frames = FrameTable((m.ram - m.kernel - pool_bytes) // m.page_size)
         self.cache = PageCache()
         tlb = TLB(m.tlb)
         self.reference_tlb = reference_tlb
@@ -190,7 +191,7 @@ class System:
         self._oom_kills = 0
         self.committed_pages = 0
         self._next_pid = 1000
-        self.totalram_pages = self.frames.total
+        self.totalram_pages = self.frames.total + self.hugetlb_pages  # MemTotal includes the pools
         self.user_reserve, self.admin_reserve = overcommit.reserves(m.ram - m.kernel, m.page_size)
         self._current: Process | None = None
 
@@ -212,9 +213,23 @@ class System:
             f = self.frames.alloc(flags, owner, index)
             if f >= 0:
                 return f
+            self._under_pressure()
             if self._reclaim_cache(RECLAIM_BATCH):
                 continue
             self._oom_kill(p)
+
+    def _under_pressure(self) -> None:
+        """Refuse to guess where free memory ran out and the machine's swap or textbook
+        replacement policy would decide what happens next (a later part of the engine)."""
+        m = self.machine
+        if m.replacement != "twolist":
+            raise Unsupported(
+                f"free memory ran out: choosing a page to give up with replacement {m.replacement} "
+                "is not modelled yet (use replacement twolist, or give the machine more ram)")
+        if m.swap:
+            raise Unsupported(
+                "free memory ran out on a machine with swap: swapping out is not modelled yet "
+                "(use swap 0, or give the machine more ram)")
 
     def _reclaim_cache(self, want: int) -> int:
         """Drop up to ``want`` clean page-cache pages that no PTE maps; return how many."""
@@ -290,7 +305,7 @@ class System:
 
     def commit_limit_pages(self) -> int:
         m = self.machine
-        return overcommit.commit_limit(self.totalram_pages, 0, m.swap // self.page_size,
+        return overcommit.commit_limit(self.totalram_pages, self.hugetlb_pages, m.swap // self.page_size,
                                        m.overcommit_ratio, page_size=self.page_size)
 
     # ---- operations --------------------------------------------------------------------------
@@ -500,10 +515,12 @@ class System:
         return _Num(self.commit_limit_pages() * self.page_size)
 
     def hugepages_free(self, size: int) -> int:
-        return 0
+        """Huge pages of ``size`` neither in use nor reserved (no hugetlb mapping exists yet)."""
+        return self.hugepage_pools.get(size, 0)
 
     def hugepages_total(self, size: int) -> int:
-        return 0
+        """The pool of ``size`` huge pages reserved at boot (``hugepages SIZE x N``)."""
+        return self.hugepage_pools.get(size, 0)
 
     @property
     def killed(self) -> _Names:

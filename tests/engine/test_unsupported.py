@@ -1,0 +1,80 @@
+"""Machines with swap, hugetlbfs pools or a textbook replacement policy run every scenario that
+never needs them exactly as a machine without; where one would decide the outcome (memory runs
+out, MADV_PAGEOUT, MADV_HUGEPAGE on a THP-sized range), the engine says so with Unsupported
+instead of guessing (docs/engine.md, "Not modelled yet")."""
+
+import pytest
+
+from vmspec.engine import MachineConfig, System
+from vmspec.engine.errors import Unsupported
+
+MiB = 1 << 20
+
+
+def _touch(sysm, size):
+    sysm.spawn("p")
+    sysm.mmap("p", "b", size)
+    sysm.access("p", "b", 0, size, write=True)
+
+
+@pytest.mark.parametrize("extra", [{"swap": 64 * MiB}, {"replacement": "clock"}, {"replacement": "fifo"}])
+def test_settings_that_only_matter_under_pressure(extra):
+    plain, other = System(MachineConfig(ram=64 * MiB)), System(MachineConfig(ram=64 * MiB, **extra))
+    for s in (plain, other):
+        _touch(s, 8 * MiB)
+    assert other.faults("p").minor == plain.faults("p").minor == 2048
+    assert other.free == plain.free and other.rss("p") == plain.rss("p")
+
+
+@pytest.mark.parametrize("extra", [{"swap": 64 * MiB}, {"replacement": "lru"}])
+def test_running_out_of_memory_with_swap_or_a_textbook_policy_is_unsupported(extra):
+    sysm = System(MachineConfig(ram=16 * MiB, **extra))
+    with pytest.raises(Unsupported, match="free memory ran out"):
+        _touch(sysm, 16 * MiB)
+
+
+def test_swap_counts_in_the_commit_limit_and_swap_free():
+    sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB, overcommit="never", overcommit_ratio=50))
+    assert sysm.swap_free == 64 * MiB and sysm.swap_used == 0
+    assert sysm.commit_limit == 32 * MiB + 64 * MiB  # ENGINE-FACTS 7.1 vm_commit_limit
+
+
+def test_hugepage_pools_are_reserved_at_boot():
+    """ENGINE-FACTS 12.1: the pool's pages leave MemFree but stay in MemTotal; CommitLimit
+    subtracts them (7.1)."""
+    sysm = System(MachineConfig(ram=64 * MiB, hugepages=((2 * MiB, 4), (1 << 30, 0)), overcommit="never"))
+    assert sysm.hugepages_total(2 * MiB) == 4 and sysm.hugepages_free(2 * MiB) == 4
+    assert sysm.hugepages_total(1 << 30) == 0 and sysm.hugepages_free(4096) == 0
+    assert sysm.free == 64 * MiB - 8 * MiB and sysm.used == 8 * MiB
+    assert sysm.commit_limit == (64 * MiB - 8 * MiB) // 2
+    sysm.check_invariants()
+
+
+def test_madvise_hugepage_only_where_a_huge_page_fits():
+    sysm = System(MachineConfig(ram=64 * MiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "small", 1 * MiB)
+    sysm.madvise("p", "small", 0, 1 * MiB, "hugepage")  # no aligned 2 MiB inside: 4 KiB faults
+    sysm.access("p", "small", 0, 1 * MiB, write=True)
+    assert sysm.faults("p").minor == 256  # ENGINE-FACTS 4.2, the 1 MiB HUGEPAGE row
+    sysm.mmap("p", "big", 4 * MiB)
+    with pytest.raises(Unsupported, match="transparent huge pages"):
+        sysm.madvise("p", "big", 0, 4 * MiB, "hugepage")
+    never = System(MachineConfig(ram=64 * MiB, thp="never"))
+    never.spawn("p")
+    never.mmap("p", "big", 4 * MiB)
+    never.madvise("p", "big", 0, 4 * MiB, "hugepage")  # THP off: the advice changes nothing
+
+
+def test_pageout():
+    sysm = System(MachineConfig(ram=64 * MiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "b", 1 * MiB)
+    sysm.access("p", "b", 0, 1 * MiB, write=True)
+    sysm.madvise("p", "b", 0, 1 * MiB, "pageout")  # no swap: anonymous pages stay
+    assert sysm.rss("p") == 1 * MiB
+    swapping = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
+    swapping.spawn("p")
+    swapping.mmap("p", "b", 1 * MiB)
+    with pytest.raises(Unsupported, match="MADV_PAGEOUT"):
+        swapping.madvise("p", "b", 0, 1 * MiB, "pageout")

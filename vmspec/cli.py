@@ -44,6 +44,15 @@ def _parser() -> argparse.ArgumentParser:
             check.add_argument(spec.flag, dest=spec.name, type=spec.type, default=None,
                                metavar=spec.metavar, help=spec.help)
 
+    explore = sub.add_parser("explore", help="search for a scenario that breaks a file's invariants")
+    explore.add_argument("path", metavar="FILE", help="a .vms file with at least one invariant")
+    explore.add_argument("--machine", metavar="NAME", help="the machine to explore on [the only one]")
+    explore.add_argument("--max-examples", type=int, default=200, metavar="N",
+                         help="scenarios to try before giving up [200]")
+    explore.add_argument("--max-steps", type=int, default=12, metavar="N", help="steps per scenario [12]")
+    explore.add_argument("--seed", type=int, default=0, metavar="N", help="random seed [0]")
+    explore.add_argument("--root", metavar="DIR", help="directory that includes may not leave")
+
     fmt = sub.add_parser("fmt", help="rewrite .vms files in canonical form")
     fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
@@ -124,6 +133,26 @@ def _check(args) -> int:
     return report.exit_code()
 
 
+def _explore(args) -> int:
+    from vmspec.checker.explore import explore
+    from vmspec.checker.session import file_errors
+    from vmspec.errors import SpecErrors
+    from vmspec.language import load
+    from vmspec.reporting.console import write_lines
+    from vmspec.reporting.text import error_text, explore_lines
+
+    if args.max_examples < 1 or args.max_steps < 1:
+        return _fail_usage("--max-examples and --max-steps need at least 1")
+    try:
+        program = load(args.path, args.root)
+    except SpecErrors as errors:
+        sys.stderr.write(error_text(file_errors(errors)) + "\n")
+        return 2
+    outcome = explore(program, args.machine, args.max_examples, args.seed, args.max_steps)
+    write_lines(explore_lines(outcome), sys.stdout)
+    return 1 if outcome.found else 0
+
+
 def _fmt(args) -> int:
     from vmspec.checker.session import file_errors, find_specs
     from vmspec.errors import SpecErrors
@@ -168,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "explore":
+            return _explore(args)
         return _fmt(args)
     except UsageError as exc:
         return _fail_usage(str(exc))

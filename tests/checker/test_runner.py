@@ -75,7 +75,7 @@ scenario "uses memory" {
 }
 """))
     (v,) = result.violations
-    assert v.kind == "invariant" and v.line == 5 and v.stated_at == 3
+    assert v.kind == "invariant" and v.line == 5 and v.stated_at == 3 and v.stated_file == "common.vms"
     assert v.message.startswith('invariant "small" broke at line 5')
 
 

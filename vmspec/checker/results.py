@@ -40,6 +40,7 @@ class Violation(BaseModel):
     observed: dict[str, str] = Field(default_factory=dict)  # observable as written -> formatted value
     detail: str = ""  # e.g. "got 768KiB, expected == 1MiB"
     stated_at: Optional[int] = None  # always/invariant: the line where it was stated
+    stated_file: Optional[str] = None  # ... and the file, when it is not ``file`` (an include)
     later_breaks: int = 0  # always/invariant: how many later steps broke it too
     steps: list[StepRecord] = Field(default_factory=list)  # the last steps that led there
 

@@ -164,6 +164,7 @@ class ScenarioRun:
                 file=step.span.file, line=step.span.line, column=step.span.column, kind=watch.kind,
                 message=message, expression=text, observed=observed, detail=detail,
                 stated_at=watch.span.line, steps=list(self.trail),
+                stated_file=watch.span.file if watch.span.file != step.span.file else None,
             )
             self.violations.append(watch.violation)
 

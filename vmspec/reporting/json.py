@@ -31,6 +31,7 @@ def report_dict(report: Report) -> dict:
                         "detail": v.detail,
                         "observed": dict(v.observed),
                         "stated_at": v.stated_at,
+                        "stated_file": v.stated_file,
                         "later_breaks": v.later_breaks,
                         "steps": [
                             {"file": r.file, "line": r.line, "text": r.text, "changes": r.changes}

@@ -28,7 +28,8 @@ def violation_lines(v: Violation) -> list[Line]:
     """Describe one violation: location and message, why, the observed values, the steps."""
     out: list[Line] = [(f"  {v.file}:{v.line}:{v.column}: {v.message}", "bold red")]
     if v.stated_at is not None:
-        out.append((f"      stated at line {v.stated_at}", ""))
+        where = f"{v.stated_file}:{v.stated_at}" if v.stated_file else f"line {v.stated_at}"
+        out.append((f"      stated at {where}", ""))
     if v.detail:
         out.append((f"      {v.detail}", ""))
     for name, value in v.observed.items():
@@ -99,3 +100,22 @@ def report_lines(report: Report, verbosity: int = 0, trace: bool = False) -> lis
 def error_text(errors: list[FileError]) -> str:
     """Render spec errors for stderr, one diagnostic after another."""
     return "\n".join(e.rendered or f"{e.file}:{e.line}:{e.column}: error: {e.message}" for e in errors)
+
+
+def explore_lines(outcome) -> list[Line]:
+    """Describe what ``vmspec explore`` found (an ExploreResult): the scenario and its breaks."""
+    if not outcome.found:
+        return [(f"explore: no scenario on machine {outcome.machine} broke an invariant "
+                 f"in {outcome.examples:,} examples", "bold green")]
+    out: list[Line] = [
+        (f"explore: found a scenario on machine {outcome.machine} that breaks an invariant "
+         f"({outcome.examples:,} examples tried; shrunk to {outcome.scenario_text.count(chr(10)) - 2} steps):",
+         "bold red"),
+        ("", ""),
+    ]
+    out += [(line, "") for line in outcome.scenario_text.splitlines()]
+    out.append(("", ""))
+    for v in outcome.result.violations:
+        if v.kind == "invariant":
+            out += violation_lines(v)
+    return out

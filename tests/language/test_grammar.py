@@ -344,3 +344,11 @@ def test_deeply_nested_operators_are_a_spec_error():
     with pytest.raises(SpecErrors):
         expr(" + ".join(["1"] * 50_000) + " == 1")
     assert shape(expr("-" * (MAX_DEPTH - 1) + "1 == 1"))[0] == "=="
+
+
+def test_separators_collapse_and_keywords_glued_to_digits_still_read_as_before():
+    from vmspec.language import parse_text
+
+    spec = parse_text('machine m { ram 64MiB;; hugepages 2MiB x16 }\nscenario "s" { expect ram > 0;;; }\n', "x.vms")
+    assert spec.items[0].settings[1].number == 16
+    assert len(spec.items[1].steps) == 1

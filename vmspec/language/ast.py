@@ -222,6 +222,7 @@ class Replay(StepBase):
     process: str
     process_span: Optional[Span] = None  # the name as written
     path: str
+    path_span: Optional[Span] = None  # the string "FILE"
     region: Optional[str] = None
     region_span: Optional[Span] = None
     format: Literal["pages", "lackey"] = "pages"
@@ -323,14 +324,17 @@ class TLBLevelSpec(Node):
     """One level of a ``tlb`` line: ``l1 64 entries 4-way`` (ways=None means ``fully``)."""
 
     name: str  # l1, l1_2m, l1_1g, l2
+    name_span: Optional[Span] = None
     entries: int
     ways: Optional[int] = None
+    ways_span: Optional[Span] = None  # `4-way` or `fully`
 
 
 class LatencyItem(Node):
     """One item of a ``latency`` line: ``walk_step 20ns``."""
 
     name: str  # tlb_hit, walk_step, minor_fault, major_fault, memory
+    name_span: Optional[Span] = None
     value: DurationLit
 
 
@@ -383,6 +387,7 @@ class Image(Node):
 
 class Include(Node):
     path: str
+    path_span: Optional[Span] = None  # the string "PATH"
 
 
 class Invariant(Node):

@@ -5,11 +5,14 @@ scanners (the contextual lexer: in each parser state only the terminals that sta
 tried) and rule callbacks (its tree-less mode, which call :class:`~vmspec.language.transform.ASTBuilder`).
 This module drives those same tables, scanners and callbacks in one loop: lark's generic
 ``LexerThread``/``feed_token`` machinery costs several microseconds a token, this loop about one.
-The behaviour is lark's, token for token: the same regular expressions in the same order, a keyword
-read as a name where the state accepts a name (lark's ``UnlessCallback``), the same reductions, and
-on a failure the same facts lark would report (the offending token or offset, and what the state
-expected), which :mod:`~vmspec.language.diagnostics` puts into words. Unit reductions whose callback
-would only hand back their single child are skipped. There is no Linux counterpart.
+On valid input the behaviour is lark's, token for token: the same regular expressions in the same
+order, a keyword read as a name where the state accepts a name (lark's ``UnlessCallback``), the same
+reductions. Unit reductions whose callback would only hand back their single child are skipped.
+On invalid input it says more than lark would, for :mod:`~vmspec.language.diagnostics` to put into
+words: the terminals that could really come next (each tried against the parser stack from before
+the offending token, since LALR's merged lookaheads over-promise), the whole word where a keyword
+matched only its start (``dontneeded``), and the whole quantity where a state that wants a number
+met a size, duration or percentage (``repeat 3 pages``). There is no Linux counterpart.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ _new_str = str.__new__
 @dataclass
 class ParseFailure(Exception):
     """The input does not fit the grammar: where, the token found there (None: no terminal of the
-    grammar matches there) and the terminal names the parser state would have accepted."""
+    grammar matches there), the terminal names that could have come instead, and the token before."""
 
     offset: int
     token: Tok | None
     expected: frozenset[str]
     at_end: bool = False
+    previous: Tok | None = None
 
 
 class Tables:
@@ -67,6 +71,12 @@ class Tables:
             state: {str(sym): (True, arg) if action is Shift else (False, rules[arg])
                     for sym, (action, arg) in row.items()}  # str: lark's names are Tokens
             for state, row in table.states.items()}
+        self.terminals = frozenset(sym for row in self.actions.values() for sym in row
+                                   if sym.isupper() or sym == "$END")
+        # keywords (`dontneed`): a match followed by more of a word is only the word's start
+        self.keyword_terms = frozenset(
+            str(t.name) for t in lark.terminals
+            if t.pattern.type == "str" and str(t.pattern.value).isidentifier())
         lexer = frontend.lexer
         self.ignore = frozenset(str(t) for t in lark.lexer_conf.ignore)
         self.newline_types = frozenset(str(t) for t in lexer.root_lexer.newline_types)
@@ -98,7 +108,9 @@ class Tables:
 
         mres = tuple(re.compile(self._skip + "(?:" + mre.pattern + ")", mre.flags)
                      for mre in scanner._mres)
-        return mres, keywords, allowed
+        # a state that reads NUMBER but not every quantity: `3 pages` there is a size, not 3
+        quantities = "NUMBER" in allowed and not {"SIZE", "DURATION", "PERCENT"} <= allowed
+        return mres, keywords, allowed, quantities
 
 
 def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool], None]) -> Any:
@@ -120,8 +132,10 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
     line_start = 0  # offset of the current line's first character
     state = tables.start
     tok: Tok | None = None
+    keyword_terms = tables.keyword_terms
+    before: list[int] | None = None  # the state stack before this token's first reduction
     while pos < n:
-        mres, keywords, allowed = lexers[state]
+        mres, keywords, allowed, quantities = lexers[state]
         m = mres[0].match(text, pos)
         if m is None and len(mres) > 1:  # pragma: no cover - no state has over 100 terminals
             for mre in mres[1:]:
@@ -129,7 +143,7 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
                 if m is not None:
                     break
         if m is None:
-            raise _lex_failure(text, pos, line, line_start, tables, allowed)
+            raise _lex_failure(text, pos, line, line_start, tables, state_stack, value_stack)
         typ = m.lastgroup
         end = m.end()
         if typ in ignore:
@@ -141,6 +155,11 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
         value = m.group(typ)
         if keywords and typ == "NAME":
             typ = keywords.get(value, typ)
+        elif (typ in keyword_terms and _continues_word(text[end:end + 1])) or (
+                quantities and typ == "NUMBER" and _unit_may_follow(text, end)):
+            failure = _longer_token(text, pos, end, line, line_start, tables, state_stack, value_stack)
+            if failure is not None:
+                raise failure
         tok = _new_str(Tok, value)
         tok.type = typ
         tok.start_pos = pos
@@ -163,12 +182,17 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
         while True:
             action = actions[state].get(typ)
             if action is None:
-                raise ParseFailure(tok.start_pos, tok, _expected(actions[state]))
+                stack = before or state_stack
+                raise ParseFailure(tok.start_pos, tok, viable(tables, stack),
+                                   previous=_last_token(value_stack))
             if action[0]:
                 state = action[1]
                 push_state(state)
                 push_value(tok)
+                before = None
                 break
+            if before is None:
+                before = state_stack[:]
             size, callback, origin = action[1]
             if callback is None:  # a unit rule that hands back its child: only the state changes
                 del state_stack[-1]
@@ -182,10 +206,12 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
             state = actions[state_stack[-1]][origin][1]
             push_state(state)
     # the end of the input
+    before = state_stack[:]
     while True:
         action = actions[state].get("$END")
         if action is None:
-            raise ParseFailure(n, None, _expected(actions[state]), at_end=True)
+            raise ParseFailure(n, None, viable(tables, before), at_end=True,
+                               previous=_last_token(value_stack))
         if action[0]:  # pragma: no cover - lark never shifts $END
             raise AssertionError("shift of $END")
         size, callback, origin = action[1]
@@ -223,8 +249,46 @@ def _streamline(callback: Any, size: int) -> Any:
     return lambda children: build([children[i] for i in keep])
 
 
-def _expected(row: dict[str, tuple]) -> frozenset[str]:
-    return frozenset(s for s in row if s.isupper())
+def viable(tables: Tables, stack: list[int]) -> frozenset[str]:
+    """Return the terminals that the parser, with ``stack``, would shift (or accept at the end)."""
+    actions = tables.actions
+    found = set()
+    for terminal in tables.terminals:
+        states = list(stack)
+        while True:
+            action = actions[states[-1]].get(terminal)
+            if action is None:
+                break
+            if action[0]:
+                found.add(terminal)
+                break
+            size, _, origin = action[1]
+            if size:
+                del states[-size:]
+            states.append(actions[states[-1]][origin][1])
+            if terminal == "$END" and states[-1] == tables.end:
+                found.add(terminal)
+                break
+    return frozenset(found)
+
+
+def _continues_word(ch: str) -> bool:
+    """Tell whether ``ch`` would continue a word (a letter or ``_``; a digit does not, so that
+    `hugepages 2MiB x16` still reads as lark always read it)."""
+    return ch.isalpha() or ch == "_"
+
+
+def _unit_may_follow(text: str, end: int) -> bool:
+    """Tell whether a unit or `%` may follow the number that ends at ``end``."""
+    ch = text[end:end + 1]
+    if ch in (" ", "\t"):
+        ch = text[end:end + 16].lstrip(" \t")[:1]
+    return ch.isalpha() or ch == "%"
+
+
+def _last_token(values: list[Any]) -> Tok | None:
+    """Return the token just before the failure, if the top of the value stack is one."""
+    return values[-1] if values and isinstance(values[-1], Tok) else None
 
 
 def _nl_comments(value: str, line: int, column: int,
@@ -241,23 +305,44 @@ def _nl_comments(value: str, line: int, column: int,
         line += 1
 
 
-def _lex_failure(text: str, pos: int, line: int, line_start: int, tables: Tables,
-                 allowed: frozenset[str]) -> ParseFailure:
-    """No terminal of this state matches at ``pos``: say what the whole grammar would read there
-    (lark's contextual lexer does the same, to name the token found)."""
-    mres, keywords, _ = tables.root
+def _root_token(text: str, pos: int, line: int, line_start: int, tables: Tables) -> Tok | None:
+    """Return the token that the whole grammar's lexer reads at ``pos`` (None: none does)."""
+    mres, keywords, _, _ = tables.root
     for mre in mres:
         m = mre.match(text, pos)
         if m is not None:
-            value = m.group()
             typ = m.lastgroup
+            value = m.group(typ)
+            start = m.start(typ)
             if typ == "NAME":
                 typ = keywords.get(value, typ)
             tok = _new_str(Tok, value)
             tok.type = typ
-            tok.start_pos = pos
+            tok.start_pos = start
             tok.line = tok.end_line = line
-            tok.column = pos - line_start + 1
+            tok.column = tok.start_pos - line_start + 1
             tok.end_column = m.end() - line_start + 1
-            return ParseFailure(pos, tok, allowed)
-    return ParseFailure(pos, None, allowed)
+            return tok
+    return None
+
+
+def _lex_failure(text: str, pos: int, line: int, line_start: int, tables: Tables,
+                 state_stack: list[int], value_stack: list[Any]) -> ParseFailure:
+    """No terminal of this state matches at ``pos``: say what the whole grammar would read there
+    (lark's contextual lexer does the same, to name the token found)."""
+    tok = _root_token(text, pos, line, line_start, tables)
+    return ParseFailure(pos if tok is None else tok.start_pos, tok, viable(tables, state_stack),
+                        previous=_last_token(value_stack))
+
+
+def _longer_token(text: str, pos: int, end: int, line: int, line_start: int, tables: Tables,
+                  state_stack: list[int], value_stack: list[Any]) -> ParseFailure | None:
+    """Return a failure if the state's match at ``pos`` is only the start of a longer token that
+    the state does not accept (`dontneed` of `dontneeded`, `3` of `3 pages`), else None."""
+    tok = _root_token(text, pos, line, line_start, tables)
+    if tok is None or tok.start_pos + len(tok) <= end or tok.type == "NUMBER":
+        return None
+    expected = viable(tables, state_stack)
+    if tok.type in expected:  # pragma: no cover - the state's own scanner would have read it
+        return None
+    return ParseFailure(pos, tok, expected, previous=_last_token(value_stack))

@@ -148,7 +148,8 @@ def _load(fs: FileSet, path: str, real: str, root: str, stack: list[str]) -> Non
             continue
         src_line = lines[item.span.line - 1].rstrip("\r") if item.span.line <= len(lines) else None
         target = os.path.normpath(os.path.join(os.path.dirname(path), item.path))
-        target_real, err = confine(target, item.path, item.span, root, "include", src_line)
+        where = item.path_span or item.span
+        target_real, err = confine(target, item.path, where, root, "include", src_line)
         if err is not None:
             fs.errors.append(err)
             continue
@@ -158,14 +159,14 @@ def _load(fs: FileSet, path: str, real: str, root: str, stack: list[str]) -> Non
             fs.errors.append(SpecError(
                 "include cycle: " + ", which includes ".join(
                     f"{a} includes {b}" if i == 0 else b for i, (a, b) in enumerate(zip(chain, chain[1:]))),
-                item.span, "remove one of the includes", src_line))
+                where, "remove one of the includes", src_line))
             continue
         entry.includes.append(target_real)
         if target_real in fs.files:
             continue
         if len(stack) >= MAX_INCLUDE_DEPTH:
             fs.errors.append(SpecError(f"includes nested deeper than {MAX_INCLUDE_DEPTH} files",
-                                       item.span, None, src_line))
+                                       where, None, src_line))
             continue
         _load(fs, target, target_real, root, stack)
     stack.pop()

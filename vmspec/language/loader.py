@@ -151,13 +151,15 @@ def _definition_key(item: ast.Node) -> tuple[str, str] | None:
 
 
 def _check_image(image: ast.Image, errors: list[SpecError]) -> None:
-    seen: dict[str, int] = {}
+    seen: dict[str, Span] = {}
     for seg in image.segments:
         key = f"lib {seg.lib}" if seg.kind == "lib" else seg.kind
         if key in seen:
-            errors.append(SpecError(f"image `{image.name}` gives `{key}` twice (first at line {seen[key]})",
+            first = seen[key]
+            where = f"line {first.line}" if first.line != seg.span.line else f"column {first.column}"
+            errors.append(SpecError(f"image `{image.name}` gives `{key}` twice (first at {where})",
                                     seg.span, "keep one line per segment"))
-        seen.setdefault(key, seg.span.line)
+        seen.setdefault(key, seg.span)
         if seg.kind == "lib" and seg.lib in ("text", "data", "bss", "heap", "stack"):
             errors.append(SpecError(f"a lib cannot be called `{seg.lib}`: that is a built-in region",
                                     seg.span, "rename the lib"))

@@ -61,8 +61,10 @@ def flatten(machine: ast.Machine, named: dict[str, ast.Machine], errors: list[Sp
                 current.extends_span or current.span, "define it, or include the file that does"))
             break
         if parent.name in seen:
-            errors.append(SpecError(f"machine `{machine.name}` extends itself through `{parent.name}`",
-                                    machine.extends_span or machine.span, "remove one `extends`"))
+            path = " extends ".join(f"`{m.name}`" for m in chain) + f" extends `{parent.name}`"
+            errors.append(SpecError(f"machine `{machine.name}` extends itself: {path}",
+                                    machine.extends_span or machine.span,
+                                    "remove one `extends` of the cycle"))
             break
         seen.add(parent.name)
         chain.append(parent)
@@ -150,21 +152,22 @@ def _check_setting(s: ast.Setting, ram: int, add) -> None:
         for level in s.tlb_levels:
             if level.name not in TLB_LEVELS:
                 add(SpecError(f"unknown TLB level `{level.name}`{suggest(level.name, TLB_LEVELS)}",
-                              level.span, "levels are l1, l1_2m, l1_1g and l2"))
+                              level.name_span or level.span, "levels are l1, l1_2m, l1_1g and l2"))
             elif level.name in seen:
-                add(SpecError(f"TLB level `{level.name}` is listed twice", level.span))
+                add(SpecError(f"TLB level `{level.name}` is listed twice", level.name_span or level.span))
             seen.add(level.name)
             if level.entries <= 0:
                 add(SpecError("a TLB level needs at least one entry", level.span))
             elif level.ways is not None and (level.ways <= 0 or level.entries % level.ways):
-                add(SpecError(f"{level.ways}-way does not divide {level.entries} entries", level.span,
+                add(SpecError(f"{level.ways}-way does not divide {level.entries} entries",
+                              level.ways_span or level.span,
                               "the number of sets is entries / ways; pick ways that divide entries"))
     elif name == "latency":
         seen = set()
         for item in s.latency:
             if item.name not in LATENCY_ITEMS:
                 add(SpecError(f"unknown latency `{item.name}`{suggest(item.name, LATENCY_ITEMS)}",
-                              item.span, "latencies are " + ", ".join(LATENCY_ITEMS)))
+                              item.name_span or item.span, "latencies are " + ", ".join(LATENCY_ITEMS)))
             elif item.name in seen:
-                add(SpecError(f"latency `{item.name}` is listed twice", item.span))
+                add(SpecError(f"latency `{item.name}` is listed twice", item.name_span or item.span))
             seen.add(item.name)

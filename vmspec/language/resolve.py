@@ -233,6 +233,6 @@ def _need_region(process: str, region: str, step: ast.Node, regions: set[str], a
 
 def _replay(step: ast.Replay, walk: _Walk, scope: Scope, spec_path: str) -> None:
     target = os.path.normpath(os.path.join(os.path.dirname(step.span.file or spec_path), step.path))
-    _, err = confine(target, step.path, step.span, scope.root, "replay", None)
+    _, err = confine(target, step.path, name_span(step, "path_span"), scope.root, "replay", None)
     if err is not None:
         scope.errors.append(err)

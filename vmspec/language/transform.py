@@ -41,7 +41,8 @@ def parse_int(text: str) -> int:
 def spelling(*items: tuple[str, str, int] | None) -> tuple[tuple[str, str], ...] | None:
     """Return the ``(field, digits)`` pairs of ``(field, digits, value)`` items whose digits are not
     the plain decimal of the value (``0x7f00``, ``1_000``, ``007``), or None if there are none."""
-    found = tuple((field, digits) for item in items if item is not None
+    found = tuple((field, digits) for item in items
+                  if item is not None and (item[1][:1] == "0" or "_" in item[1])  # else plain
                   for field, digits, value in (item,) if digits != str(abs(value)))
     return found or None
 
@@ -249,7 +250,8 @@ class ASTBuilder:
         return c
 
     def include(self, c: list[Any]) -> ast.Include:
-        return build(ast.Include, span=self.span(c[0], c[1]), path=self.string(c[1]))
+        return build(ast.Include, span=self.span(c[0], c[1]), path=self.string(c[1]),
+                     path_span=self.span(c[1]))
 
     def machine(self, c: list[Any]) -> ast.Machine:
         name = self.name(c[1])
@@ -354,14 +356,15 @@ class ASTBuilder:
         ways = None if c[3].type == "FULLY" else self.integer(c[3], c[3].split("-")[0])
         entries = self.integer(c[1])
         return build(ast.TLBLevelSpec, span=self.span(c[0], c[-1]), name=str(c[0]),
-                     entries=entries, ways=ways, spelling=spelling(("entries", str(c[1]), entries)))
+                     name_span=self.span(c[0]), entries=entries, ways=ways,
+                     ways_span=self.span(c[3]), spelling=spelling(("entries", str(c[1]), entries)))
 
     def latency_setting(self, c: list[Any]) -> ast.Setting:
         return self._setting(c, latency=tuple(c[1:]))
 
     def latency_item(self, c: list[Any]) -> ast.LatencyItem:
         return build(ast.LatencyItem, span=self.span(c[0], c[1]), name=str(c[0]),
-                                               value=self.duration(c[1]))
+                     name_span=self.span(c[0]), value=self.duration(c[1]))
 
     def segment(self, c: list[Any]) -> ast.Segment:
         if c[0].type == "LIB":
@@ -382,7 +385,9 @@ class ASTBuilder:
     def outcome(self, c: list[Any]) -> tuple[str | None, Token]:
         word = c[1]
         if word not in ERROR_NAMES:
-            self.error(f"unknown failure `{word}` after =>{suggest(word, ERROR_NAMES)}", word,
+            close = f"; did you mean {word.upper()}?" if word.upper() in ERROR_NAMES else \
+                suggest(word, ERROR_NAMES)
+            self.error(f"unknown failure `{word}` after =>{close}", word,
                        "a step may end with => ENOMEM, EINVAL, SIGSEGV, SIGBUS or OOM")
             return None, word
         return str(word), word
@@ -554,7 +559,7 @@ class ASTBuilder:
         last = c[-1][3] if len(c) > 3 else c[2]
         into = next((x[3] for x in c[3:] if x[0] == "into"), None)
         return self._step(ast.Replay, c[0], last, kind="replay", **self._names(c[0]),
-                          path=self.string(c[2]), region=opts.get("into"),
+                          path=self.string(c[2]), path_span=self.span(c[2]), region=opts.get("into"),
                           region_span=self.span(into) if into is not None else None,
                           format=opts.get("format", "pages"), mode=opts.get("mode"))
 

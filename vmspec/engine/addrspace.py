@@ -8,8 +8,12 @@ writable, ``populate_vma_page_range``; 4.1), ``do_vmi_munmap``/``unmap_region``/
 made writable at once, ``can_change_pte_writable``), ``madvise_dontneed_single_vma`` with 6.18's
 ``CONFIG_PT_RECLAIM`` (2.2), ``apply_mlock_buf``/``populate``, ``dup_mmap``/``copy_page_range``
 with ``vma_needs_copy`` (4.5), ``exit_mmap``; overcommit charges per 7.1. The caller (System)
-owns locking-free orchestration and the OOM policy. Not modelled: MAP_FIXED and hints, mremap,
-stack growth, hugetlb, THP, MADV_PAGEOUT reclaim (the advice is recorded only: there is no swap,
+owns locking-free orchestration and the OOM policy. hugetlb mappings (``hugetlb_file_setup``,
+``hugetlbfs_file_mmap``, ENGINE-FACTS 12.1, 4.7) go through ``vmspec.engine.hugetlb``: length
+rounded up to the huge page size, placed huge-aligned, reserved at mmap (ENOMEM when the pool
+cannot) unless MAP_NORESERVE, never charged to Committed_AS (7.1); munmap needs huge-page-aligned
+cuts (``hugetlb_vm_op_split``: EINVAL). Not modelled: MAP_FIXED and hints, mremap,
+stack growth, THP, mprotect/madvise/mlock of hugetlb mappings (Unsupported), MADV_PAGEOUT reclaim (the advice is recorded only: there is no swap,
 so anonymous pages could not go anywhere, and clean file pages stay too), shmem accounting by
 inode lifetime beyond "freed when its last mapping goes".
 """
@@ -22,6 +26,7 @@ import numpy as np
 
 from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, OOMKilled, Unsupported
 from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM
+from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
 from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_ADDR, PMD_SIZE,
                                   image_layout, page_align)
 from vmspec.engine.malloc import Arena
@@ -70,6 +75,17 @@ def frames_in(p: Process, start: int, end: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
+def huge_pages_in(p: Process, start: int, end: int) -> dict[int, set[int]]:
+    """Return, per leaf shift (21, 30), the hugetlb page ids ``p`` maps that a byte of
+    ``[start, end)`` is in."""
+    out: dict[int, set[int]] = {}
+    for shift, leaves in p.pt.huge.items():
+        lo, hi = start >> shift, (end - 1) >> shift
+        out[shift] = {page for k, (page, _) in leaves.items() if lo <= k <= hi} if end > start \
+            else set()
+    return out
+
+
 def mapcounts(sysm, p: Process) -> np.ndarray:
     """Return the mapcount of every frame ``p`` maps, one per PTE."""
     return sysm.frames.mapcount[frames_in(p, 0, 1 << 57)]
@@ -80,6 +96,8 @@ def mapcounts(sysm, p: Process) -> np.ndarray:
 def zap(sysm, p: Process, start: int, end: int) -> None:
     """Clear the PTEs of ``[start, end)``: drop mapcounts, free anonymous frames nobody maps."""
     fr = sysm.frames
+    if p.pt.huge[21] or p.pt.huge[30]:
+        sysm.hugetlb.zap(p, start, end)
     for key in p.pt.keys_in(start, end):
         t, w = p.pt.pfn[key], p.pt.wr[key]
         lo = max(start, key << PTE_SHIFT)
@@ -130,6 +148,13 @@ def _free_unused_shmem(sysm, fids) -> None:
         for f in sysm.cache.delete(cf):
             sysm.frames.release(f)
         sysm.committed_pages -= getattr(cf, "charged", 0)
+
+
+def _free_unused_hugetlb(sysm, vmas) -> None:
+    """Free the shared hugetlb objects of ``vmas`` that no live process maps any more."""
+    oids = [v.hobj for v in vmas if v.hugetlb and v.shared]
+    if oids:
+        sysm.hugetlb.free_unused(oids, [q for q in sysm.procs.values() if q.alive])
 
 
 def _uncharge(sysm, p: Process, vmas) -> None:
@@ -217,9 +242,10 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
     if hugetlb is not None:
         if file is not None:
             raise EINVAL("MAP_HUGETLB cannot be combined with a regular file")
-        if hugetlb not in (2 << 20, 1 << 30):
+        if hugetlb not in HUGE_SIZES:
             raise EINVAL(f"hugetlb page size must be 2MiB or 1GiB, got {hugetlb}")
-        raise Unsupported("hugetlb mappings are not modelled yet; drop `hugetlb`")
+        return _mmap_hugetlb(sysm, p, name, length, hugetlb, shared=shared, prot=prot,
+                             populate=populate, noreserve=noreserve)
     if file is not None and file not in sysm.cache.files:
         raise EINVAL(f"no file named {file!r} (declare it with `file`/create_file first)")
     plen = page_align(length, ps)
@@ -263,6 +289,45 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
     return addr
 
 
+def _mmap_hugetlb(sysm, p: Process, name: str, length: int, size: int, *, shared: bool, prot: str,
+                  populate: bool, noreserve: bool) -> int:
+    """MAP_HUGETLB: ``ksys_mmap_pgoff`` rounds the length up to the huge page size and makes a
+    hugetlbfs file; ``hugetlb_get_unmapped_area`` places it huge-aligned; ``hugetlbfs_file_mmap``
+    reserves one pool page per huge page (ENOMEM if the pool cannot) unless MAP_NORESERVE, which
+    hugetlb honours in every overcommit mode (``do_mmap``). Nothing is charged to Committed_AS."""
+    hl = sysm.hugetlb
+    hlen = page_align(length, size)
+    if hlen > DEFAULT_MAP_WINDOW - MMAP_MIN_ADDR:
+        raise ENOMEM(f"mmap of {length} bytes does not fit in the address space")
+    addr = p.vmas.get_unmapped_area(hlen, p.mmap_base, sysm.page_size, False, align=size)
+    if addr is None:
+        raise ENOMEM(f"no room for {length} bytes in the address space")
+    n = hlen // size
+    pool = hl.pool(size)
+    if not noreserve and not pool.reserve(n):
+        raise ENOMEM(f"the {size >> 20} MiB hugetlb pool cannot reserve {n} pages: "
+                     f"{pool.available} of {pool.total} are neither in use nor reserved")
+    oid = hl.new_id()
+    v = VMA(addr, addr + hlen, PROTS[prot], shared=shared, noreserve=noreserve, hugetlb=size,
+            hobj=oid, hugetlb_owner=True)
+    if shared:
+        from vmspec.engine.hugetlb import SharedObject
+        hl.objects[oid] = SharedObject(oid, size, resv=set() if noreserve else set(range(n)))
+    elif not noreserve:
+        p.hresv.update(range(addr, addr + hlen, size))
+    p.vmas.insert(v)
+    p.regions[name] = Region(addr, length, via="mmap")
+    if populate:
+        populate_range(sysm, p, addr, addr + hlen)
+    return addr
+
+
+def _refuse_hugetlb(p: Process, s: int, e: int, what: str) -> None:
+    """Raise Unsupported if ``[s, e)`` touches a hugetlb mapping (``what`` is the operation)."""
+    if p.vmas.nhuge and any(v.hugetlb for v in p.vmas.overlapping(s, e)):
+        raise Unsupported(f"{what} of a hugetlb mapping is not modelled yet")
+
+
 def automap(sysm, p: Process, va: int) -> VMA | None:
     """Map a 4 KiB anonymous private rw page at ``va`` (lackey replay's first use of a page)."""
     page = va & ~4095
@@ -281,11 +346,19 @@ def munmap_range(sysm, p: Process, s: int, e: int) -> None:
         raise EINVAL(f"munmap start {s:#x} is not page aligned")
     if e <= s:
         raise EINVAL("munmap of an empty range")
+    for v in p.vmas.overlapping(s, e) if p.vmas.nhuge else ():
+        for cut in (s, e):
+            if v.hugetlb and v.start < cut < v.end and cut % v.hugetlb:
+                raise EINVAL(f"munmap would split a {v.hugetlb >> 20} MiB hugetlb mapping at "
+                             f"{cut:#x}, which is not huge-page aligned (hugetlb_vm_op_split)")
     gone = p.vmas.remove(s, e)
     zap(sysm, p, s, e)
+    if p.hresv:
+        sysm.hugetlb.unreserve_private(p, gone, s, e)
     _release_tables(sysm, p.pt.free_tables(s, e, p.vmas.intersects))
     _uncharge(sysm, p, gone)
     _free_unused_shmem(sysm, [v.file for v in gone if v.shmem])
+    _free_unused_hugetlb(sysm, gone)
     sysm.tlb_model.invalidate_range(p.pid, s, e)
 
 
@@ -414,6 +487,16 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
         return
     handler, mmu = sysm.handler, sysm.mmu
     fw = v.writable and not v.shared
+    if v.hugetlb:  # one GUP fault per huge page not yet mapped suitably (4.7)
+        size = v.hugetlb
+        shift = HUGE_SIZES[size]
+        lo = max(s, v.start) & ~(size - 1)
+        for hva in range(lo, min(e, v.end), size):
+            leaf = p.pt.huge[shift].get(hva >> shift)
+            if leaf is not None and (not fw or leaf[1]):
+                continue
+            sysm.hugetlb.fault(p, v, hva, fw, handler.table_alloc(p), mmu._invalidate_huge)
+        return
     lo, hi = max(s, v.start), min(e, v.end)
     for key in range(lo >> PTE_SHIFT, ((hi - 1) >> PTE_SHIFT) + 1):
         a = max(lo, key << PTE_SHIFT)
@@ -453,6 +536,7 @@ def mprotect(sysm, p: Process, s: int, e: int, prot: str) -> None:
         return
     # do_mprotect_pkey changes VMA after VMA and stops with ENOMEM at the first hole: the part
     # before the hole keeps its new protection (nothing changes if the start is unmapped).
+    _refuse_hugetlb(p, s, e, "mprotect")
     full_end = e
     e = _mapped_prefix(p, s, e)
     if e == s:
@@ -509,6 +593,7 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
         raise EINVAL(f"advice must be one of {', '.join(ADVICE)}, got {advice!r}")
     if e <= s:
         return
+    _refuse_hugetlb(p, s, e, f"madvise {advice}")
     vmas = p.vmas.overlapping(s, e)
     holes = not _covered(p, s, e)
     if advice == "dontneed":
@@ -564,6 +649,7 @@ def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
     s, e = r.start & ~(ps - 1), page_align(r.end, ps)
     if e <= s:
         return
+    _refuse_hugetlb(p, s, e, "mlock" if lock else "munlock")
     if not _covered(p, s, e):
         raise ENOMEM(f"m{'un' if not lock else ''}lock range {s:#x}-{e:#x} is not fully mapped")
     for v in p.vmas.split(s, e):
@@ -577,13 +663,25 @@ def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
 
 def fork(sysm, p: Process, name: str, pid: int) -> Process:
     """``dup_mmap``: copy VMAs, charge VM_ACCOUNT ones, copy page tables of VMAs with anon pages
-    (write-protecting private PTEs in both), flush the parent's TLB entries (ENGINE-FACTS 4.5)."""
+    (write-protecting private PTEs in both), flush the parent's TLB entries (ENGINE-FACTS 4.5).
+
+    hugetlb: the child owns no reservation (``reset_vma_resv_huge_pages``); a private hugetlb VMA
+    with pages has its leaves copied write-protected in both (``copy_hugetlb_page_range``); a
+    shared one has no anon_vma, so nothing is copied and the child faults the object's pages in
+    again (1 minor each)."""
+    for v in p.vmas:
+        if v.hugetlb == 2 << 20 and v.shared and \
+                page_align(v.start, 1 << 30) + (1 << 30) <= v.end:
+            raise Unsupported(
+                "fork of a shared 2 MiB hugetlb mapping that spans an aligned 1 GiB range: Linux "
+                "shares its PMD table between the processes (huge_pmd_share); not modelled yet")
     c = Process(name, pid, p.vmas.copy(), PageTable(sysm.levels),
                 regions={k: replace(r) for k, r in p.regions.items()}, arena=p.arena.copy(),
                 start_brk=p.start_brk, brk=p.brk, mmap_base=p.mmap_base,
                 oom_score_adj=p.oom_score_adj)
     for v in c.vmas:  # dup_mmap: vm_flags_clear(tmp, VM_LOCKED_MASK); mlock is not inherited
         v.locked = False
+        v.hugetlb_owner = False
     charged = 0
     for v in c.vmas:
         if v.account:
@@ -595,6 +693,8 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
         for v in p.vmas:
             if v.anon_vma:
                 _copy_tables(sysm, p, c, v)
+                if v.hugetlb:
+                    _copy_huge_leaves(sysm, p, c, v)
     except OOMKilled:
         teardown(sysm, c, "exited")
         raise
@@ -648,9 +748,23 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
                         cw[i0:i1] = False
 
 
+def _copy_huge_leaves(sysm, p: Process, c: Process, v: VMA) -> None:
+    """``copy_hugetlb_page_range`` for a private VMA: share every page, write-protected in both."""
+    shift = HUGE_SIZES[v.hugetlb]
+    pool = sysm.hugetlb.pool(v.hugetlb)
+    src, dst = p.pt.huge[shift], c.pt.huge[shift]
+    for k, (page, _) in list(src.items()):
+        if v.start <= k << shift < v.end:
+            src[k] = dst[k] = (page, False)
+            pool.mapcount[page] += 1
+
+
 def teardown(sysm, p: Process, status: str) -> None:
     """``exit_mmap``: zap everything, free every table, uncharge, flush; set the status."""
     zap(sysm, p, 0, 1 << 57)
+    if p.hresv:
+        sysm.hugetlb.unreserve_private(p, p.vmas, 0, 1 << 57)
+    huge_shared = [v for v in p.vmas if v.hugetlb and v.shared]
     _release_tables(sysm, p.pt.all_frames())
     p.pt = PageTable(sysm.levels)
     sysm.committed_pages -= p.committed
@@ -659,4 +773,5 @@ def teardown(sysm, p: Process, status: str) -> None:
     p.vmas = VMAList()
     p.status = status
     _free_unused_shmem(sysm, shm)
+    _free_unused_hugetlb(sysm, huge_shared)
     sysm.tlb_model.flush_pid(p.pid)

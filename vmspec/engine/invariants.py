@@ -7,7 +7,11 @@ each frame's mapcount equals the PTEs that map it; each process's RSS counters e
 non-zero-page PTEs by kind; every PTE table hangs below existing upper tables and lies in no gap
 that ``free_pgtables`` should have freed at munmap; Committed_AS equals the VM_ACCOUNT VMAs plus
 shmem charges; and no TLB entry survives for a translation that no longer exists or lost a
-permission. With ``System(reference_tlb=True)`` the TLB must also equal a ``TLBRef`` fed the same
+permission. hugetlb (ENGINE-FACTS 12.1, 2.1): per pool, free + in use == total, the free pages
+are distinct and unmapped, reserved <= free and equals the unconsumed reservations of processes
+and shared objects; every page in use is held by a shared object or mapped privately; each
+page's mapcount equals the leaf entries mapping it; each leaf lies in a hugetlb VMA of its size,
+under the PMD (2 MiB) or PUD (1 GiB) table that holds it, and is writable only if the VMA is. With ``System(reference_tlb=True)`` the TLB must also equal a ``TLBRef`` fed the same
 calls. No Linux counterpart (CONFIG_DEBUG_VM checks are the nearest).
 """
 
@@ -38,8 +42,9 @@ def check_invariants(sysm) -> None:
     live = [p for p in sysm.procs.values() if p.alive]
     refs = np.zeros(hw, np.int64)
     for p in sysm.procs.values():
-        if not p.alive and (p.pt.pfn or p.pt.pmd or p.pt.pud or p.vmas.vmas):
-            _fail(f"{p.name} is {p.status} but still has page tables or VMAs")
+        if not p.alive and (p.pt.pfn or p.pt.pmd or p.pt.pud or p.vmas.vmas or p.pt.huge[21]
+                            or p.pt.huge[30] or p.hresv):
+            _fail(f"{p.name} is {p.status} but still has page tables, VMAs or reservations")
     for p in live:
         for f in p.pt.all_frames():
             if role[f]:
@@ -75,7 +80,66 @@ def check_invariants(sysm) -> None:
     if (fr.mapcount[:hw][role == 1] != 0).any() or (fr.flags[:hw][role == 1] != 0).any():
         _fail("a free frame has a mapcount or flags")
     _check_commit(sysm, live)
+    _check_hugetlb(sysm, live)
     _check_tlb(sysm, live)
+
+
+def _check_hugetlb(sysm, live) -> None:
+    hl = sysm.hugetlb
+    for size, pool in hl.pools.items():
+        shift = 21 if size == 2 << 20 else 30
+        free = pool.free_pages()
+        if len(set(free)) != len(free) or len(free) != pool.free:
+            _fail(f"{size >> 20} MiB pool: free count {pool.free} but free list holds {len(free)}")
+        if not 0 <= pool.resv <= pool.free <= pool.total:
+            _fail(f"{size >> 20} MiB pool: resv {pool.resv}, free {pool.free}, total {pool.total}")
+        maps = [0] * pool.total
+        resv = 0
+        for p in live:
+            resv += sum(1 for a in p.hresv
+                        if (v := p.vmas.find(a)) is not None and v.hugetlb == size)
+            for k, (page, w) in p.pt.huge[shift].items():
+                va = k << shift
+                v = p.vmas.find(va)
+                if v is None or v.hugetlb != size:
+                    _fail(f"{p.name}: a {size >> 20} MiB leaf at {va:#x} outside a hugetlb VMA of "
+                          "that size")
+                if w and not v.prot & W:
+                    _fail(f"{p.name}: writable hugetlb leaf at {va:#x} in a read-only mapping")
+                if (shift == 21 and va >> 30 not in p.pt.pmd) or va >> 39 not in p.pt.pud:
+                    _fail(f"{p.name}: hugetlb leaf at {va:#x} without the table that holds it")
+                if shift == 21 and va >> 21 in p.pt.ptf or shift == 30 and va >> 30 in p.pt.pmd:
+                    _fail(f"{p.name}: a page table below the hugetlb leaf at {va:#x}")
+                if v.shared:
+                    obj = hl.objects.get(v.hobj)
+                    idx = v.pgoff + ((va - v.start) >> shift)
+                    if obj is None or obj.pages.get(idx) != page:
+                        _fail(f"{p.name}: shared hugetlb leaf at {va:#x} is not its object's page")
+                elif pool.shared[page]:
+                    _fail(f"{p.name}: private hugetlb leaf at {va:#x} maps a shared object's page")
+                maps[page] += 1
+        held = set()
+        for obj in hl.objects.values():
+            if obj.size != size:
+                continue
+            resv += len(obj.resv)
+            if obj.resv & set(obj.pages):
+                _fail(f"shared hugetlb object {obj.oid}: a page is both reserved and allocated")
+            for page in obj.pages.values():
+                if pool.shared[page] != obj.oid:
+                    _fail(f"shared hugetlb object {obj.oid} holds page {page} tagged otherwise")
+                held.add(page)
+        if resv != pool.resv:
+            _fail(f"{size >> 20} MiB pool: resv {pool.resv} but mappings hold {resv} reservations")
+        freeset = set(free)
+        for page in range(pool.total):
+            if maps[page] != pool.mapcount[page]:
+                _fail(f"{size >> 20} MiB page {page}: mapcount {pool.mapcount[page]} but "
+                      f"{maps[page]} leaves map it")
+            in_use = page not in freeset
+            if in_use != (page in held or maps[page] > 0):
+                _fail(f"{size >> 20} MiB page {page}: {'in use' if in_use else 'free'} but "
+                      f"{'un' if in_use else ''}referenced")
 
 
 def _check_process(sysm, p, role, refs) -> None:
@@ -159,6 +223,13 @@ def _check_tlb(sysm, live) -> None:
                 _fail(f"TLB {level} holds an entry of a process that is gone (pid {pid})")
             va = vpn << shift
             v = p.vmas.find(va)
+            if shift != 12:
+                leaf = p.pt.huge[shift].get(vpn)
+                if v is None or v.hugetlb != 1 << shift or not v.prot or leaf is None:
+                    _fail(f"TLB {level}: {p.name} huge page {va:#x} is cached but not mapped")
+                if writable and (not v.prot & W or not leaf[1]):
+                    _fail(f"TLB {level}: {p.name} huge page {va:#x} is cached writable but is not")
+                continue
             t = p.pt.pfn.get(va >> 21)
             if v is None or not v.prot or t is None or t[(va >> 12) & 511] == -1:
                 _fail(f"TLB {level}: {p.name} page {va:#x} is cached but no longer mapped")

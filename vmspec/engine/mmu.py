@@ -9,7 +9,13 @@ faults by kind, then replays the TLB with ``TLB.sweep`` using each page's write 
 slices that need file faults (fault-around and readahead depend on order) or might run out of
 memory fall back to ``access_one``. ``run`` is the tight per-access loop of random access and
 replay. All three leave identical state (tests/engine/test_mmu_equivalence.py).
-Not modelled: huge pages in the TLB (every translation is 4 KiB), accessed bits.
+hugetlb pages (ENGINE-FACTS 4.7, 12.1): an access in a hugetlb VMA translates with the huge page's
+shift (21: l1_2m then l2; 30: l1_1g) and a miss walks one (2 MiB) or two (1 GiB) levels fewer.
+A sweep still makes one access per base page: per huge page, the first access is a lookup (a miss
+walks, maybe faults, and fills); the others find that entry most recently used and hit, unless no
+level holds the size, when each walks again; so a sweep costs O(huge pages), not O(base pages).
+A process with a hugetlb VMA takes the page-size-aware per-access path in ``run``.
+Not modelled: THP translations, accessed bits.
 """
 
 from __future__ import annotations
@@ -39,13 +45,56 @@ class MMU:
     """Access paths over one TLB, frame table and fault handler."""
 
     def __init__(self, frames: FrameTable, tlb, handler: FaultHandler,
-                 tlb_holds_4k: bool = True) -> None:
+                 tlb_holds_4k: bool = True, hugetlb=None, tlb_holds: dict | None = None) -> None:
         self.frames = frames
         self.tlb = tlb
         self.handler = handler
         # False when the ``tlb`` setting lists neither l1 nor l2: no level holds a 4 KiB entry,
         # so a repeated access to the page just walked misses again.
         self.tlb_holds_4k = tlb_holds_4k
+        self.hugetlb = hugetlb  # the machine's Hugetlb (pools and shared objects)
+        # page shift -> whether some TLB level holds entries of that size
+        self.tlb_holds = tlb_holds or {12: tlb_holds_4k, 21: True, 30: True}
+
+    # ---- hugetlb pages -----------------------------------------------------------------------
+
+    def resolve_huge(self, p: Process, v: VMA, va: int, write: bool) -> bool:
+        """Walk to a hugetlb leaf after a TLB miss, faulting if needed; return its write bit."""
+        shift = 21 if v.hugetlb == 1 << 21 else 30
+        p.walk_saved += 1 if shift == 21 else 2
+        leaf = p.pt.huge[shift].get(va >> shift)
+        if leaf is None or (write and not leaf[1]):
+            self.hugetlb.fault(p, v, va, write, self.handler.table_alloc(p), self._invalidate_huge)
+            leaf = p.pt.huge[shift][va >> shift]
+        return leaf[1]
+
+    def _invalidate_huge(self, p: Process, hvpn: int, shift: int) -> None:
+        self.tlb.invalidate(p.pid, hvpn, shift)
+
+    def access_huge(self, p: Process, v: VMA, va: int, write: bool, n: int = 1) -> None:
+        """Make ``n`` accesses in one huge page of hugetlb VMA ``v`` starting at ``va``: the first
+        looks the TLB up (walk, fault, fill on a miss), the others reuse the entry it left."""
+        if not v.prot & (W if write else R):
+            p.accesses += 1
+            p.misses += 1
+            raise _segv(p, va, v, write)
+        shift = 21 if v.hugetlb == 1 << 21 else 30
+        hvpn = va >> shift
+        p.accesses += 1
+        if self.tlb.lookup(p.pid, hvpn, shift, write):
+            p.hits += 1
+        else:
+            p.misses += 1
+            self.tlb.fill(p.pid, hvpn, shift, self.resolve_huge(p, v, va, write))
+        rest = n - 1
+        if rest <= 0:
+            return
+        p.accesses += rest
+        if self.tlb_holds[shift]:
+            p.hits += rest
+        else:  # nothing holds this size: every access walks (the page is mapped by now)
+            p.misses += rest
+            p.walk_saved += rest * (1 if shift == 21 else 2)
 
     # ---- one access --------------------------------------------------------------------------
 
@@ -67,6 +116,11 @@ class MMU:
 
     def access_one(self, p: Process, va: int, write: bool) -> None:
         """Make one access at ``va``: TLB lookup, and on a miss walk, maybe fault, fill."""
+        if p.vmas.nhuge:
+            v = p.vmas.find(va)
+            if v is not None and v.hugetlb:
+                self.access_huge(p, v, va, write)
+                return
         p.accesses += 1
         vpn = va >> SHIFT
         if self.tlb.lookup(p.pid, vpn, SHIFT, write):
@@ -82,6 +136,9 @@ class MMU:
         """Access pages in order: ``items`` are page numbers (all reads or all writes, as
         ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
         an unmapped page instead of SIGSEGV (lackey replay)."""
+        if p.vmas.nhuge:
+            self._run_aware(p, items, write, automap)
+            return
         lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
         pfn, wrd, find, fault = p.pt.pfn, p.pt.wr, p.vmas.find, self.handler.fault
         pairs = write is None
@@ -124,6 +181,22 @@ class MMU:
             p.misses += misses
             p.accesses += acc
 
+    def _run_aware(self, p: Process, items: Iterable, write: bool | None,
+                   automap: Callable | None) -> None:
+        """``run`` for a process with hugetlb VMAs: find each access's VMA first, so that the TLB
+        is looked up with the page size that maps it."""
+        pairs = write is None
+        wr = bool(write)
+        for item in items:
+            if pairs:
+                vpn, wr = item
+            else:
+                vpn = item
+            va = vpn << SHIFT
+            if automap is not None and p.vmas.find(va) is None:
+                automap(p, va)
+            self.access_one(p, va, wr)
+
     # ---- sweeps ------------------------------------------------------------------------------
 
     def sweep(self, p: Process, vpns: np.ndarray, write: bool, mult: np.ndarray | None = None,
@@ -138,6 +211,14 @@ class MMU:
             if v is None or not v.prot & (W if write else R):
                 self.access_one(p, va, write)  # misses and raises SIGSEGV
                 raise AssertionError("an access outside every mapping did not fault")
+            if v.hugetlb:
+                size = v.hugetlb
+                lim = min(v.end, (va & ~(size - 1)) + size) >> SHIFT
+                end = pos + int(np.searchsorted(vpns[pos:], lim))
+                n_acc = end - pos if mult is None else int(mult[pos:end].sum())
+                self.access_huge(p, v, va, write, n_acc)
+                pos = end
+                continue
             lim = min(v.end >> SHIFT, ((vpn >> 9) + 1) << 9)
             end = pos + int(np.searchsorted(vpns[pos:min(n, pos + 512)], lim))
             pv = vpns[pos:end]

@@ -9,7 +9,10 @@ by 6.18's ``CONFIG_PT_RECLAIM`` when MADV_DONTNEED empties a fully covered PTE t
 (``mm_inc_nr_puds/pmds/ptes``); the PGD is not counted and takes no frame, and a P4D table (5-level)
 takes a frame but is not counted either, because ``__p4d_alloc`` has no ``mm_inc_nr_*`` call. A PTE table is a dict entry keyed by ``va >> 21`` holding an
 ``int64[512]`` of frame numbers (``NONE``, ``ZERO`` or a frame) and a ``bool[512]`` write bit.
-Not modelled: huge (leaf) PMD/PUD entries, swap entries, accessed/dirty bits per PTE.
+hugetlb leaf entries (a 2 MiB page in a PMD entry, a 1 GiB page in a PUD entry, ENGINE-FACTS
+2.1) live in ``huge[21]``/``huge[30]``: ``va >> shift`` -> (huge page id, write bit); they need
+the PMD (or PUD) table that holds them and no table below. Not modelled: THP leaves, swap
+entries, accessed/dirty bits per PTE.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ TABLE_BYTES = 4096
 class PageTable:
     """All page tables of one address space. Upper levels map a table key to the table's frame."""
 
-    __slots__ = ("levels", "pfn", "wr", "ptf", "pmd", "pud", "p4d")
+    __slots__ = ("levels", "pfn", "wr", "ptf", "pmd", "pud", "p4d", "huge")
 
     def __init__(self, levels: int) -> None:
         self.levels = levels
@@ -37,6 +40,8 @@ class PageTable:
         self.pmd: dict[int, int] = {}  # va >> 30 -> frame holding the PMD table
         self.pud: dict[int, int] = {}  # va >> 39 -> frame holding the PUD table
         self.p4d: dict[int, int] = {}  # va >> 48 -> frame holding the P4D table (5-level)
+        # hugetlb leaves: shift -> {va >> shift: (huge page id, writable)}
+        self.huge: dict[int, dict[int, tuple[int, bool]]] = {21: {}, 30: {}}
 
     @property
     def nbytes(self) -> int:

@@ -56,6 +56,8 @@ class Process:
     rss_file: int = 0
     rss_shmem: int = 0
     committed: int = 0  # pages charged to Committed_AS by this process's VM_ACCOUNT VMAs
+    walk_saved: int = 0  # walk levels not visited by misses on huge pages (1 per 2M, 2 per 1G)
+    hresv: set = field(default_factory=set)  # addresses of private huge pages reserved, unfaulted
 
     @property
     def alive(self) -> bool:

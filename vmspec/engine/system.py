@@ -6,8 +6,9 @@ at a time, like one SWAP_CLUSTER_MAX batch), then asks the OOM killer (``oom.sel
 running processes in creation order, totalpages = RAM pages + swap pages, ENGINE-FACTS 8) and
 retries. Address-space operations (mmap, munmap, mprotect, madvise, mlock, brk, fork, exit) live
 in ``vmspec.engine.addrspace``; access paths in ``vmspec.engine.mmu``; fault rules in
-``vmspec.engine.fault``. Not modelled yet (``Unsupported`` where it would decide an outcome): swapping
-out and textbook replacement once free memory runs out, hugetlb mappings (pools are reserved),
+``vmspec.engine.fault``; hugetlbfs pools, reservations and faults in ``vmspec.engine.hugetlb``.
+Not modelled yet (``Unsupported`` where it would decide an outcome): swapping
+out and textbook replacement once free memory runs out,
 THP ("thp always", MADV_HUGEPAGE where a huge page fits), memory cgroups (``memory_max``).
 """
 
@@ -23,6 +24,7 @@ from vmspec.engine.cost import process_time
 from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
 from vmspec.engine.fault import FaultHandler
 from vmspec.engine.frames import FILE, FrameTable
+from vmspec.engine.hugetlb import SIZES as HUGE_SIZES, Hugetlb
 from vmspec.engine.mmu import MMU
 from vmspec.engine.pagecache import PageCache
 from vmspec.engine.process import Process
@@ -172,6 +174,10 @@ class System:
         self.page_size = m.page_size
         self.levels = m.paging_levels
         self.hugepage_pools = dict(m.hugepages)  # page size -> pages reserved at boot (12.1)
+        for size in self.hugepage_pools:
+            if size not in HUGE_SIZES:
+                raise EINVAL(f"hugepages size must be 2MiB or 1GiB, got {size}")
+        self.hugetlb = Hugetlb(self.hugepage_pools, self._next_anon_vma)
         self.hugetlb_pages = pool_bytes // m.page_size
         self.frames = FrameTable((m.ram - m.kernel - pool_bytes) // m.page_size)
         self.cache = PageCache()
@@ -184,8 +190,11 @@ class System:
         self._anon_vma_ids = 0
         self.handler = FaultHandler(self.frames, self.cache, self._alloc, self._alloc_free_only,
                                     self._invalidate, self._next_anon_vma)
+        names = {lv.name for lv in m.tlb}
         self.mmu = MMU(self.frames, self.tlb_model, self.handler,
-                       tlb_holds_4k=any(lv.name in ("l1", "l2") for lv in m.tlb))
+                       tlb_holds_4k=bool(names & {"l1", "l2"}), hugetlb=self.hugetlb,
+                       tlb_holds={12: bool(names & {"l1", "l2"}), 21: bool(names & {"l1_2m", "l2"}),
+                                  30: "l1_1g" in names})
         self.procs: dict[str, Process] = {}
         self._killed: list[str] = []
         self._oom_kills = 0
@@ -515,12 +524,15 @@ class System:
         return _Num(self.commit_limit_pages() * self.page_size)
 
     def hugepages_free(self, size: int) -> int:
-        """Huge pages of ``size`` neither in use nor reserved (no hugetlb mapping exists yet)."""
-        return self.hugepage_pools.get(size, 0)
+        """Huge pages of ``size`` neither in use nor reserved (sysfs free_hugepages minus
+        resv_hugepages, ENGINE-FACTS 12.1)."""
+        pool = self.hugetlb.pools.get(size)
+        return pool.available if pool else 0
 
     def hugepages_total(self, size: int) -> int:
         """The pool of ``size`` huge pages reserved at boot (``hugepages SIZE x N``)."""
-        return self.hugepage_pools.get(size, 0)
+        pool = self.hugetlb.pools.get(size)
+        return pool.total if pool else 0
 
     @property
     def killed(self) -> _Names:
@@ -611,7 +623,7 @@ class System:
         if q is None:
             return 0
         return process_time(self.machine.latency, self.levels, q.accesses, q.hits, q.misses,
-                            q.minor, q.major)
+                            q.minor, q.major, q.walk_saved)
 
     def alive(self, p: str) -> bool:
         q = self.procs.get(p)
@@ -639,7 +651,14 @@ class System:
         return 0
 
     def huge(self, p: str, r: str) -> int:
-        return 0
+        """Bytes of mapped hugetlb pages that a byte of the region is in (smaps Shared_Hugetlb +
+        Private_Hugetlb of that range; these are not in ``resident``, ENGINE-FACTS 12.1)."""
+        q = self._live(p)
+        if q is None or r not in q.regions:
+            return 0
+        reg = q.regions[r]
+        return sum(len(pages) << shift
+                   for shift, pages in addrspace.huge_pages_in(q, reg.start, reg.end).items())
 
     def size(self, p: str, r: str) -> int:
         q = self.procs.get(p)
@@ -666,7 +685,8 @@ class System:
         ra, rb = a.regions[r], b.regions[s]
         fa = np.unique(addrspace.frames_in(a, ra.start, ra.end))
         fb = np.unique(addrspace.frames_in(b, rb.start, rb.end))
-        return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+        return (len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+                + _shared_huge(a, ra.start, ra.end, b, rb.start, rb.end))
 
     def shared_processes(self, p: str, q: str) -> int:
         a, b = self._live(p), self._live(q)
@@ -674,4 +694,11 @@ class System:
             return 0
         fa = np.unique(addrspace.frames_in(a, 0, 1 << 57))
         fb = np.unique(addrspace.frames_in(b, 0, 1 << 57))
-        return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+        return (len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+                + _shared_huge(a, 0, 1 << 57, b, 0, 1 << 57))
+
+
+def _shared_huge(a: Process, a0: int, a1: int, b: Process, b0: int, b1: int) -> int:
+    """Bytes of hugetlb pages that both ``a`` (in ``[a0, a1)``) and ``b`` (in ``[b0, b1)``) map."""
+    ha, hb = addrspace.huge_pages_in(a, a0, a1), addrspace.huge_pages_in(b, b0, b1)
+    return sum(len(ha[shift] & hb[shift]) << shift for shift in ha)

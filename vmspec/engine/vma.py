@@ -38,7 +38,9 @@ class VMA:
     locked: bool = False
     noreserve: bool = False
     account: bool = False
-    hugetlb: int = 0
+    hugetlb: int = 0  # huge page size in bytes of a hugetlb mapping, else 0
+    hobj: int = 0  # the hugetlbfs file of a hugetlb mapping (one per mmap); pgoff counts its huge pages
+    hugetlb_owner: bool = False  # HPAGE_RESV_OWNER: the process that mapped it (not a fork child)
     thp: str | None = None
     advice: str | None = None
     anon_vma: int = 0
@@ -67,9 +69,11 @@ def mergeable(a: VMA, b: VMA, shift: int = 12) -> bool:
     """Return True if ``b`` directly follows ``a`` and both may be one VMA (``vma_merge``)."""
     if a.end != b.start:
         return False
-    if (a.prot, a.shared, a.file, a.shmem, a.locked, a.noreserve, a.account, a.hugetlb, a.thp,
-            a.growsdown) != (b.prot, b.shared, b.file, b.shmem, b.locked, b.noreserve, b.account,
-                             b.hugetlb, b.thp, b.growsdown):
+    if (a.prot, a.shared, a.file, a.shmem, a.locked, a.noreserve, a.account, a.hugetlb, a.hobj,
+            a.thp, a.growsdown) != (b.prot, b.shared, b.file, b.shmem, b.locked, b.noreserve,
+                                    b.account, b.hugetlb, b.hobj, b.thp, b.growsdown):
+        return False
+    if a.hobj and a.pgoff + (a.length // a.hugetlb) != b.pgoff:
         return False
     if a.growsdown:
         return False
@@ -81,16 +85,18 @@ def mergeable(a: VMA, b: VMA, shift: int = 12) -> bool:
 class VMAList:
     """The VMAs of one process, sorted by start."""
 
-    __slots__ = ("vmas", "_starts", "shift")
+    __slots__ = ("vmas", "_starts", "shift", "nhuge")
 
     def __init__(self, shift: int = 12) -> None:
         self.vmas: list[VMA] = []
         self._starts: list[int] = []
         self.shift = shift
+        self.nhuge = 0  # hugetlb VMAs in the list (access paths take the page-size-aware route)
 
     def _reindex(self) -> None:
         self.vmas.sort(key=lambda v: v.start)
         self._starts = [v.start for v in self.vmas]
+        self.nhuge = sum(1 for v in self.vmas if v.hugetlb)
 
     def __iter__(self):
         return iter(self.vmas)
@@ -103,6 +109,7 @@ class VMAList:
         new = VMAList(self.shift)
         new.vmas = [replace(v) for v in self.vmas]
         new._starts = list(self._starts)
+        new.nhuge = self.nhuge
         return new
 
     def find(self, addr: int) -> VMA | None:
@@ -149,6 +156,8 @@ class VMAList:
                 tail = replace(v, start=cut)
                 if v.file is not None:
                     tail.pgoff = v.pgoff + ((cut - v.start) >> shift)
+                elif v.hobj:
+                    tail.pgoff = v.pgoff + (cut - v.start) // v.hugetlb
                 v.end = cut
                 self.vmas.append(tail)
                 self._reindex()
@@ -181,18 +190,29 @@ class VMAList:
         self._reindex()
         return self.find(start)
 
-    def get_unmapped_area(self, length: int, high: int, page: int, thp_align: bool) -> int | None:
+    def get_unmapped_area(self, length: int, high: int, page: int, thp_align: bool,
+                          align: int = 0) -> int | None:
         """Pick an address for a new mapping top-down below ``high``, else bottom-up (None: no room).
 
         With ``thp_align`` the search first asks for ``length + 2 MiB`` and places the mapping at
         ``round_down(gap_end - length, 2 MiB)``, as 6.18's ``__thp_get_unmapped_area`` ends up
-        doing for a top-down layout (ENGINE-FACTS 1.5)."""
+        doing for a top-down layout (ENGINE-FACTS 1.5). ``align`` (a huge page size) places a
+        hugetlb mapping on that boundary."""
         if length <= 0 or length > DEFAULT_MAP_WINDOW - MMAP_MIN_ADDR:
             return None
         if thp_align:
             end = self._topdown_gap(length + PMD_SIZE, high)
             if end is not None:
                 return (end - length) & ~(PMD_SIZE - 1)
+        if align > page:
+            # vm_unmapped_area with an align_mask (hugetlb_get_unmapped_area): a gap of
+            # length + align - PAGE_SIZE, placed at its top rounded down; bottom-up: rounded up.
+            end = self._topdown_gap(length + align - page, high)
+            if end is not None:
+                return (end - length) & ~(align - 1)
+            low = self._bottomup(length + align - page,
+                                 (DEFAULT_MAP_WINDOW // 3 + page - 1) & ~(page - 1))
+            return None if low is None else (low + align - 1) & ~(align - 1)
         end = self._topdown_gap(length, high)
         if end is not None:
             return end - length

@@ -133,7 +133,6 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
     state = tables.start
     tok: Tok | None = None
     keyword_terms = tables.keyword_terms
-    before: list[int] | None = None  # the state stack before this token's first reduction
     while pos < n:
         mres, keywords, allowed, quantities = lexers[state]
         m = mres[0].match(text, pos)
@@ -181,18 +180,15 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
         # feed the token: reduce as often as needed, then shift it
         while True:
             action = actions[state].get(typ)
-            if action is None:
-                stack = before or state_stack
+            if action is None:  # (the stack from before this token's reductions is re-derived)
+                stack = _states_before(text, tables, tok.start_pos)
                 raise ParseFailure(tok.start_pos, tok, viable(tables, stack),
                                    previous=_last_token(value_stack))
             if action[0]:
                 state = action[1]
                 push_state(state)
                 push_value(tok)
-                before = None
                 break
-            if before is None:
-                before = state_stack[:]
             size, callback, origin = action[1]
             if callback is None:  # a unit rule that hands back its child: only the state changes
                 del state_stack[-1]
@@ -250,26 +246,71 @@ def _streamline(callback: Any, size: int) -> Any:
 
 
 def viable(tables: Tables, stack: list[int]) -> frozenset[str]:
-    """Return the terminals that the parser, with ``stack``, would shift (or accept at the end)."""
+    """Return the terminals that the parser, with ``stack``, would shift (or accept at the end).
+
+    Each trial reduces on a copy of the stack's top only (``stack`` may be 100,000 deep)."""
     actions = tables.actions
     found = set()
     for terminal in tables.terminals:
-        states = list(stack)
+        depth = len(stack)  # stack[:depth] plus `top` is the trial's stack
+        top: list[int] = []
         while True:
-            action = actions[states[-1]].get(terminal)
+            action = actions[top[-1] if top else stack[depth - 1]].get(terminal)
             if action is None:
                 break
             if action[0]:
                 found.add(terminal)
                 break
             size, _, origin = action[1]
-            if size:
-                del states[-size:]
-            states.append(actions[states[-1]][origin][1])
-            if terminal == "$END" and states[-1] == tables.end:
+            for _ in range(size):
+                if top:
+                    top.pop()
+                else:
+                    depth -= 1
+            top.append(actions[top[-1] if top else stack[depth - 1]][origin][1])
+            if terminal == "$END" and top[-1] == tables.end:
                 found.add(terminal)
                 break
     return frozenset(found)
+
+
+def _states_before(text: str, tables: Tables, offset: int) -> list[int]:
+    """Re-run the parser over ``text``, states only, and return its stack just before the token
+    at ``offset`` is fed: LALR may reduce on a token it then rejects, and what could have come
+    instead is a question about the stack from before those reductions. Only failures pay this."""
+    actions = tables.actions
+    lexers = tables.lexers
+    stack = [tables.start]
+    pos = 0
+    while pos < offset:
+        m = None
+        for mre in lexers[stack[-1]][0]:
+            m = mre.match(text, pos)
+            if m is not None:
+                break
+        if m is None:  # pragma: no cover - the text before `offset` was read once already
+            break
+        typ = m.lastgroup
+        if m.start(typ) >= offset:
+            break
+        pos = m.end()
+        if typ in tables.ignore:
+            continue
+        keywords = lexers[stack[-1]][1]
+        if keywords and typ == "NAME":
+            typ = keywords.get(m.group(typ), typ)
+        while True:
+            action = actions[stack[-1]].get(typ)
+            if action is None:  # pragma: no cover - as above
+                return stack
+            if action[0]:
+                stack.append(action[1])
+                break
+            size, _, origin = action[1]
+            if size:
+                del stack[-size:]
+            stack.append(actions[stack[-1]][origin][1])
+    return stack
 
 
 def _continues_word(ch: str) -> bool:

@@ -12,8 +12,9 @@ finding a marked page starts the next 32-page window (``page_cache_async_ra``). 
 copies the cache page (``do_cow_fault``/``wp_page_copy``: cow); a shared write dirties it. Regular
 files use write-notify (read faults map shared pages read-only; the first write is a minor
 ``wp_page_shared`` fault); shmem (shared anonymous memory) maps writable at once and allocates
-zeroed pages on a miss (minor). Beyond the end of the file is SIGBUS. Not modelled: THP, swap
-entries, hugetlb, ``mmap_miss``, userfaultfd, large folios.
+zeroed pages on a miss (minor). Beyond the end of the file is SIGBUS. Huge pages of hugetlb
+mappings are faulted by ``vmspec.engine.hugetlb`` (4.7), not here. Not modelled: THP, swap
+entries, ``mmap_miss``, userfaultfd, large folios.
 """
 
 from __future__ import annotations

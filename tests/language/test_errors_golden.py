@@ -98,6 +98,7 @@ CASES.update({
     "dash_in_name": (M + 'scenario "s" {\n    spawn my-proc\n}\n', {}),
     "unquoted_include": ("include common.vms\n", {}),
     "replay_into_unknown_region": (_steps('p: replay "t.trace" into bfu'), {"t.trace": "1\n"}),
+    "invisible_character": (M + 'scenario "s" {\n    spawn\u00a0p\n}\n', {}),
 })
 
 GOLDEN = {
@@ -571,6 +572,12 @@ GOLDEN = {
         '        p: replay "t.trace" into bfu\n'
         '                                 ^^^\n'
         "  hint: regions come from mmap and malloc steps, or are text, data, bss, heap, stack or a lib of the process's image"
+    ),
+    'invisible_character': (
+        'spec.vms:3:10: error: unexpected invisible character U+00A0 (NO-BREAK SPACE)\n'
+        '        spawn\xa0p\n'
+        '             ^\n'
+        '  hint: retype it as a plain space, or delete it (it often comes with copied text)'
     ),
 }
 

@@ -10,6 +10,7 @@ tracebacks reach the message.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from vmspec.errors import SpecError
@@ -123,6 +124,13 @@ def _unexpected_at(text: str, path: str, offset: int, tok: Any, expected: set[st
         word = str(tok)
     prev_type = getattr(previous, "type", None)
     wanted = _describe_expected(_narrow(expected, previous))
+    if tok is None and ch and (not ch.isprintable() or (ch.isspace() and ch not in " \t\r\n\f")
+                               or unicodedata.category(ch) == "Cf"):
+        name = unicodedata.name(ch, "a control character")
+        return error_at_offset(text, path, offset,
+                               f"unexpected invisible character U+{ord(ch):04X} ({name})",
+                               "retype it as a plain space, or delete it (it often comes with "
+                               "copied text)")
     special = _number_mistake(text, path, offset, before, word, wanted)
     if special is not None:
         return special

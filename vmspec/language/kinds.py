@@ -92,6 +92,13 @@ class KindChecker:
 
     def kind(self, node: ast.Node) -> str:
         """Return the kind of an expression node (reporting errors inside it)."""
+        cls = node.__class__  # the common cases first, by exact class (this runs per node)
+        if cls is ast.Binary:
+            return self.binary(node)  # type: ignore[arg-type]
+        if cls is ast.Observable:
+            return self.observable(node)  # type: ignore[arg-type]
+        if cls is ast.CountLit:
+            return ZERO if node.value == 0 else COUNT  # type: ignore[attr-defined]
         if isinstance(node, ast.SizeLit):
             return SIZE
         if isinstance(node, ast.CountLit):

@@ -42,7 +42,7 @@ def spelling(*items: tuple[str, str, int] | None) -> tuple[tuple[str, str], ...]
     """Return the ``(field, digits)`` pairs of ``(field, digits, value)`` items whose digits are not
     the plain decimal of the value (``0x7f00``, ``1_000``, ``007``), or None if there are none."""
     found = tuple((field, digits) for item in items
-                  if item is not None and (item[1][:1] == "0" or "_" in item[1])  # else plain
+                  if item is not None and (item[1][:1] == "0" and item[1] != "0" or "_" in item[1])
                   for field, digits, value in (item,) if digits != str(abs(value)))
     return found or None
 
@@ -201,7 +201,7 @@ class ASTBuilder:
 
     def literal(self, tok: Any) -> Any:
         """Turn an expression token into its literal node (nodes pass through)."""
-        if not isinstance(tok, Token):
+        if tok.__class__ is not Token:
             return tok
         kind = tok.type
         if kind == "SIZE":

@@ -173,18 +173,12 @@ def _sorted(errors: list[SpecError], sources: dict[str, str], fs: FileSet) -> Sp
         unique.setdefault(key, err)
     result = sorted(unique.values(),
                     key=lambda e: (order.get(e.span.file, len(order)), e.span.line, e.span.column))
+    lines: dict[str, list[str]] = {}  # each file split once: a line found per error is quadratic
     for err in result:
         if err.source is None and err.span.file in sources:
-            text = sources[err.span.file]
-            err.source = _line(text, err.span.line)
+            file_lines = lines.get(err.span.file)
+            if file_lines is None:
+                file_lines = lines[err.span.file] = sources[err.span.file].split("\n")
+            if 1 <= err.span.line <= len(file_lines):
+                err.source = file_lines[err.span.line - 1].rstrip("\r")
     return SpecErrors(result)
-
-
-def _line(text: str, line: int) -> str | None:
-    start = 0
-    for _ in range(line - 1):
-        start = text.find("\n", start) + 1
-        if start == 0:
-            return None
-    end = text.find("\n", start)
-    return (text[start:] if end < 0 else text[start:end]).rstrip("\r")

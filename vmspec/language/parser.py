@@ -112,8 +112,11 @@ def parse_source(text: str, path: str) -> tuple[ast.SpecFile, list[Comment], lis
                 gc.enable()
             builder_errors = list(builder.errors)
             builder.reset(path)
-    for err in builder_errors:
-        err.source = _line_of(text, err.span.line)
+    if builder_errors:
+        lines = text.split("\n")  # once: a line found per error would be quadratic
+        for err in builder_errors:
+            line = err.span.line
+            err.source = lines[line - 1].rstrip("\r") if 1 <= line <= len(lines) else ""
     spec = ast.SpecFile.model_construct(span=_file_span(path, text), path=path, items=tuple(items))
     return spec, comments, builder_errors
 
@@ -136,14 +139,3 @@ def _file_span(path: str, text: str) -> Any:
 
     return Span.model_construct(file=path, line=1, column=1, end_line=text.count("\n") + 1,
                                 end_column=len(text) - text.rfind("\n"))
-
-
-def _line_of(text: str, line: int) -> str:
-    """Return line ``line`` of ``text`` (1-based), without its line ending, cheaply."""
-    start = 0
-    for _ in range(line - 1):
-        start = text.find("\n", start) + 1
-        if start == 0:
-            return ""
-    end = text.find("\n", start)
-    return text[start:] if end < 0 else text[start:end].rstrip("\r")

@@ -1,9 +1,11 @@
-"""Turn lark's parse failures into spec errors written in words, at the right line and column.
+"""Turn parse failures into spec errors written in words, at the right line and column.
 
-lark reports what it expected as terminal names (``SIZE``, ``__ANON_3``); users need phrases
-("expected a size such as 64MiB"). This module recognises the common mistakes first (an
-unterminated string or block, a size without its unit, an unknown unit, a mistyped keyword) and
-otherwise names what was found and what could have come instead. No lark internals and no Python
+The driver (:mod:`~vmspec.language.driver`) reports a failure as terminal names (``SIZE``,
+``COLON``); users need phrases ("expected a size such as 64MiB"). This module recognises the common
+mistakes first (an unterminated string or block, an invisible character, a fraction, a bad hex
+number, an unknown or miscased unit, a mistyped keyword, a quantity of the wrong kind) and otherwise
+names what was found and what could have come instead, leaving out what the user almost surely did
+not mean (see :func:`_narrow`), with a hint for the usual slips. No lark internals and no Python
 tracebacks reach the message.
 """
 

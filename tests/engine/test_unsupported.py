@@ -1,12 +1,12 @@
 """Machines with swap, hugetlbfs pools or a textbook replacement policy run every scenario that
 never needs them exactly as a machine without; where one would decide the outcome (memory runs
-out, MADV_PAGEOUT, MADV_HUGEPAGE on a THP-sized range), the engine says so with Unsupported
-instead of guessing (docs/engine.md, "Not modelled yet")."""
+out with twolist and swap, MADV_PAGEOUT of file mappings, MADV_HUGEPAGE on a THP-sized range),
+the engine says so with Unsupported instead of guessing (docs/engine.md, "Not modelled yet")."""
 
 import pytest
 
 from vmspec.engine import MachineConfig, System
-from vmspec.engine.errors import Unsupported
+from vmspec.engine.errors import OOMKilled, Unsupported
 
 MiB = 1 << 20
 
@@ -26,11 +26,19 @@ def test_settings_that_only_matter_under_pressure(extra):
     assert other.free == plain.free and other.rss("p") == plain.rss("p")
 
 
-@pytest.mark.parametrize("extra", [{"swap": 64 * MiB}, {"replacement": "lru"}])
-def test_running_out_of_memory_with_swap_or_a_textbook_policy_is_unsupported(extra):
-    sysm = System(MachineConfig(ram=16 * MiB, **extra))
+def test_running_out_of_memory_with_swap_and_twolist_is_unsupported():
+    sysm = System(MachineConfig(ram=16 * MiB, swap=64 * MiB))
     with pytest.raises(Unsupported, match="free memory ran out"):
         _touch(sysm, 16 * MiB)
+
+
+def test_a_textbook_policy_without_swap_has_nothing_to_give_up():
+    """Anonymous pages need a swap slot; with no swap and no page cache the OOM killer runs."""
+    sysm = System(MachineConfig(ram=16 * MiB, replacement="lru"))
+    with pytest.raises(OOMKilled):
+        _touch(sysm, 16 * MiB)
+    assert sysm.killed == ["p"]
+    sysm.check_invariants()
 
 
 def test_swap_counts_in_the_commit_limit_and_swap_free():
@@ -75,6 +83,7 @@ def test_pageout():
     assert sysm.rss("p") == 1 * MiB
     swapping = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
     swapping.spawn("p")
-    swapping.mmap("p", "b", 1 * MiB)
+    swapping.create_file("f", 1 * MiB)
+    swapping.mmap("p", "b", 1 * MiB, file="f")
     with pytest.raises(Unsupported, match="MADV_PAGEOUT"):
         swapping.madvise("p", "b", 0, 1 * MiB, "pageout")

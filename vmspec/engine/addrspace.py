@@ -13,8 +13,8 @@ owns locking-free orchestration and the OOM policy. hugetlb mappings (``hugetlb_
 rounded up to the huge page size, placed huge-aligned, reserved at mmap (ENOMEM when the pool
 cannot) unless MAP_NORESERVE, never charged to Committed_AS (7.1); munmap needs huge-page-aligned
 cuts (``hugetlb_vm_op_split``: EINVAL). Not modelled: MAP_FIXED and hints, mremap,
-stack growth, THP, mprotect/madvise/mlock of hugetlb mappings (Unsupported), MADV_PAGEOUT reclaim (the advice is recorded only: there is no swap,
-so anonymous pages could not go anywhere, and clean file pages stay too), shmem accounting by
+stack growth, THP, mprotect/madvise/mlock of hugetlb mappings (Unsupported), MADV_PAGEOUT of file mappings
+(Unsupported; anonymous pages go to swap, see ``_pageout``, and stay without swap), shmem accounting by
 inode lifetime beyond "freed when its last mapping goes".
 """
 
@@ -25,13 +25,14 @@ from dataclasses import replace
 import numpy as np
 
 from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, OOMKilled, Unsupported
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM, SWAPCACHE
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
 from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_ADDR, PMD_SIZE,
                                   image_layout, page_align)
 from vmspec.engine.malloc import Arena
 from vmspec.engine.pagetable import PMD_SHIFT, PUD_SHIFT, P4D_SHIFT, PTE_SHIFT, PageTable
 from vmspec.engine.process import Process, Region
+from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import PROTS, R, VMA, VMAList, W, X
 
 ADVICE = ("dontneed", "hugepage", "nohugepage", "willneed", "pageout")
@@ -72,6 +73,19 @@ def frames_in(p: Process, start: int, end: int) -> np.ndarray:
         i1 = (((hi - 1) >> 12) & 511) + 1  # every page a byte of [lo, hi) is in
         seg = t[i0:i1]
         out.append(seg[seg >= 0])
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def swap_entries_in(p: Process, start: int, end: int) -> np.ndarray:
+    """Return the swap slots of ``p``'s swap entries in ``[start, end)`` (every page a byte of
+    the range is in), address order."""
+    out = []
+    for key in p.pt.keys_in(start, end):
+        t = p.pt.pfn[key]
+        lo = max(start, key << PTE_SHIFT)
+        hi = min(end, (key + 1) << PTE_SHIFT)
+        seg = t[(lo >> 12) & 511:(((hi - 1) >> 12) & 511) + 1]
+        out.append(decode(seg[seg <= SWP_FIRST]))
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
@@ -119,6 +133,11 @@ def zap(sysm, p: Process, start: int, end: int) -> None:
             dead = mapped[anon & (fr.mapcount[mapped] == 0)]
             if len(dead):
                 fr.release_many(dead)
+        if p.swapents:
+            slots = decode(seg[seg <= SWP_FIRST])
+            p.swapents -= len(slots)
+            for slot in slots.tolist():
+                sysm.put_slot(slot)
         seg[:] = NONE
         w[i0:i1] = False
 
@@ -507,7 +526,8 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
         for vpn in pv.tolist():
             t = p.pt.pfn.get(vpn >> 9)
             i = vpn & 511
-            if t is not None and t[i] != NONE and (not fw or p.pt.wr[vpn >> 9][i]):
+            if t is not None and t[i] != NONE and t[i] > SWP_FIRST and \
+                    (not fw or p.pt.wr[vpn >> 9][i]):
                 continue
             handler.fault(p, v, vpn << 12, fw)
 
@@ -620,16 +640,51 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
             v.thp = advice
         p.vmas.merge_around(s, e)
     else:
-        if advice == "pageout" and any(v.file is not None or sysm.machine.swap for v in vmas):
+        if advice == "pageout" and any(v.file is not None for v in vmas):
             raise Unsupported(
-                "MADV_PAGEOUT of file pages, or of anonymous pages with swap, is not modelled yet "
-                "(without swap, anonymous pages cannot be paged out and the advice does nothing)")
+                "MADV_PAGEOUT of file-backed mappings is not modelled yet (anonymous mappings "
+                "are: with swap their pages are written out to the swap cache)")
+        if advice == "pageout" and sysm.swapdev is not None:
+            for v in vmas:
+                if not v.locked:
+                    _pageout(sysm, p, max(s, v.start), min(e, v.end))
         for v in vmas:
             v.advice = advice
             if advice == "willneed" and v.file is not None and not v.shmem:
                 _willneed(sysm, v, max(s, v.start), min(e, v.end))
     if holes:
         raise _ENOMEM(f"madvise range {s:#x}-{e:#x} is not fully mapped")
+
+
+def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
+    """MADV_PAGEOUT of an anonymous range (ENGINE-FACTS 4.6, 11.2): each anonymous page only
+    this process maps is written to swap and its PTE becomes a swap entry; the page stays in
+    the swap cache, written and clean (writeback has not finished when the call returns:
+    measured SwapCached), so the next access is a minor fault. A page that was already in the
+    swap cache and is clean (swapped in by a read and not written since through a fault) needs
+    no writing and leaves RAM at once (measured: a second PAGEOUT after reading the pages back
+    leaves SwapCached near 0). Pages shared with another process are skipped
+    (``folio_likely_mapped_shared``), swap entries are not touched, and nothing more is paged out
+    once swap is full. Writes through a writable PTE set no dirty bit in this model, so a page
+    swapped in by a read and then written without a fault counts as clean here."""
+    from vmspec.engine.lru import swap_out
+    fr = sysm.frames
+    for key in p.pt.keys_in(lo, hi):
+        t = p.pt.pfn[key]
+        a = max(lo, key << PTE_SHIFT)
+        b = min(hi, (key + 1) << PTE_SHIFT)
+        for i in range((a >> 12) & 511, (((b - 1) >> 12) & 511) + 1):
+            f = int(t[i])
+            if f < 0 or not fr.flags[f] & ANON or fr.mapcount[f] != 1:
+                continue
+            clean = fr.flags[f] & SWAPCACHE and not fr.flags[f] & DIRTY
+            fr.index[f] = (key << 9) | i
+            if not swap_out(sysm, f, [p]):
+                return
+            if clean:
+                fr.release(f)
+            else:
+                fr.flags[f] &= np.uint16(0xFFFF & ~DIRTY)  # written out
 
 
 def _willneed(sysm, v: VMA, lo: int, hi: int) -> None:
@@ -689,6 +744,7 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
                 sysm.committed_pages -= charged
                 raise ENOMEM("overcommit refuses to duplicate the address space (fork)")
             charged += v.length >> 12
+    sysm._nascent = c  # the child's PTEs are in the reverse map while they are copied
     try:
         for v in p.vmas:
             if v.anon_vma:
@@ -698,6 +754,8 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
     except OOMKilled:
         teardown(sysm, c, "exited")
         raise
+    finally:
+        sysm._nascent = None
     sysm.tlb_model.flush_pid(p.pid)
     return c
 
@@ -730,6 +788,10 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
                     i1 = i0 + ((hi - lo) >> 12)
                     seg = pt.pfn[k1][i0:i1]
                     ct[i0:i1] = seg
+                    if p.swapents:  # swap_duplicate: one more reference per copied entry
+                        slots = decode(seg[seg <= SWP_FIRST])
+                        np.add.at(sysm.swapdev.count, slots, 1)
+                        c.swapents += len(slots)
                     mapped = seg[seg >= 0]
                     if len(mapped):
                         np.add.at(fr.mapcount, mapped, 1)

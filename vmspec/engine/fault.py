@@ -13,8 +13,8 @@ copies the cache page (``do_cow_fault``/``wp_page_copy``: cow); a shared write d
 files use write-notify (read faults map shared pages read-only; the first write is a minor
 ``wp_page_shared`` fault); shmem (shared anonymous memory) maps writable at once and allocates
 zeroed pages on a miss (minor). Beyond the end of the file is SIGBUS. Huge pages of hugetlb
-mappings are faulted by ``vmspec.engine.hugetlb`` (4.7), not here. Not modelled: THP, swap
-entries, ``mmap_miss``, userfaultfd, large folios.
+mappings are faulted by ``vmspec.engine.hugetlb`` (4.7), not here. A swap entry is swapped in
+(``_swap_in``, 4.6, 11.3). Not modelled: THP, ``mmap_miss``, userfaultfd, large folios.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from __future__ import annotations
 from typing import Callable
 
 from vmspec.engine.errors import SIGBUS
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, READAHEAD, SHMEM, ZERO, FrameTable
+from vmspec.engine.frames import (ANON, DIRTY, EXCL, FILE, NONE, READAHEAD, SHMEM, SWAPCACHE,
+                                  ZERO, FrameTable)
 from vmspec.engine.pagecache import RA_PAGES, CachedFile, PageCache
 from vmspec.engine.process import Process
+from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import VMA
 
 FAULT_AROUND_PAGES = 16  # fault_around_bytes = 65536 (4.4)
@@ -43,6 +45,8 @@ class FaultHandler:
         self.free_alloc = free_alloc  # (flags, owner, index) -> frame or -1, never reclaims
         self.invalidate = invalidate
         self.next_anon_vma = next_anon_vma
+        self.swap = None  # the machine's SwapDevice, if it has swap
+        self.put_slot = None  # System.put_slot
 
     def table_alloc(self, p: Process) -> Callable[[int], int]:
         """Return the page-table page allocator for ``p`` (a table is a frame: ENGINE-FACTS 2.2)."""
@@ -59,6 +63,9 @@ class FaultHandler:
         else:
             w = p.pt.wr[key]
         f = int(t[i])
+        if f <= SWP_FIRST:
+            self._swap_in(p, v, t, w, i, va, decode(f), write)
+            return
         if v.file is None:
             if f == NONE:
                 if write:
@@ -95,6 +102,68 @@ class FaultHandler:
             self._wp_private(p, v, t, w, i, va, f)
         p.minor += 1
 
+    def _swap_in(self, p: Process, v: VMA, t, w, i: int, va: int, slot: int, write: bool) -> None:
+        """``do_swap_page`` (ENGINE-FACTS 4.6, 11.3): a swap-cache hit is minor; a miss reads the
+        page (major) plus a readahead window into the swap cache. The PTE's reference to the slot
+        goes (``swap_free``). A page no other PTE or swap entry shares is mapped exclusive and,
+        as 6.18 does, writable even on a read fault (if the VMA allows writes); its slot and
+        swap-cache entry are freed on a write fault, when swap is more than half full
+        (``vm_swap_full``) or in an mlocked VMA (``should_try_to_free_swap``), else kept
+        (SwapCached). A shared page is mapped read-only, and a write then copies it (cow) within
+        the same fault."""
+        sw = self.swap
+        fl = self.frames.flags
+        mc = self.frames.mapcount
+        fr = int(sw.cache[slot])
+        if fr >= 0:
+            major = False
+            if fl[fr] & READAHEAD:
+                fl[fr] &= 0xFFFF & ~READAHEAD
+                sw.ra_hits += 1
+        else:
+            major = True
+            fr = self.free_alloc(ANON | SWAPCACHE, p.pid, va >> 12)
+            if fr < 0:
+                fr = self.alloc(p, ANON | SWAPCACHE, p.pid, va >> 12)
+            sw.add_cache(slot, fr)
+            self._swap_readahead(slot)
+        self._anon_vma(v)
+        self.frames.owner[fr] = p.pid
+        self.frames.index[fr] = va >> 12
+        t[i] = fr
+        mc[fr] += 1
+        p.rss_anon += 1
+        p.swapents -= 1
+        self.put_slot(slot)  # the cache page keeps the slot in use
+        if sw.count[slot] == 0 and mc[fr] == 1:
+            fl[fr] |= EXCL
+            w[i] = v.writable
+            if write or sw.free * 2 < sw.nslots or v.locked:
+                sw.drop_cache(fr)
+                fl[fr] &= 0xFFFF & ~SWAPCACHE
+                fl[fr] |= DIRTY
+        else:
+            w[i] = False
+            if write:
+                self._wp_private(p, v, t, w, i, va, fr, shared=True)
+        self._count(p, major)
+
+    def _swap_readahead(self, slot: int) -> None:
+        """``swap_cluster_readahead``: read the in-use slots of the aligned window around
+        ``slot`` into the swap cache, from free frames only, each marked for a readahead hit."""
+        sw = self.swap
+        mask = sw.window(slot) - 1
+        if not mask:
+            return
+        lo, hi = max(slot & ~mask, 1), min(slot | mask, sw.nslots)
+        for o in range(lo, hi + 1):
+            if o == slot or sw.count[o] == 0 or sw.cache[o] >= 0:
+                continue
+            fr = self.free_alloc(ANON | SWAPCACHE | READAHEAD, 0, -1)
+            if fr < 0:
+                return
+            sw.add_cache(o, fr)
+
     @staticmethod
     def _count(p: Process, major: bool) -> None:
         if major:
@@ -119,20 +188,26 @@ class FaultHandler:
         p.rss_anon += 1
         return fr
 
-    def _wp_private(self, p: Process, v: VMA, t, w, i: int, va: int, f: int) -> None:
-        """Write to a write-protected private page: reuse an exclusive anon page, else copy it."""
+    def _wp_private(self, p: Process, v: VMA, t, w, i: int, va: int, f: int,
+                    shared: bool = False) -> None:
+        """Write to a write-protected private page: reuse an exclusive anon page, else copy it
+        (``shared``: a swap entry elsewhere still refers to the page, so it is copied)."""
         fl = self.frames.flags
         mc = self.frames.mapcount
-        if fl[f] & ANON and (fl[f] & EXCL or mc[f] == 1):
+        if not shared and fl[f] & ANON and (fl[f] & EXCL or mc[f] == 1):
             fl[f] |= EXCL | DIRTY
             w[i] = True
             return
         self._anon_vma(v)
-        fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
+        self.frames.pinned.add(f)  # the page being copied is not reclaimable meanwhile
+        try:
+            fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
+        finally:
+            self.frames.pinned.discard(f)
         if int(t[i]) != f:  # the OOM killer changed this PTE: cannot happen for a live process
             raise AssertionError("PTE changed during a copy-on-write allocation")
         mc[f] -= 1
-        if fl[f] & ANON and mc[f] == 0:
+        if fl[f] & ANON and mc[f] == 0 and not fl[f] & SWAPCACHE:
             # The allocation OOM-killed the page's other mapper: the copy goes ahead (the decision
             # was taken before allocating, as in wp_page_copy) and the old page is freed.
             self.frames.release(f)
@@ -174,6 +249,7 @@ class FaultHandler:
         fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
         self.frames.mapcount[fr] = 1
         t[i] = fr  # claim the slot before reading (the page lock in Linux)
+        self.frames.pinned.add(fr)
         try:
             _, major = self._get_page(p, cf, idx)
         except BaseException:
@@ -182,6 +258,8 @@ class FaultHandler:
                 self.frames.mapcount[fr] = 0
                 self.frames.release(fr)
             raise
+        finally:
+            self.frames.pinned.discard(fr)
         w[i] = True
         p.rss_anon += 1
         p.cow += 1

@@ -31,8 +31,8 @@ EXCL = 1 << 5  # PageAnonExclusive
 READAHEAD = 1 << 6  # PG_readahead: the next fault here starts async readahead
 MLOCKED = 1 << 7
 ACTIVE = 1 << 8  # spare for the LRU lists (not used yet)
-REFERENCED = 1 << 9
-SWAPCACHE = 1 << 10  # spare for the swap cache (not used yet)
+REFERENCED = 1 << 9  # the clock policy's reference bit (vmspec.engine.lru)
+SWAPCACHE = 1 << 10  # in the swap cache (vmspec.engine.swap): the page also has a swap slot
 
 _START = 1024
 
@@ -41,7 +41,7 @@ class FrameTable:
     """All frames of the machine: per-frame arrays plus a free stack and a high-water mark."""
 
     __slots__ = ("total", "mapcount", "flags", "owner", "index", "lru", "_stack", "_top", "hw",
-                 "used")
+                 "used", "tick", "arrive_flags", "pending_pos", "swap_hook", "pinned")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -55,6 +55,16 @@ class FrameTable:
         self._top = 0  # frames on the free stack
         self.hw = 0  # frames [hw, total) have never been handed out
         self.used = 0
+        # Replacement state (vmspec.engine.lru): ``lru[f]`` is stamped from ``tick`` when a frame
+        # is handed out (arrival order); ``arrive_flags`` (REFERENCED under clock) is or-ed into
+        # new frames' flags; ``pending_pos`` (clock) is a circle position the next frame takes
+        # over from the page just evicted; ``swap_hook(f)`` takes a swap-cache frame out of the
+        # swap cache when it is released; ``pinned`` frames are never chosen as victims.
+        self.tick = 0
+        self.arrive_flags = 0
+        self.pending_pos = -1
+        self.swap_hook = None
+        self.pinned: set[int] = set()
 
     @property
     def free(self) -> int:
@@ -86,7 +96,13 @@ class FrameTable:
         else:
             return -1
         self.used += 1
-        self.flags[f] = flags
+        self.flags[f] = flags | self.arrive_flags
+        if self.pending_pos >= 0:
+            self.lru[f] = self.pending_pos
+            self.pending_pos = -1
+        else:
+            self.lru[f] = self.tick
+        self.tick += 1
         self.owner[f] = owner
         self.index[f] = index
         self.mapcount[f] = 0
@@ -107,7 +123,9 @@ class FrameTable:
         out = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
             np.zeros(0, np.int64)
         self.used += n
-        self.flags[out] = flags
+        self.flags[out] = flags | self.arrive_flags
+        self.lru[out] = np.arange(self.tick, self.tick + n, dtype=np.int64)
+        self.tick += n
         self.owner[out] = owner
         self.index[out] = index
         self.mapcount[out] = 0
@@ -115,6 +133,8 @@ class FrameTable:
 
     def release(self, f: int) -> None:
         """Return one frame to the free stack."""
+        if self.swap_hook is not None and self.flags[f] & SWAPCACHE:
+            self.swap_hook(f)
         if self._top >= len(self._stack):
             self._grow_stack(self._top + 1)
         self._stack[self._top] = f
@@ -128,6 +148,9 @@ class FrameTable:
         n = len(frames)
         if not n:
             return
+        if self.swap_hook is not None:
+            for f in frames[(self.flags[frames] & SWAPCACHE) != 0].tolist():
+                self.swap_hook(f)
         if self._top + n > len(self._stack):
             self._grow_stack(self._top + n)
         self._stack[self._top:self._top + n] = frames

@@ -7,7 +7,10 @@ each frame's mapcount equals the PTEs that map it; each process's RSS counters e
 non-zero-page PTEs by kind; every PTE table hangs below existing upper tables and lies in no gap
 that ``free_pgtables`` should have freed at munmap; Committed_AS equals the VM_ACCOUNT VMAs plus
 shmem charges; and no TLB entry survives for a translation that no longer exists or lost a
-permission. hugetlb (ENGINE-FACTS 12.1, 2.1): per pool, free + in use == total, the free pages
+permission. Swap (ENGINE-FACTS 11): each slot's count equals the swap PTEs pointing at it, the
+swap cache agrees with the SWAPCACHE flags (an unmapped swap-cache page is a frame role of its
+own), the in-use count matches, each process's MM_SWAPENTS equals its swap PTEs, and a swap
+entry is never writable. hugetlb (ENGINE-FACTS 12.1, 2.1): per pool, free + in use == total, the free pages
 are distinct and unmapped, reserved <= free and equals the unconsumed reservations of processes
 and shared objects; every page in use is held by a shared object or mapped privately; each
 page's mapcount equals the leaf entries mapping it; each leaf lies in a hugetlb VMA of its size,
@@ -20,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import InvariantBroken
-from vmspec.engine.frames import ANON, FILE, PGTABLE, SHMEM
+from vmspec.engine.frames import ANON, FILE, PGTABLE, SHMEM, SWAPCACHE
+from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import W
 
 
@@ -65,8 +69,13 @@ def check_invariants(sysm) -> None:
             _fail(f"file {cf.key} counts {cf.nr} cached pages but holds {n}")
     if sum(cf.nr for cf in sysm.cache.files.values()) != sysm.cache.nr:
         _fail("the page cache's total does not match its files")
+    swaprefs = None
+    if sysm.swapdev is not None:
+        swaprefs = np.zeros(sysm.swapdev.nslots + 1, np.int64)
     for p in live:
-        _check_process(sysm, p, role, refs)
+        _check_process(sysm, p, role, refs, swaprefs)
+    if swaprefs is not None:
+        _check_swap(sysm, role, swaprefs)
     unseen = np.flatnonzero(role == 0)
     if len(unseen):
         _fail(f"frames {unseen[:8].tolist()} are neither free, tables, cache nor mapped")
@@ -142,10 +151,48 @@ def _check_hugetlb(sysm, live) -> None:
                       f"{'un' if in_use else ''}referenced")
 
 
-def _check_process(sysm, p, role, refs) -> None:
+def _check_swap(sysm, role, swaprefs) -> None:
+    """Each slot's count equals the swap PTEs pointing at it; the swap cache and the SWAPCACHE
+    flags agree; unmapped swap-cache pages are a role of their own (5); slot 0 is never used."""
+    sw = sysm.swapdev
+    fr = sysm.frames
+    if sw.count[0] or sw.cache[0] >= 0:
+        _fail("swap slot 0 (the header) is in use")
+    bad = np.flatnonzero(sw.count != swaprefs)
+    if len(bad):
+        s = int(bad[0])
+        _fail(f"swap slot {s}: count {int(sw.count[s])} but {int(swaprefs[s])} swap PTEs")
+    cached = np.flatnonzero(sw.cache >= 0)
+    if len(cached) != len(sw.frame_slot):
+        _fail("the swap cache and its frame index disagree in size")
+    for s in cached.tolist():
+        f = int(sw.cache[s])
+        if sw.frame_slot.get(f) != s:
+            _fail(f"swap slot {s} caches frame {f}, which is indexed under another slot")
+        if not fr.flags[f] & SWAPCACHE or not fr.flags[f] & ANON:
+            _fail(f"swap-cache frame {f} lacks the ANON or SWAPCACHE flag")
+        if role[f] == 0:
+            if fr.mapcount[f]:
+                _fail(f"unmapped swap-cache frame {f} has mapcount {int(fr.mapcount[f])}")
+            role[f] = 5
+        elif role[f] != 4:
+            _fail(f"swap-cache frame {f} is also role {role[f]}")
+    hw = fr.hw
+    flagged = np.flatnonzero((fr.flags[:hw] & SWAPCACHE) != 0)
+    if len(flagged) != len(cached):
+        _fail(f"{len(flagged)} frames carry SWAPCACHE but the swap cache holds {len(cached)}")
+    inuse = int(np.count_nonzero((sw.count != 0) | (sw.cache >= 0)))
+    if inuse != sw.inuse:
+        _fail(f"swap counts {sw.inuse} slots in use but {inuse} have a count or a cache page")
+    if (sw.count < 0).any():
+        _fail("a swap slot has a negative count")
+
+
+def _check_process(sysm, p, role, refs, swaprefs=None) -> None:
     fr = sysm.frames
     pt = p.pt
     anon = filep = shm = 0
+    nswap = 0
     for key, t in pt.pfn.items():
         if key not in pt.ptf or key not in pt.wr:
             _fail(f"{p.name}: PTE table {key:#x} without a frame or write bits")
@@ -161,6 +208,17 @@ def _check_process(sysm, p, role, refs) -> None:
             _fail(f"{p.name}: a PTE without a page has its write bit set at {key << 21:#x}")
         if ((t == -2) & w).any():
             _fail(f"{p.name}: the zero page is mapped writable at {key << 21:#x}")
+        sw = t[t <= SWP_FIRST]
+        if len(sw):
+            if swaprefs is None:
+                _fail(f"{p.name}: swap entries at {key << 21:#x} on a machine without swap")
+            if ((t <= SWP_FIRST) & w).any():
+                _fail(f"{p.name}: a swap entry has its write bit set at {key << 21:#x}")
+            slots = decode(sw)
+            if slots.max() > sysm.swapdev.nslots:
+                _fail(f"{p.name}: a swap entry beyond the device at {key << 21:#x}")
+            np.add.at(swaprefs, slots, 1)
+            nswap += len(sw)
         if len(mapped):
             np.add.at(refs, mapped, 1)
             fl = fr.flags[mapped]
@@ -183,6 +241,8 @@ def _check_process(sysm, p, role, refs) -> None:
                 if w[i] and not v.prot & W:
                     _fail(f"{p.name}: writable PTE at {(key << 21) + (i << 12):#x} in a "
                           "mapping without write permission")
+    if nswap != p.swapents:
+        _fail(f"{p.name}: MM_SWAPENTS {p.swapents} but page tables hold {nswap} swap entries")
     if (anon, filep, shm) != (p.rss_anon, p.rss_file, p.rss_shmem):
         _fail(f"{p.name}: RSS counters anon/file/shmem {p.rss_anon}/{p.rss_file}/{p.rss_shmem}"
               f" but page tables hold {anon}/{filep}/{shm}")
@@ -231,7 +291,8 @@ def _check_tlb(sysm, live) -> None:
                     _fail(f"TLB {level}: {p.name} huge page {va:#x} is cached writable but is not")
                 continue
             t = p.pt.pfn.get(va >> 21)
-            if v is None or not v.prot or t is None or t[(va >> 12) & 511] == -1:
+            if v is None or not v.prot or t is None or t[(va >> 12) & 511] == -1 or \
+                    t[(va >> 12) & 511] <= SWP_FIRST:
                 _fail(f"TLB {level}: {p.name} page {va:#x} is cached but no longer mapped")
             if writable and (not v.prot & W or not p.pt.wr[va >> 21][(va >> 12) & 511]):
                 _fail(f"TLB {level}: {p.name} page {va:#x} is cached writable but is not")

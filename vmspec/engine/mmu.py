@@ -15,7 +15,10 @@ A sweep still makes one access per base page: per huge page, the first access is
 walks, maybe faults, and fills); the others find that entry most recently used and hit, unless no
 level holds the size, when each walks again; so a sweep costs O(huge pages), not O(base pages).
 A process with a hugetlb VMA takes the page-size-aware per-access path in ``run``.
-Not modelled: THP translations, accessed bits.
+Swap entries (vmspec.engine.swap) are not present: a slice holding one goes page by page. With
+``replacement lru`` or ``clock`` every access records itself for the policy (``_touch``: the LRU
+stamp or the reference bit); ``run`` then takes the per-access path and a sweep stamps each
+bulk slice in access order. Not modelled: THP translations, accessed bits.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import numpy as np
 
 from vmspec.engine.errors import SIGSEGV
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, SHMEM, ZERO, FrameTable
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, REFERENCED, SHMEM, ZERO, FrameTable
 from vmspec.engine.process import Process
+from vmspec.engine.swap import SWP_FIRST
 from vmspec.engine.vma import R, VMA, W
 
 SHIFT = 12
@@ -55,6 +59,36 @@ class MMU:
         self.hugetlb = hugetlb  # the machine's Hugetlb (pools and shared objects)
         # page shift -> whether some TLB level holds entries of that size
         self.tlb_holds = tlb_holds or {12: tlb_holds_4k, 21: True, 30: True}
+        # "lru" or "clock" when every access must stamp its page (vmspec.engine.lru), else None
+        self.track: str | None = None
+
+    # ---- replacement bookkeeping -------------------------------------------------------------
+
+    def _touch(self, p: Process, vpn: int) -> None:
+        """Record one access to the page at ``vpn`` for the replacement policy."""
+        t = p.pt.pfn.get(vpn >> 9)
+        if t is None:
+            return
+        f = int(t[vpn & 511])
+        if f < 0:
+            return
+        fr = self.frames
+        if self.track == "lru":
+            fr.lru[f] = fr.tick
+            fr.tick += 1
+        else:
+            fr.flags[f] |= REFERENCED
+
+    def _touch_slice(self, p: Process, pv: np.ndarray) -> None:
+        """Record one access to each page of ``pv`` in order (a sweep's slice)."""
+        cur = p.pt.pfn[int(pv[0]) >> 9][pv & 511]
+        cur = cur[cur >= 0]
+        fr = self.frames
+        if self.track == "lru":
+            fr.lru[cur] = np.arange(fr.tick, fr.tick + len(cur), dtype=np.int64)
+            fr.tick += len(cur)
+        else:
+            fr.flags[cur] |= REFERENCED
 
     # ---- hugetlb pages -----------------------------------------------------------------------
 
@@ -107,7 +141,8 @@ class MMU:
         t = p.pt.pfn.get(key)
         if t is not None:
             i = (va >> SHIFT) & 511
-            if t[i] != NONE:
+            f = t[i]
+            if f != NONE and f > SWP_FIRST:  # present (a frame or the zero page)
                 w = p.pt.wr[key][i]
                 if not write or w:
                     return bool(w)
@@ -125,9 +160,11 @@ class MMU:
         vpn = va >> SHIFT
         if self.tlb.lookup(p.pid, vpn, SHIFT, write):
             p.hits += 1
-            return
-        p.misses += 1
-        self.tlb.fill(p.pid, vpn, SHIFT, self.resolve(p, va, write))
+        else:
+            p.misses += 1
+            self.tlb.fill(p.pid, vpn, SHIFT, self.resolve(p, va, write))
+        if self.track:
+            self._touch(p, vpn)
 
     # ---- tight loop --------------------------------------------------------------------------
 
@@ -136,7 +173,7 @@ class MMU:
         """Access pages in order: ``items`` are page numbers (all reads or all writes, as
         ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
         an unmapped page instead of SIGSEGV (lackey replay)."""
-        if p.vmas.nhuge:
+        if p.vmas.nhuge or self.track:
             self._run_aware(p, items, write, automap)
             return
         lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
@@ -169,7 +206,8 @@ class MMU:
                 t = pfn.get(key)
                 if t is not None:
                     i = vpn & 511
-                    if t[i] != NONE:
+                    f = t[i]
+                    if f != NONE and f > SWP_FIRST:
                         w = wrd[key][i]
                         if not wr or w:
                             fill(pid, vpn, SHIFT, bool(w))
@@ -229,6 +267,8 @@ class MMU:
                         self.access_one(p, int(pv[k]) << SHIFT, write)
             else:
                 self._tlb_slice(p, pv, write, m, contiguous)
+                if self.track:
+                    self._touch_slice(p, pv)
             pos = end
 
     def _tlb_slice(self, p: Process, pv: np.ndarray, write: bool, m, contiguous: bool) -> None:
@@ -269,6 +309,8 @@ class MMU:
         else:
             cur = t[idx]
             cw = p.pt.wr[key][idx]
+            if self.handler.swap is not None and (cur <= SWP_FIRST).any():
+                return False  # swap-ins go page by page
         need = (cur == NONE) | ~cw if write else cur == NONE
         nneed = int(np.count_nonzero(need))
         if not nneed:

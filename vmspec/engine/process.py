@@ -2,7 +2,7 @@
 
 Models the parts of ``task_struct``/``mm_struct`` the language observes: the VMA list and page
 tables, the brk heap (``start_brk``/``brk``), RSS counters split as ``MM_ANONPAGES``,
-``MM_FILEPAGES`` and ``MM_SHMEMPAGES``, ``min_flt``/``maj_flt`` plus the cow count, TLB hits and
+``MM_FILEPAGES`` and ``MM_SHMEMPAGES``, ``MM_SWAPENTS``, ``min_flt``/``maj_flt`` plus the cow count, TLB hits and
 misses, accesses, ``oom_score_adj``, the malloc arena, and the regions (names bound to address
 ranges, which stay bound after munmap/free: LANGUAGE.md, Scenario steps). Not modelled: threads,
 signals other than the fatal ones, credentials (every process is root).
@@ -55,6 +55,7 @@ class Process:
     rss_anon: int = 0  # pages
     rss_file: int = 0
     rss_shmem: int = 0
+    swapents: int = 0  # MM_SWAPENTS: swap entries in this process's PTEs
     committed: int = 0  # pages charged to Committed_AS by this process's VM_ACCOUNT VMAs
     walk_saved: int = 0  # walk levels not visited by misses on huge pages (1 per 2M, 2 per 1G)
     hresv: set = field(default_factory=set)  # addresses of private huge pages reserved, unfaulted

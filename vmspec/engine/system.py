@@ -23,11 +23,13 @@ from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.cost import process_time
 from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import FILE, FrameTable
+from vmspec.engine.frames import FILE, REFERENCED, FrameTable
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES, Hugetlb
+from vmspec.engine.lru import Replacement
 from vmspec.engine.mmu import MMU
 from vmspec.engine.pagecache import PageCache
 from vmspec.engine.process import Process
+from vmspec.engine.swap import SWP_FIRST, SwapDevice, decode
 from vmspec.engine.tlb import TLB
 
 RECLAIM_BATCH = 32  # SWAP_CLUSTER_MAX
@@ -195,6 +197,17 @@ class System:
                        tlb_holds_4k=bool(names & {"l1", "l2"}), hugetlb=self.hugetlb,
                        tlb_holds={12: bool(names & {"l1", "l2"}), 21: bool(names & {"l1_2m", "l2"}),
                                   30: "l1_1g" in names})
+        # swap (ENGINE-FACTS 11) and the textbook replacement policy (vmspec.engine.lru)
+        self.swapdev = SwapDevice(m.swap // m.page_size, m.page_cluster) if m.swap else None
+        self.handler.swap = self.swapdev
+        self.handler.put_slot = self.put_slot
+        if self.swapdev is not None:
+            self.frames.swap_hook = self.swapdev.drop_cache
+        self.policy = Replacement(m.replacement) if m.replacement != "twolist" else None
+        if m.replacement == "clock":
+            self.frames.arrive_flags = REFERENCED
+        self.mmu.track = m.replacement if m.replacement in ("lru", "clock") else None
+        self._nascent: Process | None = None  # a child being forked (its PTEs are in the rmap)
         self.procs: dict[str, Process] = {}
         self._killed: list[str] = []
         self._oom_kills = 0
@@ -217,11 +230,16 @@ class System:
         return self.frames.alloc(flags, owner, index)
 
     def _alloc(self, p: Process, flags: int, owner: int, index: int) -> int:
-        """Take a frame for ``p``: free list, else drop clean cache, else OOM-kill and retry."""
+        """Take a frame for ``p``: free list, else give up one page (textbook policies) or drop
+        clean cache (twolist), else OOM-kill and retry."""
         while True:
             f = self.frames.alloc(flags, owner, index)
             if f >= 0:
                 return f
+            if self.policy is not None:
+                if not self.policy.evict_one(self):
+                    self._oom_kill(p)
+                continue
             self._under_pressure()
             if self._reclaim_cache(RECLAIM_BATCH):
                 continue
@@ -231,14 +249,27 @@ class System:
         """Refuse to guess where free memory ran out and the machine's swap or textbook
         replacement policy would decide what happens next (a later part of the engine)."""
         m = self.machine
-        if m.replacement != "twolist":
-            raise Unsupported(
-                f"free memory ran out: choosing a page to give up with replacement {m.replacement} "
-                "is not modelled yet (use replacement twolist, or give the machine more ram)")
         if m.swap:
             raise Unsupported(
-                "free memory ran out on a machine with swap: swapping out is not modelled yet "
-                "(use swap 0, or give the machine more ram)")
+                "free memory ran out on a machine with swap and replacement twolist: Linux's "
+                "batched reclaim with watermarks and kswapd is not modelled yet (use replacement "
+                "fifo, lru, clock or random, or swap 0, or give the machine more ram)")
+
+    def rmap_procs(self) -> list[Process]:
+        """Return the processes whose PTEs may map a page (live ones and a child being forked)."""
+        out = [q for q in self.procs.values() if q.alive]
+        if self._nascent is not None:
+            out.append(self._nascent)
+        return out
+
+    def put_slot(self, slot: int) -> None:
+        """Drop one swap PTE's reference to ``slot``; a swap-cache page nobody needs any more is
+        freed with it (``free_swap_and_cache``)."""
+        sw = self.swapdev
+        sw.put(slot)
+        f = int(sw.cache[slot])
+        if sw.count[slot] == 0 and f >= 0 and self.frames.mapcount[f] == 0:
+            self.frames.release(f)
 
     def _reclaim_cache(self, want: int) -> int:
         """Drop up to ``want`` clean page-cache pages that no PTE maps; return how many."""
@@ -261,7 +292,7 @@ class System:
         return self.totalram_pages + self.machine.swap // self.page_size
 
     def _badness(self, p: Process) -> int | None:
-        return oom.badness(p.rss_pages, 0, p.pt.nbytes, p.oom_score_adj, self._totalpages(),
+        return oom.badness(p.rss_pages, p.swapents, p.pt.nbytes, p.oom_score_adj, self._totalpages(),
                            self.page_size)
 
     def _oom_kill(self, current: Process) -> None:
@@ -509,11 +540,12 @@ class System:
 
     @property
     def swap_used(self) -> _Num:
-        return _Num(0)
+        """Slots with a swap PTE or a swap-cache page (SwapTotal - SwapFree)."""
+        return _Num(self.swapdev.inuse * self.page_size if self.swapdev else 0)
 
     @property
     def swap_free(self) -> _Num:
-        return _Num(self.machine.swap)
+        return _Num(self.swapdev.free * self.page_size if self.swapdev else 0)
 
     @property
     def committed(self) -> _Num:
@@ -586,7 +618,9 @@ class System:
         return int(np.count_nonzero(addrspace.mapcounts(self, q) == 1)) * self.page_size
 
     def swap(self, p: str) -> int:
-        return 0
+        """VmSwap: the process's swap entries (MM_SWAPENTS) in bytes."""
+        q = self._live(p)
+        return q.swapents * self.page_size if q else 0
 
     def vsz(self, p: str) -> int:
         q = self._live(p)
@@ -648,7 +682,13 @@ class System:
         return len(addrspace.frames_in(q, reg.start, reg.end)) * self.page_size
 
     def swapped(self, p: str, r: str) -> int:
-        return 0
+        """Bytes of the region's pages that are swap entries (smaps Swap), every page a byte of
+        the region is in."""
+        q = self._live(p)
+        if q is None or r not in q.regions or not q.swapents:
+            return 0
+        reg = q.regions[r]
+        return len(addrspace.swap_entries_in(q, reg.start, reg.end)) * self.page_size
 
     def huge(self, p: str, r: str) -> int:
         """Bytes of mapped hugetlb pages that a byte of the region is in (smaps Shared_Hugetlb +

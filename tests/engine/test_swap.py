@@ -1,0 +1,292 @@
+"""Swap and textbook page replacement (docs/engine.md "Swap and replacement"; ENGINE-FACTS 4.6,
+8.1, 11; LANGUAGE.md: with fifo/lru/clock/random the fault counts equal the textbook's).
+
+The textbook machines leave exactly K frames for user pages: ``kernel`` takes all of RAM but
+K + 3 frames, and the 3 are the PTE, PMD and PUD tables of the one region touched (spawn without
+an image faults nothing in). ``page_cluster 0`` turns swap readahead off, as OSTEP-style
+exercises assume. Every textbook count is also computed by an independent simulator below.
+"""
+
+import numpy as np
+import pytest
+
+from vmspec.engine import MachineConfig, System
+from vmspec.engine.errors import OOMKilled
+
+KiB, MiB = 1 << 10, 1 << 20
+CLASSIC = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1]
+BELADY = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5]
+
+
+def textbook(policy, k, *, swap=1 * MiB, page_cluster=0, pages=16):
+    ram = 1 * MiB
+    sysm = System(MachineConfig(ram=ram, swap=swap, replacement=policy, page_cluster=page_cluster,
+                                kernel=ram - (k + 3) * 4 * KiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "r", pages * 4 * KiB)
+    return sysm
+
+
+def faults(policy, refs, k, write=True):
+    sysm = textbook(policy, k)
+    sysm.access_pages("p", "r", refs, write=write)
+    sysm.check_invariants()
+    f = sysm.faults("p")
+    return f.minor + f.major, f.major
+
+
+# ---- independent reference simulators -----------------------------------------------------
+
+def ref_fifo(refs, k):
+    mem, n = [], 0
+    for x in refs:
+        if x not in mem:
+            n += 1
+            if len(mem) == k:
+                mem.pop(0)
+            mem.append(x)
+    return n
+
+
+def ref_lru(refs, k):
+    mem, n = [], 0
+    for x in refs:
+        if x in mem:
+            mem.remove(x)
+        else:
+            n += 1
+            if len(mem) == k:
+                mem.pop(0)
+        mem.append(x)
+    return n
+
+
+def ref_clock(refs, k):
+    slots, ref, hand, n = [], [], 0, 0
+    for x in refs:
+        if x in slots:
+            ref[slots.index(x)] = 1
+            continue
+        n += 1
+        if len(slots) < k:
+            slots.append(x)
+            ref.append(1)
+            continue
+        while ref[hand]:
+            ref[hand] = 0
+            hand = (hand + 1) % k
+        slots[hand], ref[hand] = x, 1
+        hand = (hand + 1) % k
+    return n
+
+
+def ref_random(refs, k):
+    rng = np.random.default_rng(0)
+    mem, n = [], 0  # arrival order
+    for x in refs:
+        if x in mem:
+            continue
+        n += 1
+        if len(mem) == k:
+            mem.pop(int(rng.integers(len(mem))))
+        mem.append(x)
+    return n
+
+
+REFS = {"fifo": ref_fifo, "lru": ref_lru, "clock": ref_clock, "random": ref_random}
+
+
+def test_classic_reference_string():
+    """7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1 with 3 frames: FIFO 15 faults, LRU 12."""
+    assert faults("fifo", CLASSIC, 3) == (15, 9)  # 6 first touches are minor, 9 swap-ins major
+    assert faults("lru", CLASSIC, 3) == (12, 6)
+    assert ref_fifo(CLASSIC, 3) == 15 and ref_lru(CLASSIC, 3) == 12
+    assert faults("clock", CLASSIC, 3)[0] == ref_clock(CLASSIC, 3) == 14
+
+
+def test_belady_anomaly_with_fifo():
+    assert faults("fifo", BELADY, 3)[0] == 9
+    assert faults("fifo", BELADY, 4)[0] == 10
+    assert faults("lru", BELADY, 3)[0] == ref_lru(BELADY, 3) == 10
+    assert faults("lru", BELADY, 4)[0] == ref_lru(BELADY, 4) == 8
+
+
+@pytest.mark.parametrize("policy", ["fifo", "lru", "clock", "random"])
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_random_traces_match_the_reference_simulators(policy, k):
+    rng = np.random.default_rng(k)
+    for n in (8, 12):
+        refs = rng.integers(0, n, size=200).tolist()
+        got, _ = faults(policy, refs, k)
+        assert got == REFS[policy](refs, k), (policy, k, n)
+
+
+@pytest.mark.parametrize("policy", ["fifo", "lru", "clock"])
+def test_reads_of_untouched_pages_use_the_zero_page_and_take_no_frame(policy):
+    """A first read maps the zero page (ENGINE-FACTS 4.2): no frame, nothing to give up."""
+    sysm = textbook(policy, 2)
+    sysm.access_pages("p", "r", [0, 1, 2, 3, 4], write=False)
+    assert sysm.faults("p").minor == 5 and sysm.rss("p") == 0 and sysm.swap_used == 0
+
+
+@pytest.mark.parametrize("policy", ["fifo", "lru", "clock", "random"])
+def test_sweeps_under_pressure(policy):
+    """The vectorised write sweep falls back page by page when frames run out; a loop over more
+    pages than frames faults on every page under fifo, lru and clock."""
+    sysm = textbook(policy, 3, pages=8)
+    sysm.access("p", "r", 0, 8 * 4 * KiB, write=True)
+    sysm.access("p", "r", 0, 8 * 4 * KiB, write=True)
+    sysm.check_invariants()
+    f = sysm.faults("p")
+    assert f.minor == 8
+    if policy != "random":
+        assert f.major == 8
+    assert sysm.rss("p") == 3 * 4 * KiB and sysm.swap("p") == 5 * 4 * KiB
+    assert sysm.swapped("p", "r") == 5 * 4 * KiB and sysm.resident("p", "r") == 3 * 4 * KiB
+    assert sysm.swap_used == 5 * 4 * KiB and sysm.swap_free == 1 * MiB - 5 * 4 * KiB
+
+
+def test_lru_stamps_tlb_hits_and_sweeps():
+    """Every access counts for lru, TLB hits included, and a sweep stamps in access order."""
+    sysm = textbook("lru", 3)
+    sysm.access("p", "r", 0, 3 * 4 * KiB, write=True)  # 0 1 2 via the sweep
+    sysm.access_pages("p", "r", [0], write=True)  # TLB hit: 0 is now the most recent
+    sysm.access_pages("p", "r", [3], write=True)  # gives up 1
+    assert sysm.faults("p").major == 0
+    sysm.access_pages("p", "r", [0, 2], write=True)
+    assert sysm.faults("p").major == 0
+    sysm.access_pages("p", "r", [1], write=True)
+    assert sysm.faults("p").major == 1
+    sysm.check_invariants()
+
+
+def test_swap_slots_fork_exit_and_munmap():
+    sysm = textbook("fifo", 3, pages=8)
+    sysm.access_pages("p", "r", range(8), write=True)  # 5 pages go to slots 1..5
+    assert sysm.swapdev.count[1:7].tolist() == [1, 1, 1, 1, 1, 0]
+    sysm.fork("p", "c")  # needs no new frame here? page tables: let the policy make room
+    sysm.check_invariants()
+    assert sysm.swap("c") == sysm.swap("p") >= 5 * 4 * KiB
+    assert (sysm.swapdev.count[1:6] == 2).all()  # swap_duplicate
+    sysm.exit("c")
+    sysm.check_invariants()
+    assert (sysm.swapdev.count[1:6] == 1).all()
+    used = sysm.swap_used
+    assert used >= 5 * 4 * KiB
+    sysm.munmap("p", "r")
+    sysm.check_invariants()
+    assert sysm.swap_used == 0 and sysm.swap("p") == 0 and sysm.swap_free == 1 * MiB
+
+
+def test_slot_zero_is_the_header():
+    sysm = textbook("fifo", 1, pages=2)
+    sysm.access_pages("p", "r", [0, 1], write=True)
+    assert sysm.swapdev.count[0] == 0 and sysm.swapdev.count[1] == 1
+
+
+def test_swap_in_after_fork_copies_on_write():
+    """A slot two processes reference: the first swap-in maps the page read-only (shared), a
+    write copies it (cow) and the other process's entry still reads the old page."""
+    sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "r", 64 * KiB)
+    sysm.access("p", "r", 0, 64 * KiB, write=True)
+    sysm.fork("p", "c")
+    sysm.madvise("p", "r", 0, 64 * KiB, "pageout")  # shared with c: skipped
+    assert sysm.swap("p") == 0
+    sysm.exit("c")
+    sysm.madvise("p", "r", 0, 64 * KiB, "pageout")
+    assert sysm.swap("p") == 64 * KiB and sysm.rss("p") == 0
+    sysm.fork("p", "d")
+    assert sysm.swap("d") == 64 * KiB
+    sysm.access("p", "r", 0, 4 * KiB, write=True)  # swap-cache hit, shared slot: copy
+    f = sysm.faults("p")
+    assert f.cow == 1 and f.major == 0
+    sysm.check_invariants()
+    sysm.access("d", "r", 0, 4 * KiB, write=False)  # the old page is still in the swap cache
+    assert sysm.faults("d").minor == 1 and sysm.faults("d").major == 0
+    sysm.check_invariants()
+
+
+def test_pageout_measured_table():
+    """ENGINE-FACTS 4.6 (measured, 4096 pages, page-cluster 3)."""
+    sysm = System(MachineConfig(ram=256 * MiB, swap=256 * MiB))
+    sysm.spawn("p")
+    size = 4096 * 4 * KiB
+    sysm.mmap("p", "r", size)
+    sysm.access("p", "r", 0, size, write=True)
+    free = sysm.free
+    sysm.madvise("p", "r", 0, size, "pageout")
+    assert sysm.swap("p") == 16 * MiB and sysm.rss("p") == 0 and sysm.swapped("p", "r") == 16 * MiB
+    assert sysm.free == free  # still in the swap cache
+    base = sysm.faults("p")
+    sysm.access("p", "r", 0, size, write=False)  # swap-cache hits
+    f = sysm.faults("p")
+    assert (f.minor - base.minor, f.major - base.major) == (4096, 0)
+    assert sysm.swap_used == 16 * MiB and sysm.swap("p") == 0  # read swap-in keeps the slots
+    sysm.access("p", "r", 0, size, write=True)  # mapped writable on the read fault: no faults
+    assert sysm.faults("p").minor == f.minor
+    sysm.madvise("p", "r", 0, size, "pageout")  # clean swap-cache pages leave RAM at once
+    assert sysm.free == free + 16 * MiB and sysm.swap("p") == 16 * MiB
+    base = sysm.faults("p")
+    sysm.access("p", "r", 0, size, write=False)  # sequential: readahead, 2^3 pages at most
+    f = sysm.faults("p")
+    assert f.major - base.major == 515  # measured 512 (VMA readahead; here cluster readahead)
+    assert f.minor - base.minor == 4096 - 515
+    sysm.check_invariants()
+    sysm.madvise("p", "r", 0, size, "pageout")
+    base = sysm.faults("p")
+    order = np.random.default_rng(1).permutation(4096)
+    sysm.access_pages("p", "r", order, write=False)  # random order: the window collapses
+    f = sysm.faults("p")
+    assert 3900 < f.major - base.major <= 4096  # measured 4059
+    sysm.check_invariants()
+
+
+def test_write_fault_swap_in_frees_the_slot():
+    sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "r", 1 * MiB)
+    sysm.access("p", "r", 0, 1 * MiB, write=True)
+    sysm.madvise("p", "r", 0, 1 * MiB, "pageout")
+    assert sysm.swap_used == 1 * MiB
+    base = sysm.faults("p").minor
+    sysm.access("p", "r", 0, 1 * MiB, write=True)
+    assert sysm.faults("p").minor - base == 256 and sysm.swap_used == 0
+    sysm.check_invariants()
+
+
+def test_oom_badness_counts_swap_entries():
+    """ENGINE-FACTS 8.1: points = rss + swapents + page tables."""
+    sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "r", 1 * MiB)
+    sysm.access("p", "r", 0, 1 * MiB, write=True)
+    before = sysm._badness(sysm.procs["p"])
+    sysm.madvise("p", "r", 0, 1 * MiB, "pageout")
+    assert sysm._badness(sysm.procs["p"]) == before  # 256 rss pages became 256 swap entries
+
+
+def test_out_of_swap_the_oom_killer_runs():
+    sysm = textbook("fifo", 2, swap=8 * KiB, pages=6)  # heuristic overcommit: 6 <= 5 + 2
+    with pytest.raises(OOMKilled):
+        sysm.access_pages("p", "r", range(6), write=True)
+    sysm.check_invariants()
+    assert sysm.swap_used == 0
+
+
+def test_mlocked_pages_are_not_given_up():
+    sysm = textbook("fifo", 3, pages=8)
+    sysm.mmap("p", "l", 4 * KiB)  # same PTE table as r
+    sysm.mlock("p", "l")
+    sysm.access_pages("p", "r", range(6), write=True)
+    assert sysm.resident("p", "l") == 4 * KiB
+    sysm.check_invariants()
+
+
+def test_tlb_entries_of_given_up_pages_are_invalidated():
+    sysm = textbook("fifo", 2)
+    sysm.access_pages("p", "r", [0, 1, 0, 2, 0], write=True)
+    # 0 was given up for 2; the next access to 0 must fault (major), not hit a stale entry
+    assert sysm.faults("p").major == 1
+    sysm.check_invariants()

@@ -290,3 +290,23 @@ def test_tlb_entries_of_given_up_pages_are_invalidated():
     # 0 was given up for 2; the next access to 0 must fault (major), not hit a stale entry
     assert sysm.faults("p").major == 1
     sysm.check_invariants()
+
+
+def test_file_pages_are_given_up_by_the_policy_too():
+    """A mapped file page is unmapped and dropped (written back first if dirty); reading it
+    again is a major file fault."""
+    ram = 1 * MiB
+    sysm = System(MachineConfig(ram=ram, swap=1 * MiB, replacement="fifo", page_cluster=0,
+                                kernel=ram - (3 + 3) * 4 * KiB))
+    sysm.create_file("f", 4 * KiB)
+    sysm.spawn("p")
+    sysm.mmap("p", "m", 4 * KiB, file="f", shared=True)
+    sysm.mmap("p", "r", 16 * KiB)  # same PTE table as m
+    sysm.access("p", "m", 0, 4 * KiB, write=True)  # 1 major (not cached), dirty
+    sysm.access_pages("p", "r", [0, 1, 2], write=True)  # the file page came first: it goes
+    assert sysm.rss_file("p") == 0 and sysm.cached == 0 and sysm.swap_used == 0
+    sysm.check_invariants()
+    before = sysm.faults("p").major
+    sysm.access("p", "m", 0, 4 * KiB, write=False)
+    assert sysm.faults("p").major == before + 1
+    sysm.check_invariants()

@@ -23,9 +23,11 @@ Giving up a page (``evict``): an anonymous page gets a swap slot (the one it has
 cache, else the next free one), every PTE mapping it becomes a swap entry (write bit clear,
 MM_ANONPAGES -> MM_SWAPENTS, TLB entry invalidated) and the frame is freed at once (written out:
 no writeback delay is modelled). An unmapped swap-cache page is just freed (its slot stays). A
-clean page-cache page nobody maps is dropped. Mapped, dirty or shmem file pages raise
-``Unsupported`` when the algorithm picks them (their reverse map is not modelled). Selection is
-O(frames in use) numpy work per eviction. No Linux counterpart: Linux uses ``twolist``.
+page-cache page is unmapped from every PTE that maps it (found through the VMAs of the file),
+written back if dirty (at once) and dropped; its next access is a file fault (major, with
+read-around, ENGINE-FACTS 4.4). Shmem pages raise ``Unsupported`` when the algorithm picks them
+(shmem swap is not modelled). Selection is O(frames in use) numpy work per eviction, the file
+reverse map O(VMAs). No Linux counterpart: Linux uses ``twolist``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import Unsupported
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, PGTABLE, REFERENCED, SHMEM, SWAPCACHE
+from vmspec.engine.frames import ANON, EXCL, FILE, PGTABLE, REFERENCED, SHMEM, SWAPCACHE
 from vmspec.engine.swap import encode
 
 POLICIES = ("fifo", "lru", "clock", "random")
@@ -111,14 +113,37 @@ class Replacement:
         fl = int(fr.flags[f])
         pos = int(fr.lru[f])
         if fl & FILE:
-            if fl & SHMEM or fr.mapcount[f] or fl & DIRTY:
+            if fl & SHMEM:
                 raise Unsupported(
-                    f"replacement {self.policy} chose a {'shmem' if fl & SHMEM else 'file'} page "
-                    f"that is {'mapped' if fr.mapcount[f] else 'dirty'}: giving up mapped, dirty "
-                    "or shmem page-cache pages is not modelled yet (keep file pages out of the "
-                    "pressure, e.g. replay into an anonymous region)")
-            cf = sysm.cache.by_id[int(fr.owner[f])]
-            sysm.cache.drop(cf, int(fr.index[f]))
+                    f"replacement {self.policy} chose a shmem page (shared anonymous memory): "
+                    "swapping shmem pages out is not modelled yet (use private anonymous "
+                    "memory, or give the machine more ram)")
+            fid, idx = int(fr.owner[f]), int(fr.index[f])
+            if fr.mapcount[f]:
+                ptes = []
+                for q in sysm.rmap_procs():
+                    for v in q.vmas:
+                        if v.file != fid or v.shmem or v.hugetlb:
+                            continue
+                        va = v.start + ((idx - v.pgoff) << 12)
+                        if not v.start <= va < v.end:
+                            continue
+                        t = q.pt.pfn.get(va >> 21)
+                        if t is not None and t[(va >> 12) & 511] == f:
+                            if v.locked:
+                                return False
+                            ptes.append((q, va))
+                if len(ptes) != fr.mapcount[f]:
+                    raise AssertionError(f"file frame {f}: mapcount {int(fr.mapcount[f])} but "
+                                         f"{len(ptes)} PTEs found")
+                for q, va in ptes:  # try_to_unmap: the next access faults the page back in
+                    q.pt.pfn[va >> 21][(va >> 12) & 511] = -1
+                    q.pt.wr[va >> 21][(va >> 12) & 511] = False
+                    q.rss_file -= 1
+                    sysm.tlb_model.invalidate(q.pid, va >> 12, 12)
+                fr.mapcount[f] = 0
+            cf = sysm.cache.by_id[fid]
+            sysm.cache.drop(cf, idx)  # a dirty page is written back first (no delay modelled)
             fr.release(f)
             self._moved_past(fr, pos)
             return True

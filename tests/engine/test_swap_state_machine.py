@@ -1,0 +1,83 @@
+"""Random operation sequences on small machines with swap and a textbook replacement policy,
+under memory pressure, keep every engine invariant (slots, swap cache, MM_SWAPENTS included),
+with the TLB checked against the naive TLBRef. An ``Unsupported`` (a shmem page chosen as the
+victim) ends the example: the engine refuses rather than guessing, and nothing is checked after."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from tests.engine.ops import PAGE, SMALL_TLB, apply, op
+from vmspec.engine import MachineConfig, System
+from vmspec.engine.errors import ModelledFailure, Unsupported
+
+
+class SwapMachine(RuleBasedStateMachine):
+    @initialize(policy=st.sampled_from(["fifo", "lru", "clock", "random"]),
+                ram=st.integers(24, 64), swap=st.sampled_from([8, 32, 256]),
+                cluster=st.sampled_from([0, 3]))
+    def boot(self, policy, ram, swap, cluster):
+        self.s = System(MachineConfig(ram=ram * PAGE, swap=swap * PAGE, replacement=policy,
+                                      page_cluster=cluster, tlb=SMALL_TLB, overcommit="always"),
+                        reference_tlb=True)
+        self.s.create_file("f", 24 * PAGE)
+        self.s.create_file("g", 64 * PAGE)
+        self.s.spawn("p")
+        self.refused = False
+
+    @rule(o=op)
+    def step(self, o):
+        if self.refused:
+            return
+        try:
+            apply(self.s, o)
+        except Unsupported:
+            self.refused = True
+
+    @rule(pick=st.integers(0, 7), a=st.integers(0, 20), n=st.integers(1, 40))
+    def pageout(self, pick, a, n):
+        if self.refused:
+            return
+        alive = [x for x in self.s.procs if self.s.alive(x)]
+        if not alive:
+            return
+        proc = alive[pick % len(alive)]
+        regs = sorted(self.s.procs[proc].regions)
+        if not regs:
+            return
+        try:
+            self.s.madvise(proc, regs[pick % len(regs)], a * PAGE, (a + n) * PAGE, "pageout")
+        except Unsupported:
+            pass  # file mappings: refused before anything changes
+        except ModelledFailure:
+            pass
+
+    @invariant()
+    def consistent(self):
+        if not self.refused:
+            self.s.check_invariants()
+
+    def teardown(self):
+        if self.refused:
+            return
+        s = self.s
+        for name in list(s.procs):
+            if s.alive(name):
+                s.exit(name)
+        s.drop_caches()
+        s.check_invariants()
+        assert s.swap_used == 0, "swap slots leaked after all exited"
+        assert s.free + s.cached == s.ram - s.machine.kernel, "frames leaked after all exited"
+
+
+TestSwap = SwapMachine.TestCase
+TestSwap.settings = settings(max_examples=400, stateful_step_count=10, deadline=None)
+
+
+@pytest.mark.slow
+def test_swap_slow():
+    run = SwapMachine.TestCase
+    run.settings = settings(max_examples=5_000, stateful_step_count=20, deadline=None)
+    run().runTest()

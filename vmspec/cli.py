@@ -28,20 +28,22 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run the scenarios of .vms files")
     check.add_argument("paths", nargs="*", metavar="PATH", help="files, directories or FILE::TITLE [.]")
     check.add_argument("--root", metavar="DIR", help="directory that includes and replays may not leave")
-    check.add_argument("--format", choices=("text", "json", "junit", "github"), default=None,
-                       help="report format [text]")
     check.add_argument("-k", dest="select", metavar="EXPR", help="select scenarios by title (and/or/not)")
     check.add_argument("-x", "--exitfirst", dest="fail_fast", action="store_true", default=None,
                        help="stop at the first failing scenario")
-    check.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="check files in N processes")
     check.add_argument("-q", "--quiet", action="count", default=0, help="less output")
     check.add_argument("-v", "--verbose", action="count", default=0, help="more output")
     check.add_argument("--collect-only", action="store_true", help="parse and check statically; list scenarios")
     for spec in OPTION_SPECS:
+        if not spec.cli:
+            continue
+        flags = ["-j", spec.flag] if spec.name == "jobs" else [spec.flag]
         if spec.type is bool:
-            check.add_argument(spec.flag, dest=spec.name, action="store_true", default=None, help=spec.help)
+            check.add_argument(*flags, dest=spec.name, action="store_true", default=None, help=spec.help)
+        elif spec.choices:
+            check.add_argument(*flags, dest=spec.name, choices=spec.choices, default=None, help=spec.help)
         else:
-            check.add_argument(spec.flag, dest=spec.name, type=spec.type, default=None,
+            check.add_argument(*flags, dest=spec.name, type=_typed(spec), default=None,
                                metavar=spec.metavar, help=spec.help)
 
     explore = sub.add_parser("explore", help="search for a scenario that breaks a file's invariants")
@@ -57,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     return parser
+
+
+def _typed(spec):
+    """An argparse ``type`` that checks a value against its declaration in vmspec.options."""
+    from vmspec.options import OptionError, parse_number
+
+    def convert(text: str):
+        try:
+            return parse_number(spec, text)
+        except OptionError as exc:  # argparse names the flag itself
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(spec.flag + " ")) from None
+
+    convert.__name__ = spec.name
+    return convert
 
 
 def _fail_usage(message: str) -> int:
@@ -91,19 +107,25 @@ def _collect(args) -> int:
 
 def _check(args) -> int:
     from vmspec.checker import check
-    from vmspec.checker.options import make_options, read_pyproject, validate_config
+    from vmspec.checker.options import make_options
+    from vmspec.errors import UsageError
+    from vmspec.options import OptionError, read_pyproject
     from vmspec.reporting import text
 
-    config = validate_config(read_pyproject(os.getcwd()))
+    try:
+        pyproject, config = read_pyproject(os.getcwd())
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
     if args.collect_only:
         return _collect(args)
     overrides = {name: getattr(args, name, None) for name in ("seed", "max_accesses", "timeout", "trace", "fail_fast", "select")}
+    overrides["root"] = args.root
     options = make_options(config, overrides)
-    paths = args.paths or list(config.get("paths", [])) or ["."]
+    # [tool.vmspec] paths are relative to the pyproject.toml that names them
+    base = os.path.dirname(pyproject) if pyproject else "."
+    paths = args.paths or [os.path.relpath(os.path.join(base, p)) for p in config.get("paths", [])] or ["."]
     fmt = args.format or config.get("format", "text")
-    jobs = args.jobs if args.jobs is not None else int(config.get("jobs", 1))
-    if jobs < 1:
-        return _fail_usage("-j needs a number of processes of at least 1")
+    jobs = args.jobs if args.jobs is not None else config.get("jobs", 1)
     verbosity = args.verbose - args.quiet
     if fmt == "text" and verbosity >= 0 and sys.stderr.isatty():
         from vmspec.reporting.console import progress_bar

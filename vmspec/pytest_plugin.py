@@ -14,19 +14,43 @@ import os
 
 import pytest
 
-from vmspec.options import OPTION_SPECS
+from vmspec.options import OPTION_SPECS, OptionError, parse_number, read_pyproject
+
+_PYTEST_SPECS = tuple(spec for spec in OPTION_SPECS if spec.pytest)
+
+
+def _typed(spec):
+    """An argparse ``type`` that checks a value against its declaration in vmspec.options."""
+    import argparse
+
+    def convert(text: str):
+        try:
+            return parse_number(spec, text)
+        except OptionError as exc:  # argparse names the option itself
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(spec.flag + " ")) from None
+
+    convert.__name__ = spec.name
+    return convert
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("vmspec", "vmspec .vms specs")
-    for spec in OPTION_SPECS:
-        flag = "--vmspec-" + spec.flag.lstrip("-")
+    for spec in _PYTEST_SPECS:
         if spec.type is bool:
-            group.addoption(flag, dest="vmspec_" + spec.name, action="store_true", default=None, help=spec.help)
+            group.addoption(spec.pytest_flag, dest="vmspec_" + spec.name, action="store_true", default=None,
+                            help=spec.help)
         else:
-            group.addoption(flag, dest="vmspec_" + spec.name, type=spec.type, default=None,
+            group.addoption(spec.pytest_flag, dest="vmspec_" + spec.name, type=_typed(spec), default=None,
                             metavar=spec.metavar, help=spec.help)
     parser.addini("vmspec_pattern", "glob of files collected as vmspec specs", default="*.vms")
+
+
+def pytest_configure(config):
+    # A bad [tool.vmspec] is a usage error of the whole run, said once (not a traceback per item).
+    try:
+        config._vmspec_config = read_pyproject(str(config.rootpath))[1]
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path, parent):
@@ -39,10 +63,10 @@ def pytest_collect_file(file_path, parent):
 def _options(config):
     cached = getattr(config, "_vmspec_options", None)
     if cached is None:
-        from vmspec.checker.options import make_options, read_pyproject, validate_config
+        from vmspec.checker.options import make_options
 
-        table = validate_config(read_pyproject(str(config.rootpath)))
-        overrides = {spec.name: config.getoption("vmspec_" + spec.name) for spec in OPTION_SPECS}
+        table = getattr(config, "_vmspec_config", {})
+        overrides = {spec.name: config.getoption("vmspec_" + spec.name) for spec in _PYTEST_SPECS}
         cached = config._vmspec_options = make_options(table, overrides)
     return cached
 

@@ -1,16 +1,26 @@
-"""Options of a check, declared once and shared by the CLI, the pytest plugin and
-``[tool.vmspec]`` in pyproject.toml (the xdoctest pattern: one table, several front-ends).
+"""Options of a check: the pydantic model the runner reads, built from the options declared once
+in ``vmspec.options`` (shared by the CLI, the pytest plugin and ``[tool.vmspec]`` in
+pyproject.toml, the xdoctest pattern).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
 from vmspec.errors import UsageError
-from vmspec.options import DEFAULT_MAX_ACCESSES, DEFAULT_TIMEOUT, OPTION_SPECS, OptionSpec
+from vmspec.options import (
+    CHECK_OPTIONS,
+    DEFAULT_MAX_ACCESSES,
+    DEFAULT_TIMEOUT,
+    OPTION_SPECS,
+    SPECS_BY_NAME,
+    OptionError,
+    OptionSpec,
+)
+from vmspec.options import read_pyproject as _read_pyproject
+from vmspec.options import validate_config as _validate_config
 
 __all__ = ["CheckOptions", "OPTION_SPECS", "OptionSpec", "make_options", "read_pyproject", "validate_config"]
 
@@ -27,54 +37,43 @@ class CheckOptions(BaseModel):
     trail: int = 5  # how many steps lead up to a violation in its report
     fail_fast: bool = False
     select: Optional[str] = None  # -k expression
+    root: Optional[str] = None  # --root as given, for the reproduce command
 
 
 def read_pyproject(start: str) -> dict[str, Any]:
-    """Return the ``[tool.vmspec]`` table of the nearest pyproject.toml at or above ``start``."""
-    import tomllib
-
-    directory = os.path.abspath(start)
-    while True:
-        candidate = os.path.join(directory, "pyproject.toml")
-        if os.path.isfile(candidate):
-            try:
-                with open(candidate, "rb") as fh:
-                    data = tomllib.load(fh)
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise UsageError(f"{candidate}: cannot read [tool.vmspec]: {exc}") from None
-            table = data.get("tool", {}).get("vmspec", {})
-            if not isinstance(table, dict):
-                raise UsageError(f"{candidate}: [tool.vmspec] must be a table")
-            return table
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return {}
-        directory = parent
-
-
-CONFIG_KEYS = {spec.name for spec in OPTION_SPECS} | {"paths", "format", "jobs"}
+    """Return the checked ``[tool.vmspec]`` table of the nearest pyproject.toml at or above
+    ``start``; raise UsageError for a file or value that cannot be used."""
+    try:
+        return _read_pyproject(start)[1]
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def validate_config(table: dict[str, Any]) -> dict[str, Any]:
-    """Check a ``[tool.vmspec]`` table's keys and value types; return it unchanged."""
-    for key, value in table.items():
-        if key not in CONFIG_KEYS:
-            raise UsageError(f"[tool.vmspec]: unknown key {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
-        spec = next((s for s in OPTION_SPECS if s.name == key), None)
-        if spec is not None and spec.type in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise UsageError(f"[tool.vmspec]: {key} must be a number, got {value!r}")
-    return table
+    """Check a ``[tool.vmspec]`` table's keys and values (raise UsageError); return them."""
+    try:
+        return _validate_config(table)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def make_options(config: dict[str, Any], overrides: dict[str, Any]) -> CheckOptions:
-    """Merge pyproject settings and command-line overrides (None means not given)."""
+    """Merge pyproject settings and command-line overrides (None means not given); every value
+    is checked against its declaration (raise UsageError)."""
     values: dict[str, Any] = {}
-    for spec in OPTION_SPECS:
-        if spec.name in config:
-            values[spec.name] = config[spec.name]
+    for name in CHECK_OPTIONS:
+        if name in config:
+            values[name] = config[name]
     for key, value in overrides.items():
         if value is not None:
             values[key] = value
+    try:
+        for name in CHECK_OPTIONS:
+            if name in values:
+                spec = SPECS_BY_NAME[name]
+                values[name] = spec.convert(values[name], spec.flag)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
     if values.get("timeout") == 0:
         values["timeout"] = None
     return CheckOptions(**values)

@@ -34,3 +34,30 @@ def test_split_target():
     assert split_target("specs/fork.vms::fork shares: pages") == ("specs/fork.vms", "fork shares: pages")
     assert split_target("specs/fork.vms") == ("specs/fork.vms", None)
     assert split_target("specs") == ("specs", None)
+
+
+@pytest.mark.parametrize(
+    "expr, title, expected",
+    [
+        ("fork shares", "fork shares pages", True),  # words side by side are one phrase
+        ("fork  pages", "fork shares pages", False),
+        ("fork shares and not swap", "fork shares pages", True),
+        ('"rock and roll"', "Rock and Roll", True),  # quotes hold operator words
+        ("'(a)'", "title (a)", True),
+        ("child's", "the child's pages", True),  # an apostrophe inside a word is no quote
+        ("STRASSE", "Straße", True),  # case folded, not just lowered
+        ("'a::b c'", "a::b c", True),
+    ],
+)
+def test_k_phrases_and_quotes(expr, title, expected):
+    assert compile_k(expr)(title) is expected
+
+
+@pytest.mark.parametrize("bad", ['"fork', "'a b"])
+def test_unterminated_quote_in_k(bad):
+    with pytest.raises(UsageError, match="unterminated quote"):
+        compile_k(bad)
+
+
+def test_split_target_with_colons_in_the_title():
+    assert split_target("a::b/x.vms::t::u v") == ("a::b/x.vms", "t::u v")

@@ -1,7 +1,10 @@
 """Scenario selection: ``-k`` expressions like pytest's, and ``PATH::TITLE`` arguments.
 
 ``-k`` takes words joined by ``and``, ``or``, ``not`` and parentheses; a word matches a title
-that contains it, ignoring case. The expression is parsed here by hand (never evaluated as Python).
+that contains it, ignoring case. Titles have spaces, so words written next to each other form one
+phrase (``-k 'fork shares'`` matches "fork shares pages"), and a phrase may be quoted to hold an
+operator word or a parenthesis (``-k '"rock and roll"'``). The expression is parsed here by hand
+(never evaluated as Python).
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ import re
 
 from vmspec.errors import UsageError
 
-_TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+_TOKEN = re.compile(r"""\s*(\(|\)|"[^"]*"|'[^']*'|[^\s()]+)""")
+_OPERATORS = ("and", "or", "not")
 
 
 def compile_k(expression: str):
     """Compile a -k expression into a predicate on titles; raise UsageError if malformed."""
     tokens = _TOKEN.findall(expression)
+    for token in tokens:
+        if token[0] in "\"'" and (len(token) < 2 or token[-1] != token[0]):
+            raise UsageError(f"-k {expression!r}: unterminated quote {token[0]}")
     pos = 0
 
     def peek():
@@ -62,8 +69,12 @@ def compile_k(expression: str):
             return inner
         if token in (")", "and", "or"):
             raise UsageError(f"-k {expression!r}: unexpected `{token}`")
-        word = take().lower()
-        return lambda t: word in t.lower()
+        words = []
+        while peek() is not None and peek() not in ("(", ")", *_OPERATORS):
+            word = take()
+            words.append(word[1:-1] if word[0] in "\"'" else word)
+        phrase = " ".join(words).casefold()
+        return lambda t: phrase in t.casefold()
 
     if not tokens:
         return lambda t: True

@@ -80,3 +80,33 @@ def test_non_utf8_trace(tmp_path):
     path.write_bytes(b"1\n\xff\xfe\n")
     with pytest.raises(TraceError, match=r"t.txt:2: trace file is not UTF-8"):
         _flat(read_pages(str(path), "t.txt"))
+
+
+def test_lackey_addresses_and_sizes_are_checked(tmp_path):
+    path = tmp_path / "lk.txt"
+    for text, message in [
+        ("I  -10,4\n", r"lk.txt:1: expected `KIND ADDRESS,SIZE`"),
+        ("I  ffffffffffffffffffff,4\n", r"lk.txt:1: address ffffffffffffffffffff is beyond a 64-bit"),
+        (" L 1000,0\n", r"lk.txt:1: an access has a size of at least 1 byte, got 0"),
+        (" L 1_000,4\n", r"lk.txt:1: expected `KIND ADDRESS,SIZE`"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(TraceError, match=message):
+            _flat(read_lackey(str(path), "lk.txt"))
+    path.write_text(" L 0x1000\n")  # the size may be left out
+    assert _flat(read_lackey(str(path), "lk.txt")) == [(0x1000, 1, False)]
+
+
+def test_page_number_beyond_the_address_space(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text(f"{1 << 52}\n")
+    with pytest.raises(TraceError, match=r"t.txt:1: page number \d+ is beyond a 64-bit address space"):
+        _flat(read_pages(str(path), "t.txt"))
+
+
+def test_a_long_run_of_comments_still_yields_chunks(tmp_path):
+    # the caller checks its deadline once per chunk, so comments alone must not starve it
+    path = tmp_path / "t.txt"
+    path.write_text("# nothing\n" * 140_000 + "5\n")
+    chunks = list(read_pages(str(path), "t.txt"))
+    assert chunks == [[], [], [5]]

@@ -5,19 +5,27 @@ yielding accesses in chunks so that a budget can stop a huge trace early and mem
 bounded. A malformed line is a :class:`TraceError` naming the file and the line inside it.
 
 * ``pages``: one page number per line, relative to the region (decimal or ``0x`` hex); blank lines
-  and ``#`` comments are skipped.
+  and ``#`` comments are skipped. Without ``into R`` the numbers are virtual page numbers of the
+  whole address space, and a page in no mapping maps anonymous memory on first use, as in a
+  lackey trace.
 * ``lackey``: ``valgrind --tool=lackey --trace-mem=yes`` lines ``I  ADDR,SIZE``, `` L ADDR,SIZE``,
-  `` S ADDR,SIZE``, `` M ADDR,SIZE`` with hex addresses; ``I`` and ``L`` are reads, ``S`` a write,
-  ``M`` a read then a write (LANGUAGE.md). Lines starting with ``==`` (valgrind's banner) and
-  ``--`` are skipped.
+  `` S ADDR,SIZE``, `` M ADDR,SIZE`` with hex addresses below 2**64 and a positive size (1 when left out); ``I`` and
+  ``L`` are reads, ``S`` a write, ``M`` a read then a write (LANGUAGE.md). Lines starting with
+  ``==`` (valgrind's banner) and ``--`` are skipped.
+
+A chunk is also yielded (possibly empty) after every ``CHUNK`` lines read, so that the caller can
+check its deadline while a long file of comments streams by.
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 from typing import IO, Iterator
 
 CHUNK = 65536
+ADDRESS_LIMIT = 1 << 64
+_LACKEY = re.compile(r"([ILSM])\s+(?:0[xX])?([0-9A-Fa-f]+)(?:,([0-9]+))?")
 
 
 class TraceError(Exception):
@@ -62,10 +70,14 @@ def _lines(path: str, shown: str) -> Iterator[tuple[int, str]]:
         fh.close()
 
 
-def read_pages(path: str, shown: str) -> Iterator[list[int]]:
-    """Yield chunks of page numbers from a ``pages`` trace."""
+def read_pages(path: str, shown: str, page_size: int = 4096) -> Iterator[list[int]]:
+    """Yield chunks of page numbers from a ``pages`` trace (each below 2**64 / ``page_size``)."""
     chunk: list[int] = []
+    limit = ADDRESS_LIMIT // page_size
     for lineno, line in _lines(path, shown):
+        if lineno % CHUNK == 0:
+            yield chunk
+            chunk = []
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
@@ -75,6 +87,8 @@ def read_pages(path: str, shown: str) -> Iterator[list[int]]:
             raise TraceError(shown, lineno, f"expected a page number, got {text[:40]!r}", line) from None
         if page < 0:
             raise TraceError(shown, lineno, f"page numbers are not negative, got {page}", line)
+        if page >= limit:
+            raise TraceError(shown, lineno, f"page number {text[:40]} is beyond a 64-bit address space", line)
         chunk.append(page)
         if len(chunk) >= CHUNK:
             yield chunk
@@ -87,16 +101,23 @@ def read_lackey(path: str, shown: str) -> Iterator[list[tuple[int, int, bool]]]:
     """Yield chunks of (address, size, write) from a lackey trace; ``M`` gives a read then a write."""
     chunk: list[tuple[int, int, bool]] = []
     for lineno, line in _lines(path, shown):
+        if lineno % CHUNK == 0:
+            yield chunk
+            chunk = []
         text = line.strip()
         if not text or text.startswith("==") or text.startswith("--"):
             continue
-        kind, _, rest = text.partition(" ")
-        addr_text, _, size_text = rest.strip().partition(",")
-        try:
-            address = int(addr_text, 16)
-            size = int(size_text) if size_text else 1
-        except ValueError:
-            raise TraceError(shown, lineno, f"expected `KIND ADDRESS,SIZE`, got {text[:40]!r}", line) from None
+        match = _LACKEY.fullmatch(text)
+        if match is None:
+            kind = text.split(None, 1)[0]
+            if len(kind) == 1 and kind.isalpha() and kind not in "ILSM":
+                raise TraceError(shown, lineno, f"unknown access kind {kind!r}; lackey uses I, L, S, M", line)
+            raise TraceError(shown, lineno, f"expected `KIND ADDRESS,SIZE`, got {text[:40]!r}", line)
+        kind, address, size = match.group(1), int(match.group(2), 16), int(match.group(3) or 1)
+        if size < 1:
+            raise TraceError(shown, lineno, f"an access has a size of at least 1 byte, got {size}", line)
+        if address + size > ADDRESS_LIMIT:
+            raise TraceError(shown, lineno, f"address {match.group(2)} is beyond a 64-bit address space", line)
         if kind in ("I", "L"):
             chunk.append((address, size, False))
         elif kind == "S":

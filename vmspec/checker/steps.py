@@ -118,17 +118,23 @@ def _random(ctx: Context, s: ast.RandomAccess) -> None:
 def _replay(ctx: Context, s: ast.Replay) -> None:
     path = os.path.join(ctx.spec_dir, s.path)
     shown = os.path.normpath(os.path.join(os.path.dirname(ctx.program.path), s.path))
-    if s.format == "pages":
-        write = s.mode == "write"
-        for chunk in replay.read_pages(path, shown):
+    forced = None if s.mode is None else s.mode == "write"
+    if s.format == "pages" and s.region is not None:
+        for chunk in replay.read_pages(path, shown, ctx.page_size):
             ctx.charge(len(chunk))
-            ctx.system.access_pages(s.process, s.region, chunk, write=write)
+            if chunk:
+                ctx.system.access_pages(s.process, s.region, chunk, write=bool(forced))
+        return
+    if s.format == "pages":  # no region: virtual page numbers of the whole address space
+        size = ctx.page_size
+        chunks = ([(n * size, 1, bool(forced)) for n in chunk] for chunk in replay.read_pages(path, shown, size))
     else:
-        for chunk in replay.read_lackey(path, shown):
-            ctx.charge(len(chunk))
-            if s.mode is not None:
-                forced = s.mode == "write"
-                chunk = [(a, n, forced) for a, n, _ in chunk]
+        chunks = replay.read_lackey(path, shown)
+    for chunk in chunks:
+        ctx.charge(len(chunk))
+        if forced is not None:
+            chunk = [(a, n, forced) for a, n, _ in chunk]
+        if chunk:
             ctx.system.access_addresses(s.process, chunk)
 
 

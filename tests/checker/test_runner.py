@@ -1,6 +1,8 @@
 """One test per checking rule of LANGUAGE.md (issue 5): expect, always, invariant, `=> ERR`,
 steps of processes that are not running, budgets, seeds and the reports' contents."""
 
+import re
+
 MACHINE = "machine m { ram 64MiB; swap 0 }\n"
 
 
@@ -312,3 +314,94 @@ scenario "oom" {
     assert b.kind == "step" and b.line == 15
     assert b.message == "`small: write c` failed with OOM: small was killed by the OOM killer (no free memory)"
     assert c.kind == "expect" and c.observed == {"killed": "[big, small]"}
+
+
+def test_a_violation_inside_a_repeat_is_reported_once_with_a_count(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "repeats" {
+    spawn p
+    p: big = mmap 1GiB => ENOMEM
+    p: buf = mmap 1MiB
+    repeat 100 { repeat 100 { p: write big } }
+    repeat 3 {
+        p: write buf[0..4KiB]
+        expect rss(p) == 0
+    }
+}
+"""))
+    a, b = result.violations
+    assert (a.kind, a.line, a.repeats) == ("step", 7, 9_999)
+    assert a.message == "p has no region big: the mmap at line 5 failed with ENOMEM"
+    assert (b.kind, b.line, b.repeats) == ("expect", 10, 2)
+    assert b.steps[-1].iteration == "1/3"  # the first iteration that broke it
+    from vmspec.reporting.text import scenario_text
+
+    text = scenario_text(result)
+    assert "      failed again in 9,999 later iterations of its repeat\n" in text
+    assert re.search(r"spec.vms:9  p: write buf\[0..4KiB\]  \(repeat 1/3\) +p: \+1 minor, rss \+4KiB\n", text)
+
+
+def test_always_inside_a_repeat_is_one_watch_and_checks_are_not_steps(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "always in repeat" {
+    spawn p
+    p: buf = mmap 1MiB
+    repeat 3 {
+        p: write buf[0..4KiB]
+        always rss(p) == 0
+        expect rss(p) == 4KiB
+        p: read buf[0..8KiB]
+    }
+}
+"""))
+    (v,) = result.violations
+    assert v.kind == "always" and v.line == 8 and v.stated_at == 8
+    # broken again by the read, then write and read twice more; the expects change nothing
+    assert v.later_breaks == 5
+
+
+def test_an_internal_error_ends_only_its_scenario(run_spec, monkeypatch):
+    from vmspec.checker import steps
+    from vmspec.language import ast
+
+    def broken(ctx, step):
+        raise TypeError("boom")
+
+    monkeypatch.setitem(steps.HANDLERS, ast.DropCaches, broken)
+    report = run_spec(MACHINE + 'scenario "a" {\n spawn p\n drop_caches\n}\nscenario "b" {\n spawn p\n}\n')
+    a, b = report.scenarios
+    assert a.status == "error" and b.status == "passed"
+    assert a.violations[0].message.startswith("internal error in vmspec (TypeError: boom)")
+
+
+def test_reproduce_names_the_seed_root_and_budgets(run_spec):
+    text = MACHINE + 'scenario "seeded" seed 7 {\n spawn p\n}\nscenario "plain" {\n spawn p\n}\n'
+    seeded, plain = run_spec(text).scenarios
+    assert seeded.reproduce == "vmspec check spec.vms::seeded --seed 7"
+    assert plain.reproduce == "vmspec check spec.vms::plain"
+    seeded, plain = run_spec(text, seed=3, root=".", max_accesses=1000, timeout=None).scenarios
+    assert plain.reproduce == "vmspec check spec.vms::plain --root . --seed 3 --max-accesses 1000 --timeout 0"
+
+
+def test_replay_pages_without_a_region_uses_virtual_page_numbers(run_spec, tmp_path):
+    (tmp_path / "trace.txt").write_text("0x7f0000000\n0x7f0000001\n0x7f0000000\n")
+    result = only(run_spec(MACHINE + """
+scenario "replay" {
+    spawn p
+    p: replay "trace.txt" write
+    expect faults(p).minor == 2 and rss(p) == 2 pages
+}
+"""))
+    assert result.status == "passed", result.violations
+
+
+def test_malformed_lackey_line_is_an_error_naming_the_line(run_spec, tmp_path):
+    (tmp_path / "trace.lk").write_text("I  0023C790,2\n L -10,4\n")
+    result = only(run_spec(MACHINE + """
+scenario "replay" {
+    spawn p
+    p: replay "trace.lk" format lackey
+}
+"""))
+    assert result.status == "error"
+    assert result.violations[0].message == "replay: trace.lk:2: expected `KIND ADDRESS,SIZE`, got 'L -10,4'"

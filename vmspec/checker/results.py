@@ -24,6 +24,7 @@ class StepRecord(BaseModel):
     line: int
     text: str
     changes: str = ""
+    iteration: str = ""  # inside repeats: "3/100" (iteration/count), outermost first, space-separated
 
 
 class Violation(BaseModel):
@@ -42,6 +43,7 @@ class Violation(BaseModel):
     stated_at: Optional[int] = None  # always/invariant: the line where it was stated
     stated_file: Optional[str] = None  # ... and the file, when it is not ``file`` (an include)
     later_breaks: int = 0  # always/invariant: how many later steps broke it too
+    repeats: int = 0  # a step or expect inside a repeat: how many later iterations broke it again
     steps: list[StepRecord] = Field(default_factory=list)  # the last steps that led there
 
 

@@ -3,7 +3,9 @@
 For each scenario: build the machine, create the files in scope, then execute the steps in order
 (``repeat`` unrolled), matching modelled failures against ``=> ERR``, checking ``expect`` at its
 step, every active ``always`` and every file ``invariant`` after each step (LANGUAGE.md, Scenario
-steps). A failed expectation is recorded and the scenario goes on. Nothing here prints.
+steps). A failed expectation is recorded and the scenario goes on. Inside a ``repeat``, a step or
+check that fails again in a later iteration is reported once, with a count of the repeats. A bug
+in vmspec ends only the scenario it hit, as an error. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from vmspec.checker import steps as step_table
 from vmspec.checker.evaluate import EvalError, evaluate, explain
 from vmspec.checker.machine import machine_config, page_size_of
-from vmspec.checker.options import CheckOptions
+from vmspec.checker.options import DEFAULT_MAX_ACCESSES, DEFAULT_TIMEOUT, CheckOptions
 from vmspec.checker.replay import TraceError
 from vmspec.checker.results import ScenarioResult, StepRecord, Violation
 from vmspec.engine import System
@@ -75,6 +77,9 @@ class ScenarioRun:
         self.unbound: dict[tuple[str, str], str] = {}  # (process, region) -> why it has no range
         self.spawned: list[str] = []
         self._lines: dict[str, list[str]] = {}
+        self._seen: dict[tuple[int, str], int] = {}  # (id of the node, kind) -> index in violations
+        self._watched: set[int] = set()  # ids of the `always` nodes being watched
+        self.iterations: list[tuple[int, int]] = []  # (iteration, count) of each enclosing repeat
         self.status = "passed"
 
     # ------------------------------------------------------------------ text helpers
@@ -95,6 +100,18 @@ class ScenarioRun:
             file=node.span.file, line=node.span.line, column=node.span.column, kind=kind,
             message=message, steps=list(self.trail), **extra,
         )
+
+    def _report(self, node, violation: Violation) -> None:
+        """Record a violation of ``node``; one that the same node already broke (in an earlier
+        iteration of a repeat) only counts as a repeat of the first."""
+        key = (id(node), violation.kind)
+        index = self._seen.get(key)
+        if index is None:
+            self._seen[key] = len(self.violations)
+            self.violations.append(violation)
+        else:
+            first = self.violations[index]
+            self.violations[index] = first.model_copy(update={"repeats": first.repeats + 1})
 
     # ------------------------------------------------------------------ state snapshots
     def _snapshot(self) -> _Snapshot:
@@ -146,8 +163,8 @@ class ScenarioRun:
             return True, "", observed
         return False, explain(expr, evaluation, self.text_of), observed
 
-    def _check_watches(self) -> None:
-        for watch in self.watches:
+    def _check_watches(self, watches=None) -> None:
+        for watch in self.watches if watches is None else watches:
             ok, detail, observed = self._check(watch.expr, self.system)
             if ok:
                 continue
@@ -194,36 +211,42 @@ class ScenarioRun:
         if isinstance(step, ast.Repeat):
             self.ctx.charge(step.count * step_table.count_steps(step.body),
                             f"repeat {step.count:,} would execute {{n}} steps")
-            for _ in range(step.count):
+            self.iterations.append((0, step.count))
+            for i in range(step.count):
+                self.iterations[-1] = (i + 1, step.count)
                 for inner in step.body:
                     self._run_step(inner)
+            self.iterations.pop()
             return
         if isinstance(step, ast.Expect):
+            # nothing changed since the last step, so the watches need no new check
             ok, detail, observed = self._check(step.expr, self.system)
             if not ok:
                 text = self.text_of(step.expr)
-                self.violations.append(self._violation(
+                self._report(step, self._violation(
                     step, "expect", f"expect failed: {text}", expression=text, observed=observed, detail=detail,
                 ))
             self._record(step, "", trail=False)
-            self._check_watches()
             return
         if isinstance(step, ast.Always):
-            self.watches.append(_Watch("always", step.expr, step.span))
             self._record(step, "", trail=False)
-            self._check_watches()
+            if id(step) not in self._watched:  # stated once, even inside a repeat
+                self._watched.add(id(step))
+                watch = _Watch("always", step.expr, step.span)
+                self.watches.append(watch)
+                self._check_watches([watch])
             return
         proc = step_table.actor(step)
         if proc is not None:
             violation = self._not_running(step, proc)
             if violation is not None:
-                self.violations.append(violation)
+                self._report(step, violation)
                 self._record(step, "skipped: not running")
                 return
         region = _region_used(step)
         if region is not None and proc is not None and not self.system.has_region(proc, region):
             why = self.unbound.get((proc, region), "no step of the scenario mapped it")
-            self.violations.append(self._violation(
+            self._report(step, self._violation(
                 step, "step", f"{proc} has no region {region}: {why}", expression=self.text_of(step),
             ))
             self._record(step, "skipped: no such region")
@@ -255,12 +278,12 @@ class ScenarioRun:
         text = self.text_of(step)
         if step.expect_error is not None and failure != step.expect_error:
             got = "succeeded" if failure is None else f"failed with {failure}" + (f": {message}" if message else "")
-            self.violations.append(self._violation(
+            self._report(step, self._violation(
                 step, "step", f"expected `{text}` to fail with {step.expect_error}, but it {got}",
                 expression=text,
             ))
         elif step.expect_error is None and failure is not None:
-            self.violations.append(self._violation(
+            self._report(step, self._violation(
                 step, "step", f"`{text}` failed with {failure}" + (f": {message}" if message else ""),
                 expression=text, detail="add `=> " + failure + "` to the step if this is expected",
             ))
@@ -269,7 +292,9 @@ class ScenarioRun:
     def _record(self, step, changes: str, trail: bool = True) -> None:
         """Remember a step for the trail of later violations (checks are not part of it) and
         for ``--trace``."""
-        record = StepRecord(file=step.span.file, line=step.span.line, text=self.text_of(step), changes=changes)
+        iteration = " ".join(f"{i}/{n}" for i, n in self.iterations)
+        record = StepRecord(file=step.span.file, line=step.span.line, text=self.text_of(step), changes=changes,
+                            iteration=iteration)
         if trail:
             self.trail.append(record)
         if self.options.trace and len(self.trace) < 100_000:
@@ -310,7 +335,7 @@ class ScenarioRun:
             self._stop(self._violation(
                 self._current_step, "step", f"not modelled yet: {exc}", expression=self.text_of(self._current_step),
             ))
-        except (ModelledFailure, ValueError, KeyError, MemoryError) as exc:
+        except Exception as exc:  # a bug in vmspec: end this scenario, not the whole run
             self._stop(self._violation(
                 self._current_step, "step",
                 f"internal error in vmspec ({type(exc).__name__}: {exc}); please report it with this spec",
@@ -333,10 +358,19 @@ class ScenarioRun:
         self.violations.append(violation)
 
     def reproduce(self) -> str:
-        """Return the command that re-runs just this scenario with the same seed."""
+        """Return the command that re-runs just this scenario: its seed (when it has one or it
+        was overridden), and the root and budgets when they are not the defaults."""
+        options = self.options
         cmd = ["vmspec", "check", f"{self.path}::{self.scenario.title}"]
-        if self.options.seed is not None:
-            cmd += ["--seed", str(self.options.seed)]
+        if options.root is not None:
+            cmd += ["--root", options.root]
+        seed = options.seed if options.seed is not None else self.scenario.seed
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        if options.max_accesses != DEFAULT_MAX_ACCESSES:
+            cmd += ["--max-accesses", str(options.max_accesses)]
+        if options.timeout != DEFAULT_TIMEOUT:
+            cmd += ["--timeout", f"{options.timeout or 0:g}"]
         return " ".join(shlex.quote(c) for c in cmd)
 
 

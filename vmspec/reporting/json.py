@@ -33,8 +33,10 @@ def report_dict(report: Report) -> dict:
                         "stated_at": v.stated_at,
                         "stated_file": v.stated_file,
                         "later_breaks": v.later_breaks,
+                        "repeats": v.repeats,
                         "steps": [
-                            {"file": r.file, "line": r.line, "text": r.text, "changes": r.changes}
+                            {"file": r.file, "line": r.line, "text": r.text, "changes": r.changes,
+                             "iteration": r.iteration}
                             for r in v.steps
                         ],
                     }

@@ -1,25 +1,49 @@
 """The plain-text report: the violation text shared by ``vmspec check`` and the pytest plugin.
 
 Lines are built as (text, style) pairs so that the console reporter can colour them and the
-plugin can join them into one string; the words are the same byte for byte.
+plugin can join them into one string; the words are the same byte for byte. Control characters
+(from a title or a trace file, say) are shown as ``\x1b`` escapes, so that a report can neither
+drive the terminal nor break a line in two.
 """
 
 from __future__ import annotations
+
+import re
 
 from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Violation
 
 Line = tuple[str, str]  # (text, rich style or "")
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with control characters (tab excepted) written as ``\\xNN`` escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _clean(lines: list[Line]) -> list[Line]:
+    return [(printable(text), style) for text, style in lines]
+
+
+STEP_TEXT_MAX = 100  # a longer step is cut in the trail (the JSON report keeps it whole)
+
+
+def _step_text(r: StepRecord) -> str:
+    text = r.text if len(r.text) <= STEP_TEXT_MAX else r.text[: STEP_TEXT_MAX - 3] + "..."
+    return f"{text}  (repeat {r.iteration})" if r.iteration else text
+
 
 def _step_lines(records: list[StepRecord], indent: str) -> list[Line]:
     if not records:
         return []
+    texts = [_step_text(r) for r in records]
     width = max(len(f"{r.file}:{r.line}") for r in records)
-    text_width = min(48, max(len(r.text) for r in records))
+    text_width = min(48, max(len(t) for t in texts))
     out = []
-    for r in records:
+    for r, text in zip(records, texts):
         where = f"{r.file}:{r.line}".ljust(width)
-        body = r.text.ljust(text_width) if r.changes else r.text
+        body = text.ljust(text_width) if r.changes else text
         out.append((f"{indent}{where}  {body}" + (f"  {r.changes}" if r.changes else ""), "dim"))
     return out
 
@@ -35,7 +59,9 @@ def violation_lines(v: Violation) -> list[Line]:
     for name, value in v.observed.items():
         out.append((f"      {name} = {value}", "cyan"))
     if v.later_breaks:
-        out.append((f"      broken again by {v.later_breaks} later step{'s' if v.later_breaks != 1 else ''}", ""))
+        out.append((f"      broken again by {v.later_breaks:,} later step{'s' if v.later_breaks != 1 else ''}", ""))
+    if v.repeats:
+        out.append((f"      failed again in {v.repeats:,} later iteration{'s' if v.repeats != 1 else ''} of its repeat", ""))
     if v.steps:
         out.append(("      steps that led there (newest last):", ""))
         out += _step_lines(v.steps, "        ")
@@ -49,7 +75,7 @@ def scenario_lines(result: ScenarioResult) -> list[Line]:
     for v in result.violations:
         out += violation_lines(v)
     out.append((f"  reproduce: {result.reproduce}", "yellow"))
-    return out
+    return _clean(out)
 
 
 def scenario_text(result: ScenarioResult) -> str:
@@ -94,12 +120,15 @@ def report_lines(report: Report, verbosity: int = 0, trace: bool = False) -> lis
             out.append(("", ""))
     style = "bold red" if report.exit_code() else "bold green"
     out.append((summary(report), style))
-    return out
+    return _clean(out)
 
 
 def error_text(errors: list[FileError]) -> str:
     """Render spec errors for stderr, one diagnostic after another."""
-    return "\n".join(e.rendered or f"{e.file}:{e.line}:{e.column}: error: {e.message}" for e in errors)
+    return "\n".join(
+        "\n".join(printable(line) for line in (e.rendered or f"{e.file}:{e.line}:{e.column}: error: {e.message}").split("\n"))
+        for e in errors
+    )
 
 
 def explore_lines(outcome) -> list[Line]:

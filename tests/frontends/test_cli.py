@@ -178,7 +178,8 @@ def test_trace_prints_every_step(tree):
     assert "child: +16 minor, +16 cow\n" in out.stdout  # a COW copy replaces a shared page: rss unchanged
 
 
-def test_ctrl_c_reports_what_finished_and_exits_130(tree):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_reports_what_finished_and_exits_130(tree, jobs):
     import signal
     import time
 
@@ -187,11 +188,17 @@ def test_ctrl_c_reports_what_finished_and_exits_130(tree):
         ' repeat 1000000000 { expect rss(p) == 0 }\n}\n'
     )
     env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
-    proc = subprocess.Popen([sys.executable, "-m", "vmspec", "check", "specs", "--timeout", "0", "--max-accesses", "100000000000"],
+    proc = subprocess.Popen([sys.executable, "-m", "vmspec", "check", "specs", "-j", jobs, "--timeout", "0",
+                             "--max-accesses", "100000000000"],
                             cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(5)  # the three quick scenarios finish well within this
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    time.sleep(4)  # the three quick scenarios finish well within this
+    proc.send_signal(signal.SIGINT)  # to vmspec alone: with -j 2 it must stop its workers itself
+    try:
+        stdout, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("vmspec did not stop after Ctrl-C") from None
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stdout.rstrip().endswith("3 scenarios: 1 passed, 2 failed, 0 errors (interrupted)")
@@ -223,3 +230,68 @@ def test_spec_library_is_formatted():
     out = vmspec("fmt", "--check", "specs", cwd=root)
     # language-example.vms stays LANGUAGE.md's example verbatim (one-line machine block).
     assert out.stdout in ("", "would reformat specs/language-example.vms\n"), out.stdout
+
+
+def test_bad_pyproject_values_are_usage_errors(tree):
+    for line, message in [
+        ('format = "xml"', "[tool.vmspec] format must be one of text, json, junit, github, got 'xml'"),
+        ('jobs = "x"', "[tool.vmspec] jobs must be an integer, got 'x'"),
+        ("seed = 1.5", "[tool.vmspec] seed must be an integer, got 1.5"),
+        ('paths = "specs"', "[tool.vmspec] paths must be a list of strings, got 'specs'"),
+    ]:
+        (tree / "pyproject.toml").write_text(f"[tool.vmspec]\n{line}\n")
+        out = vmspec("check", "specs/good.vms", cwd=tree)
+        assert out.returncode == 2 and out.stdout == ""
+        assert out.stderr == f"vmspec: error: {tree / 'pyproject.toml'}: {message}\n"
+
+
+def test_bad_option_values_are_usage_errors(tree):
+    for args, message in [
+        (["--timeout", "-1"], "argument --timeout: must be at least 0, got -1.0"),
+        (["--max-accesses", "0"], "argument --max-accesses: must be at least 1, got 0"),
+        (["--seed", "-3"], "argument --seed: must be at least 0, got -3"),
+        (["-j", "0"], "argument -j/--jobs: must be at least 1, got 0"),
+    ]:
+        out = vmspec("check", "specs/good.vms", *args, cwd=tree)
+        assert out.returncode == 2 and out.stderr.endswith(message + "\n"), out.stderr
+
+
+def test_pyproject_paths_are_relative_to_the_pyproject(tree):
+    (tree / "pyproject.toml").write_text('[tool.vmspec]\npaths = ["specs/good.vms"]\nformat = "github"\n')
+    (tree / "docs").mkdir()
+    out = vmspec("check", cwd=tree / "docs")
+    assert out.returncode == 0 and out.stdout == "1 scenario: 1 passed, 0 failed, 0 errors\n"
+
+
+def test_junit_is_valid_xml_whatever_the_title(tree):
+    (tree / "specs" / "odd.vms").write_text(
+        'machine m { ram 64MiB }\n'
+        'scenario "esc \x1b[31m bell \x07 & <tag> ]]> \\"q\\"" { spawn p; expect rss(p) == 1MiB }\n'
+    )
+    out = vmspec("check", "specs/odd.vms", "--format", "junit", cwd=tree)
+    root = ET.fromstring(out.stdout)
+    (case,) = root.iter("testcase")
+    assert case.get("name") == 'esc \\x1b[31m bell \\x07 & <tag> ]]> "q"'
+    assert case.find("failure").text.startswith("FAILED specs/odd.vms::esc \\x1b[31m bell")
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "1", "0")
+    text = vmspec("check", "specs/odd.vms", cwd=tree)
+    assert "\x1b" not in text.stdout and "FAILED specs/odd.vms::esc \\x1b[31m bell \\x07" in text.stdout
+
+
+def test_k_with_a_phrase_and_path_title_with_colons(tree):
+    (tree / "specs" / "colons.vms").write_text(
+        'machine m { ram 64MiB }\nscenario "a::b c" { spawn p }\nscenario "a b" { spawn p }\n'
+    )
+    out = vmspec("check", "specs", "-k", "fork shares", "-v", cwd=tree)
+    assert out.stdout.endswith("\n2 scenarios: 1 passed, 1 failed, 0 errors\n")  # "random pages" left out
+    out = vmspec("check", "specs/colons.vms::a::b c", "-v", cwd=tree)
+    assert out.stdout == "passed specs/colons.vms::a::b c\n1 scenario: 1 passed, 0 failed, 0 errors\n"
+
+
+def test_good_and_broken_specs_with_two_jobs(tree):
+    (tree / "specs" / "broken.vms").write_text('machine m { ram 64MiB }\nscenario "x" {\n  spawn p\n  p: b = mmap 1MiB => ENOMEN\n}\n')
+    one = vmspec("check", "specs", "-j", "1", "--format", "json", cwd=tree)
+    two = vmspec("check", "specs", "-j", "2", "--format", "json", cwd=tree)
+    assert (one.returncode, one.stdout, one.stderr) == (two.returncode, two.stdout, two.stderr)
+    assert one.returncode == 2
+    assert json.loads(one.stdout)["summary"] == {"passed": 1, "failed": 2, "errors": 1, "interrupted": False}

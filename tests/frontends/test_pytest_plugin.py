@@ -11,6 +11,10 @@ import pytest
 # twice in one process.
 import vmspec.checker.runner  # noqa: F401,E402
 import vmspec.language  # noqa: F401,E402
+import vmspec.reporting.text  # noqa: F401,E402
+
+# ... and every module the language loads lazily on its first parse (its parse driver, say)
+vmspec.language.format_text('machine m { ram 1MiB }\nscenario "s" { spawn p }\n', "warm-up.vms")
 
 pytest_plugins = ["pytester"]
 
@@ -76,3 +80,23 @@ def test_plugin_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_bad_tool_vmspec_is_one_usage_error(pytester):
+    pytester.makefile(".vms", fork=SPEC)
+    pytester.makepyprojecttoml('[tool.vmspec]\nseed = "abc"\n')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    expected = f"ERROR: {pytester.path / 'pyproject.toml'}: [tool.vmspec] seed must be an integer, got 'abc'"
+    assert expected in result.stderr.lines
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_vmspec_options_are_checked_and_used(pytester):
+    pytester.makefile(".vms", fork=SPEC)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--vmspec-timeout", "-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --vmspec-timeout: must be at least 0, got -1.0"])
+    result = pytester.runpytest("-p", "no:cacheprovider", "--vmspec-seed", "9", "-k", "fails")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(["  reproduce: vmspec check fork.vms::fails --seed 9"])

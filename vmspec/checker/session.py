@@ -5,8 +5,9 @@ order), identical whatever ``jobs`` is.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
 from typing import Callable, Iterable
 
 from vmspec.checker.options import CheckOptions
@@ -76,6 +77,11 @@ def check_file(path: str, title: str | None, options: CheckOptions, root: str | 
     return results, []
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (a worker's traceback helps nobody)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _check_file_job(args):
     path, title, options, root = args
     try:
@@ -104,14 +110,19 @@ def check(
     work = [(path, title, options, root) for path, title in targets]
     try:
         if jobs > 1 and len(work) > 1:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                outcomes = pool.map(_check_file_job, work)
+            pool = multiprocessing.Pool(min(jobs, len(work)), initializer=_ignore_sigint)
+            try:
+                outcomes = pool.imap(_check_file_job, work)  # results in file order
                 for done, outcome in enumerate(outcomes, 1):
                     stop = _absorb(report, outcome, on_result, options)
                     if on_progress is not None:
                         on_progress(done, len(work))
                     if stop:
                         break
+                pool.close()
+            finally:
+                pool.terminate()  # -x, Ctrl-C or an error: stop the files still running
+                pool.join()
         else:
             for done, job in enumerate(work, 1):
                 stop = _absorb(report, _check_file_job(job), on_result, options)

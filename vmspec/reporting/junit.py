@@ -1,12 +1,30 @@
 """The JUnit XML report (``--format junit``): one testsuite per file, one testcase per scenario,
-a ``failure`` per failed scenario and an ``error`` per erroring one or per spec error."""
+a ``failure`` per failed scenario and an ``error`` per erroring one or per spec error. Characters
+that XML 1.0 cannot hold (control characters in a title, say) are written as ``\x1b`` escapes,
+so the document always parses."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from vmspec.checker.results import Report
 from vmspec.reporting.text import scenario_text
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _clean(element: ET.Element) -> None:
+    for node in element.iter():
+        for key, value in node.attrib.items():
+            node.set(key, _xml(value))
+        if node.text:
+            node.text = _xml(node.text)
 
 
 def render(report: Report) -> str:
@@ -47,5 +65,6 @@ def render(report: Report) -> str:
     suites.set("tests", str(total[0]))
     suites.set("failures", str(total[1]))
     suites.set("errors", str(total[2]))
+    _clean(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -41,7 +41,7 @@ class FrameTable:
     """All frames of the machine: per-frame arrays plus a free stack and a high-water mark."""
 
     __slots__ = ("total", "mapcount", "flags", "owner", "index", "lru", "_stack", "_top", "hw",
-                 "used", "tick", "arrive_flags", "pending_pos", "swap_hook", "pinned")
+                 "used", "stamping", "tick", "arrive_flags", "pending_pos", "swap_hook", "pinned")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -60,6 +60,7 @@ class FrameTable:
         # new frames' flags; ``pending_pos`` (clock) is a circle position the next frame takes
         # over from the page just evicted; ``swap_hook(f)`` takes a swap-cache frame out of the
         # swap cache when it is released; ``pinned`` frames are never chosen as victims.
+        self.stamping = False  # set for the textbook policies (twolist needs no arrival stamps)
         self.tick = 0
         self.arrive_flags = 0
         self.pending_pos = -1
@@ -96,13 +97,16 @@ class FrameTable:
         else:
             return -1
         self.used += 1
-        self.flags[f] = flags | self.arrive_flags
-        if self.pending_pos >= 0:
-            self.lru[f] = self.pending_pos
-            self.pending_pos = -1
+        if self.stamping:
+            self.flags[f] = flags | self.arrive_flags
+            if self.pending_pos >= 0:
+                self.lru[f] = self.pending_pos
+                self.pending_pos = -1
+            else:
+                self.lru[f] = self.tick
+            self.tick += 1
         else:
-            self.lru[f] = self.tick
-        self.tick += 1
+            self.flags[f] = flags
         self.owner[f] = owner
         self.index[f] = index
         self.mapcount[f] = 0
@@ -123,9 +127,12 @@ class FrameTable:
         out = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
             np.zeros(0, np.int64)
         self.used += n
-        self.flags[out] = flags | self.arrive_flags
-        self.lru[out] = np.arange(self.tick, self.tick + n, dtype=np.int64)
-        self.tick += n
+        if self.stamping:
+            self.flags[out] = flags | self.arrive_flags
+            self.lru[out] = np.arange(self.tick, self.tick + n, dtype=np.int64)
+            self.tick += n
+        else:
+            self.flags[out] = flags
         self.owner[out] = owner
         self.index[out] = index
         self.mapcount[out] = 0

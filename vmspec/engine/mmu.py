@@ -142,7 +142,7 @@ class MMU:
         if t is not None:
             i = (va >> SHIFT) & 511
             f = t[i]
-            if f != NONE and f > SWP_FIRST:  # present (a frame or the zero page)
+            if f >= 0 or f == ZERO:  # present (not NONE, not a swap entry)
                 w = p.pt.wr[key][i]
                 if not write or w:
                     return bool(w)
@@ -207,7 +207,7 @@ class MMU:
                 if t is not None:
                     i = vpn & 511
                     f = t[i]
-                    if f != NONE and f > SWP_FIRST:
+                    if f >= 0 or f == ZERO:
                         w = wrd[key][i]
                         if not wr or w:
                             fill(pid, vpn, SHIFT, bool(w))

@@ -204,6 +204,7 @@ class System:
         if self.swapdev is not None:
             self.frames.swap_hook = self.swapdev.drop_cache
         self.policy = Replacement(m.replacement) if m.replacement != "twolist" else None
+        self.frames.stamping = self.policy is not None
         if m.replacement == "clock":
             self.frames.arrive_flags = REFERENCED
         self.mmu.track = m.replacement if m.replacement in ("lru", "clock") else None

@@ -295,3 +295,19 @@ def test_good_and_broken_specs_with_two_jobs(tree):
     assert (one.returncode, one.stdout, one.stderr) == (two.returncode, two.stdout, two.stderr)
     assert one.returncode == 2
     assert json.loads(one.stdout)["summary"] == {"passed": 1, "failed": 2, "errors": 1, "interrupted": False}
+
+
+def test_no_color_wins_over_force_color(tree):
+    out = vmspec("check", "specs", cwd=tree, env={"FORCE_COLOR": "1", "NO_COLOR": "1", "TERM": "xterm-256color"})
+    assert "\x1b[" not in out.stdout
+    assert out.stdout == vmspec("check", "specs", cwd=tree).stdout
+
+
+def test_quiet_gives_one_line_per_failure(tree):
+    out = vmspec("check", "specs/sub/bad.vms", "-q", cwd=tree)
+    assert out.stdout.splitlines() == [
+        "FAILED specs/sub/bad.vms::fork shares pages until one side writes - "
+        "specs/sub/bad.vms:9:5: expect failed: shared(parent, child) == 1MiB",
+        "FAILED specs/sub/bad.vms::random pages - specs/sub/bad.vms:16:5: expect failed: faults(p).minor == 1",
+        "2 scenarios: 0 passed, 2 failed, 0 errors",
+    ]

@@ -108,6 +108,8 @@ def check(
     targets = find_specs(paths or ["."])
     report = Report()
     work = [(path, title, options, root) for path, title in targets]
+    if on_progress is not None:
+        on_progress(0, len(work))
     try:
         if jobs > 1 and len(work) > 1:
             pool = multiprocessing.Pool(min(jobs, len(work)), initializer=_ignore_sigint)

@@ -1,12 +1,14 @@
 """The terminal reporter: the text report through rich, coloured only where colour is wanted.
 
-rich honours NO_COLOR and FORCE_COLOR and emits plain text when the output is not a terminal, so
-piped output is byte for byte the plain text report. Lines are never wrapped.
+Colour only on a terminal, or where FORCE_COLOR (any non-empty value, https://force-color.org)
+asks for it; a non-empty NO_COLOR wins over both and gives plain text with no escape codes at all
+(not even bold). Plain output is byte for byte the plain text report. Lines are never wrapped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import IO, Callable, Iterator
 
 from vmspec.reporting.text import Line
@@ -18,7 +20,7 @@ def write_lines(lines: list[Line], stream: IO[str]) -> None:
     from rich.text import Text
 
     console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False, markup=False)
-    if not console.is_terminal and not console.color_system:
+    if os.environ.get("NO_COLOR") or (not console.is_terminal and not console.color_system):
         stream.write("".join(text + "\n" for text, _ in lines))
         return
     for text, style in lines:

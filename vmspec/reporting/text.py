@@ -112,9 +112,11 @@ def report_lines(report: Report, verbosity: int = 0, trace: bool = False) -> lis
         if result.status == "passed":
             if verbosity > 0:
                 out.append((f"passed {result.file}::{result.title}", "green"))
-        elif verbosity < 0:
+        elif verbosity < 0:  # one line: the scenario and its first violation
             label = "FAILED" if result.status == "failed" else "ERROR"
-            out.append((f"{label} {result.file}::{result.title}", "bold red"))
+            first = result.violations[0] if result.violations else None
+            where = f" - {first.file}:{first.line}:{first.column}: {first.message}" if first else ""
+            out.append((f"{label} {result.file}::{result.title}{where}", "bold red"))
         else:
             out += scenario_lines(result)
             out.append(("", ""))

@@ -115,7 +115,12 @@ class VmsItem(pytest.Item):
         from vmspec.checker.runner import run_scenario
         from vmspec.reporting.text import scenario_text
 
-        result = run_scenario(self.program, self.resolved, _options(self.config), display_path=self.shown)
+        options = _options(self.config)
+        result = run_scenario(self.program, self.resolved, options, display_path=self.shown)
+        if options.trace and result.trace:  # --vmspec-trace: shown with -rA, or below a failure
+            from vmspec.reporting.text import trace_lines
+
+            self.add_report_section("call", "vmspec trace", "\n".join(text for text, _ in trace_lines(result)))
         if result.status != "passed":
             raise VmsFailure(scenario_text(result))
 

@@ -100,3 +100,10 @@ def test_vmspec_options_are_checked_and_used(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider", "--vmspec-seed", "9", "-k", "fails")
     result.assert_outcomes(failed=1, deselected=1)
     result.stdout.fnmatch_lines(["  reproduce: vmspec check fork.vms::fails --seed 9"])
+
+
+def test_vmspec_trace_adds_a_report_section(pytester):
+    pytester.makefile(".vms", fork=SPEC)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--vmspec-trace", "-rA", "-k", "passes")
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*vmspec trace*", "trace of fork.vms::passes", "  fork.vms:6  p: write buf*  p: +256 minor, rss +1MiB"])

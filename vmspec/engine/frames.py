@@ -6,7 +6,7 @@ Linux keeps in ``struct page`` that the engine needs: the mapcount (PTEs mapping
 (anon, file, shmem, page table, dirty, PageAnonExclusive, readahead mark, and spare bits for the
 LRU, mlock and the swap cache), an owner (pid of an anonymous or page-table frame, file id of a
 page-cache frame), an index (virtual page of an anonymous frame, file page of a cache frame) and
-an LRU stamp reserved for reclaim. Linux counterpart: ``mm/page_alloc.c`` (the free lists) and
+an LRU stamp (arrival order, last access or clock position: ``vmspec.engine.lru``). Linux counterpart: ``mm/page_alloc.c`` (the free lists) and
 ``include/linux/mm_types.h`` (struct page), ENGINE-FACTS 2.2 for page tables taken from RAM.
 
 Construction is O(1) in RAM size: arrays start small and double when a frame number beyond them is

@@ -8,11 +8,11 @@ by 6.18's ``CONFIG_PT_RECLAIM`` when MADV_DONTNEED empties a fully covered PTE t
 ``nbytes`` is VmPTE (``mm->pgtables_bytes``): 4 KiB per PUD, PMD and PTE table
 (``mm_inc_nr_puds/pmds/ptes``); the PGD is not counted and takes no frame, and a P4D table (5-level)
 takes a frame but is not counted either, because ``__p4d_alloc`` has no ``mm_inc_nr_*`` call. A PTE table is a dict entry keyed by ``va >> 21`` holding an
-``int64[512]`` of frame numbers (``NONE``, ``ZERO`` or a frame) and a ``bool[512]`` write bit.
+``int64[512]`` of frame numbers (``NONE``, ``ZERO``, a frame, or a swap entry ``-2 - slot``:
+``vmspec.engine.swap``) and a ``bool[512]`` write bit.
 hugetlb leaf entries (a 2 MiB page in a PMD entry, a 1 GiB page in a PUD entry, ENGINE-FACTS
 2.1) live in ``huge[21]``/``huge[30]``: ``va >> shift`` -> (huge page id, write bit); they need
-the PMD (or PUD) table that holds them and no table below. Not modelled: THP leaves, swap
-entries, accessed/dirty bits per PTE.
+the PMD (or PUD) table that holds them and no table below. Not modelled: THP leaves, accessed/dirty bits per PTE.
 """
 
 from __future__ import annotations

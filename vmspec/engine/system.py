@@ -7,9 +7,12 @@ running processes in creation order, totalpages = RAM pages + swap pages, ENGINE
 retries. Address-space operations (mmap, munmap, mprotect, madvise, mlock, brk, fork, exit) live
 in ``vmspec.engine.addrspace``; access paths in ``vmspec.engine.mmu``; fault rules in
 ``vmspec.engine.fault``; hugetlbfs pools, reservations and faults in ``vmspec.engine.hugetlb``.
-Not modelled yet (``Unsupported`` where it would decide an outcome): swapping
-out and textbook replacement once free memory runs out,
-THP ("thp always", MADV_HUGEPAGE where a huge page fits), memory cgroups (``memory_max``).
+With ``replacement fifo|lru|clock|random`` a request that finds no free frame gives up exactly
+one page chosen by ``vmspec.engine.lru`` (anonymous pages to the swap device of
+``vmspec.engine.swap``) and retries; the OOM killer runs when nothing can be given up. Not
+modelled yet (``Unsupported`` where it would decide an outcome): running out of memory with
+``replacement twolist`` on a machine with swap (batched reclaim, watermarks, kswapd), THP
+("thp always", MADV_HUGEPAGE where a huge page fits), memory cgroups (``memory_max``).
 """
 
 from __future__ import annotations

@@ -348,14 +348,16 @@ def test_time_and_system_getters():
 
 
 def test_unsupported_machines():
-    """Not modelled yet: thp always (refused at once) and memory_max (at spawn). Swap, hugetlbfs
-    pools and the textbook policies are refused only where they would decide an outcome:
+    """Not modelled yet: thp always (refused at once). Swap with twolist, hugetlbfs pools and
+    memory_max with twolist and swap are refused only where they would decide an outcome:
     tests/engine/test_unsupported.py."""
     with pytest.raises(Unsupported):
         System(MachineConfig(ram=64 * MiB, thp="always"))
-    s = sysm()
-    with pytest.raises(Unsupported):
-        s.spawn("p", memory_max=MiB)
+    s = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
+    s.spawn("p", memory_max=64 * 1024)
+    s.mmap("p", "r", MiB)
+    with pytest.raises(Unsupported, match="memory_max"):
+        s.access("p", "r", 0, MiB, write=True)
 
 
 def test_five_level_paging_p4d_takes_a_frame_but_is_not_vmpte():

@@ -310,3 +310,70 @@ def test_file_pages_are_given_up_by_the_policy_too():
     sysm.access("p", "m", 0, 4 * KiB, write=False)
     assert sysm.faults("p").major == before + 1
     sysm.check_invariants()
+
+
+# ---- memory_max (memory cgroups) ------------------------------------------------------------
+
+def test_memory_max_group_gives_up_its_own_pages():
+    """A group at its limit gives up one of its own pages per page needed (fifo), even with
+    free frames left; the other process keeps its pages; page tables are not charged."""
+    sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB, replacement="fifo", page_cluster=0))
+    sysm.spawn("other")
+    sysm.mmap("other", "o", 64 * KiB)
+    sysm.access("other", "o", 0, 64 * KiB, write=True)
+    sysm.spawn("p", memory_max=3 * 4 * KiB)
+    sysm.mmap("p", "r", 64 * KiB)
+    sysm.access_pages("p", "r", CLASSIC, write=True)
+    f = sysm.faults("p")
+    assert f.minor + f.major == 15  # the textbook FIFO count with 3 frames
+    assert sysm.rss("p") == 12 * KiB and sysm.swap("p") == 12 * KiB
+    assert sysm.rss("other") == 64 * KiB and sysm.swap("other") == 0
+    sysm.check_invariants()
+
+
+def test_memory_max_children_share_the_limit():
+    sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB, replacement="lru"))
+    sysm.spawn("p", memory_max=64 * KiB)
+    sysm.mmap("p", "r", 48 * KiB)
+    sysm.access("p", "r", 0, 48 * KiB, write=True)
+    sysm.fork("p", "c")
+    sysm.access("c", "r", 0, 48 * KiB, write=True)  # 12 copies, 4 fit: 8 pages go to swap
+    assert sysm.rss("p") + sysm.rss("c") - sysm.shared_processes("p", "c") <= 64 * KiB
+    assert sysm.frames.cgs[1].usage == 16
+    assert sysm.swap_used > 0
+    sysm.check_invariants()
+
+
+def test_memory_max_without_swap_oom_kills_inside_the_group():
+    """8.1: a memcg OOM picks among the group's members (totalpages = the limit)."""
+    sysm = System(MachineConfig(ram=64 * MiB, replacement="fifo"))
+    sysm.spawn("big")
+    sysm.mmap("big", "b", 1 * MiB)
+    sysm.access("big", "b", 0, 1 * MiB, write=True)
+    sysm.spawn("p", memory_max=64 * KiB)
+    sysm.mmap("p", "r", 32 * KiB)
+    sysm.access("p", "r", 0, 32 * KiB, write=True)
+    sysm.fork("p", "c")
+    sysm.mmap("c", "s", 64 * KiB)
+    with pytest.raises(OOMKilled):
+        sysm.access("c", "s", 0, 64 * KiB, write=True)
+    assert sysm.killed == ["c"] and sysm.alive("big") and sysm.alive("p")
+    sysm.check_invariants()
+    assert sysm.frames.cgs[1].usage == 8
+
+
+def test_memory_max_twolist_without_swap_drops_group_cache_then_kills():
+    sysm = System(MachineConfig(ram=64 * MiB))
+    sysm.create_file("f", 256 * KiB)
+    sysm.spawn("p", memory_max=256 * KiB)
+    sysm.mmap("p", "m", 256 * KiB, file="f")
+    sysm.access("p", "m", 0, 4 * KiB, write=False)  # reads 32 pages around
+    sysm.munmap("p", "m")
+    sysm.mmap("p", "r", 240 * KiB)
+    sysm.access("p", "r", 0, 240 * KiB, write=True)  # needs the cache pages back
+    assert sysm.alive("p") and sysm.rss("p") == 240 * KiB
+    sysm.check_invariants()
+    sysm.mmap("p", "s", 64 * KiB)
+    with pytest.raises(OOMKilled):
+        sysm.access("p", "s", 0, 64 * KiB, write=True)
+    sysm.check_invariants()

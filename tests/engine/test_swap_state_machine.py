@@ -1,5 +1,6 @@
 """Random operation sequences on small machines with swap and a textbook replacement policy,
-under memory pressure, keep every engine invariant (slots, swap cache, MM_SWAPENTS included),
+under memory pressure (machine-wide, or a memory_max group's), keep every engine invariant
+(slots, swap cache, MM_SWAPENTS, group usage included),
 with the TLB checked against the naive TLBRef. An ``Unsupported`` (a shmem page chosen as the
 victim) ends the example: the engine refuses rather than guessing, and nothing is checked after."""
 
@@ -17,14 +18,14 @@ from vmspec.engine.errors import ModelledFailure, Unsupported
 class SwapMachine(RuleBasedStateMachine):
     @initialize(policy=st.sampled_from(["fifo", "lru", "clock", "random"]),
                 ram=st.integers(24, 64), swap=st.sampled_from([8, 32, 256]),
-                cluster=st.sampled_from([0, 3]))
-    def boot(self, policy, ram, swap, cluster):
+                cluster=st.sampled_from([0, 3]), cg=st.sampled_from([None, None, 4, 16]))
+    def boot(self, policy, ram, swap, cluster, cg):
         self.s = System(MachineConfig(ram=ram * PAGE, swap=swap * PAGE, replacement=policy,
                                       page_cluster=cluster, tlb=SMALL_TLB, overcommit="always"),
                         reference_tlb=True)
         self.s.create_file("f", 24 * PAGE)
         self.s.create_file("g", 64 * PAGE)
-        self.s.spawn("p")
+        self.s.spawn("p", memory_max=cg * PAGE if cg else None)  # p's children join its group
         self.refused = False
 
     @rule(o=op)

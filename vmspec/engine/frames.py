@@ -41,7 +41,7 @@ class FrameTable:
     """All frames of the machine: per-frame arrays plus a free stack and a high-water mark."""
 
     __slots__ = ("total", "mapcount", "flags", "owner", "index", "lru", "_stack", "_top", "hw",
-                 "used", "stamping", "tick", "arrive_flags", "pending_pos", "swap_hook", "pinned")
+                 "used", "cgid", "cur_cg", "cgs", "stamping", "tick", "arrive_flags", "pending_pos", "swap_hook", "pinned")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -60,6 +60,11 @@ class FrameTable:
         # new frames' flags; ``pending_pos`` (clock) is a circle position the next frame takes
         # over from the page just evicted; ``swap_hook(f)`` takes a swap-cache frame out of the
         # swap cache when it is released; ``pinned`` frames are never chosen as victims.
+        # memory cgroups (vmspec.engine.memcg): the group each frame is charged to (0: none),
+        # the group of the process whose operation runs (None: unlimited), groups by id
+        self.cgid = np.zeros(n, np.int32)
+        self.cur_cg = None
+        self.cgs: dict = {}
         self.stamping = False  # set for the textbook policies (twolist needs no arrival stamps)
         self.tick = 0
         self.arrive_flags = 0
@@ -78,14 +83,21 @@ class FrameTable:
         if need <= cap:
             return
         new = min(max(need, cap * 2), self.total)
-        for name in ("mapcount", "flags", "owner", "index", "lru"):
+        for name in ("mapcount", "flags", "owner", "index", "lru", "cgid"):
             old = getattr(self, name)
             arr = np.zeros(new, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
 
     def alloc(self, flags: int, owner: int, index: int) -> int:
-        """Take one free frame (the last freed first) and set its state; -1 if none is free."""
+        """Take one free frame (the last freed first) and set its state; -1 if none is free, or
+        if the running process's memory cgroup is at its limit (user pages only)."""
+        cg = self.cur_cg
+        if cg is not None and not flags & PGTABLE:
+            if cg.usage >= cg.limit:
+                return -1
+        else:
+            cg = None
         if self._top:
             self._top -= 1
             f = int(self._stack[self._top])
@@ -110,6 +122,9 @@ class FrameTable:
         self.owner[f] = owner
         self.index[f] = index
         self.mapcount[f] = 0
+        if cg is not None:
+            self.cgid[f] = cg.cid
+            cg.usage += 1
         return f
 
     def alloc_many(self, n: int, flags: int, owner: int, index: np.ndarray) -> np.ndarray:
@@ -136,12 +151,30 @@ class FrameTable:
         self.owner[out] = owner
         self.index[out] = index
         self.mapcount[out] = 0
+        cg = self.cur_cg
+        if cg is not None and not flags & PGTABLE:
+            self.cgid[out] = cg.cid
+            cg.usage += n
         return out
+
+    def room(self, flags: int = 0) -> int:
+        """Return how many frames ``alloc`` could hand out now (free frames, and the running
+        process's memory cgroup's headroom for user pages)."""
+        free = self.total - self.used
+        cg = self.cur_cg
+        if cg is not None and not flags & PGTABLE:
+            return min(free, max(cg.limit - cg.usage, 0))
+        return free
 
     def release(self, f: int) -> None:
         """Return one frame to the free stack."""
         if self.swap_hook is not None and self.flags[f] & SWAPCACHE:
             self.swap_hook(f)
+        if self.cgs:
+            cid = int(self.cgid[f])
+            if cid:
+                self.cgs[cid].usage -= 1
+                self.cgid[f] = 0
         if self._top >= len(self._stack):
             self._grow_stack(self._top + 1)
         self._stack[self._top] = f
@@ -158,6 +191,14 @@ class FrameTable:
         if self.swap_hook is not None:
             for f in frames[(self.flags[frames] & SWAPCACHE) != 0].tolist():
                 self.swap_hook(f)
+        if self.cgs:
+            ids = self.cgid[frames]
+            ids = ids[ids != 0]
+            if len(ids):
+                cids, counts = np.unique(ids, return_counts=True)
+                for cid, c in zip(cids.tolist(), counts.tolist()):
+                    self.cgs[cid].usage -= c
+                self.cgid[frames] = 0
         if self._top + n > len(self._stack):
             self._grow_stack(self._top + n)
         self._stack[self._top:self._top + n] = frames

@@ -10,7 +10,8 @@ shmem charges; and no TLB entry survives for a translation that no longer exists
 permission. Swap (ENGINE-FACTS 11): each slot's count equals the swap PTEs pointing at it, the
 swap cache agrees with the SWAPCACHE flags (an unmapped swap-cache page is a frame role of its
 own), the in-use count matches, each process's MM_SWAPENTS equals its swap PTEs, and a swap
-entry is never writable. hugetlb (ENGINE-FACTS 12.1, 2.1): per pool, free + in use == total, the free pages
+entry is never writable. Memory cgroups: each group's usage equals the frames charged to it, and
+no free frame or page table is charged. hugetlb (ENGINE-FACTS 12.1, 2.1): per pool, free + in use == total, the free pages
 are distinct and unmapped, reserved <= free and equals the unconsumed reservations of processes
 and shared objects; every page in use is held by a shared object or mapped privately; each
 page's mapcount equals the leaf entries mapping it; each leaf lies in a hugetlb VMA of its size,
@@ -88,6 +89,14 @@ def check_invariants(sysm) -> None:
         _fail(f"frame {f}: mapcount {int(fr.mapcount[f])} but {int(refs[f])} PTEs map it")
     if (fr.mapcount[:hw][role == 1] != 0).any() or (fr.flags[:hw][role == 1] != 0).any():
         _fail("a free frame has a mapcount or flags")
+    if fr.cgs:
+        cg_ids = fr.cgid[:hw]
+        if (cg_ids[role == 1] != 0).any() or (cg_ids[role == 2] != 0).any():
+            _fail("a free frame or a page table is charged to a memory cgroup")
+        for cid, cg in fr.cgs.items():
+            n = int(np.count_nonzero(cg_ids == cid))
+            if n != cg.usage:
+                _fail(f"memory cgroup of {cg.name}: usage {cg.usage} but {n} frames charged")
     _check_commit(sysm, live)
     _check_hugetlb(sysm, live)
     _check_tlb(sysm, live)

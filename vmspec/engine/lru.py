@@ -53,7 +53,7 @@ class Replacement:
 
     # ---- choosing ----------------------------------------------------------------------------
 
-    def _candidates(self, sysm, excluded: set[int]) -> np.ndarray:
+    def _candidates(self, sysm, excluded: set[int], cid: int = 0) -> np.ndarray:
         fr = sysm.frames
         hw = fr.hw
         fl = fr.flags[:hw]
@@ -64,16 +64,19 @@ class Replacement:
             anon_ok = (fl & SWAPCACHE) != 0 if swap is not None else np.zeros(hw, np.bool_)
             user &= ~anon | anon_ok
         # free frames have flags 0, so ``user`` excludes them
+        if cid:
+            user &= fr.cgid[:hw] == cid
         cand = np.flatnonzero(user)
         if excluded or fr.pinned:
             drop = np.fromiter(excluded | fr.pinned, np.int64)
             cand = cand[~np.isin(cand, drop)]
         return cand
 
-    def choose(self, sysm, excluded: set[int]) -> int:
-        """Return the victim frame, or -1 if no page can be given up."""
+    def choose(self, sysm, excluded: set[int], cid: int = 0) -> int:
+        """Return the victim frame (among memory cgroup ``cid``'s pages if it is not 0), or -1
+        if no page can be given up."""
         fr = sysm.frames
-        cand = self._candidates(sysm, excluded)
+        cand = self._candidates(sysm, excluded, cid)
         if not len(cand):
             return -1
         stamp = fr.lru[cand]
@@ -96,11 +99,12 @@ class Replacement:
 
     # ---- giving up one page ------------------------------------------------------------------
 
-    def evict_one(self, sysm) -> bool:
-        """Give up one page chosen by the policy; False if there is none to give up."""
+    def evict_one(self, sysm, cid: int = 0) -> bool:
+        """Give up one page chosen by the policy (one of memory cgroup ``cid``'s if it is not
+        0); False if there is none to give up."""
         excluded: set[int] = set()
         while True:
-            f = self.choose(sysm, excluded)
+            f = self.choose(sysm, excluded, cid)
             if f < 0:
                 return False
             if self.evict(sysm, f):

@@ -337,7 +337,8 @@ class MMU:
         alloc_mask = need & ~present | copy_mask
         nalloc = int(np.count_nonzero(alloc_mask))
         tables = p.pt.missing(key) if t is None else 0
-        if frames.free < nalloc + tables:
+        if frames.free < nalloc + tables or (frames.cur_cg is not None
+                                             and frames.room(ANON) < nalloc):
             return False
         t, w = p.pt.ensure(key, self.handler.table_alloc(p))
         if nalloc:

@@ -12,7 +12,8 @@ one page chosen by ``vmspec.engine.lru`` (anonymous pages to the swap device of
 ``vmspec.engine.swap``) and retries; the OOM killer runs when nothing can be given up. Not
 modelled yet (``Unsupported`` where it would decide an outcome): running out of memory with
 ``replacement twolist`` on a machine with swap (batched reclaim, watermarks, kswapd), THP
-("thp always", MADV_HUGEPAGE where a huge page fits), memory cgroups (``memory_max``).
+("thp always", MADV_HUGEPAGE where a huge page fits). ``memory_max`` groups
+(``vmspec.engine.memcg``) reclaim their own pages first (``_group_reclaim``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.cost import process_time
 from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import FILE, REFERENCED, FrameTable
+from vmspec.engine.frames import FILE, PGTABLE, REFERENCED, FrameTable
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES, Hugetlb
 from vmspec.engine.lru import Replacement
+from vmspec.engine.memcg import Memcg
 from vmspec.engine.mmu import MMU
 from vmspec.engine.pagecache import PageCache
 from vmspec.engine.process import Process
@@ -240,6 +242,10 @@ class System:
             f = self.frames.alloc(flags, owner, index)
             if f >= 0:
                 return f
+            cg = self.frames.cur_cg
+            if cg is not None and not flags & PGTABLE and cg.full:
+                self._group_reclaim(p, cg)
+                continue
             if self.policy is not None:
                 if not self.policy.evict_one(self):
                     self._oom_kill(p)
@@ -259,6 +265,32 @@ class System:
                 "batched reclaim with watermarks and kswapd is not modelled yet (use replacement "
                 "fifo, lru, clock or random, or swap 0, or give the machine more ram)")
 
+    def _group_reclaim(self, p: Process, cg) -> None:
+        """A memory cgroup at its limit (vmspec.engine.memcg): give up one of its pages with the
+        textbook policy, or drop its clean unmapped cache (twolist), else a memcg OOM kill."""
+        if self.policy is not None:
+            if self.policy.evict_one(self, cg.cid):
+                return
+        else:
+            if self.machine.swap:
+                raise Unsupported(
+                    f"{p.name}'s memory cgroup reached its memory_max on a machine with swap and "
+                    "replacement twolist: Linux's memcg reclaim over the active/inactive lists is "
+                    "not modelled yet (use replacement fifo, lru, clock or random, or swap 0)")
+            if self._reclaim_cache(RECLAIM_BATCH, cg.cid):
+                return
+        members = [q for q in self.procs.values() if q.alive and q.memcg is cg]
+        cands = [(q.name, oom.badness(q.rss_pages, q.swapents, q.pt.nbytes, q.oom_score_adj,
+                                      cg.limit, self.page_size)) for q in members]
+        victim = oom.select_victim(cands) or p.name
+        q = self.procs[victim]
+        addrspace.teardown(self, q, "oom_killed")
+        self._killed.append(victim)
+        self._oom_kills += 1
+        if q is p:
+            raise OOMKilled(f"{victim} was killed by the OOM killer (its memory cgroup reached "
+                            "memory_max)")
+
     def rmap_procs(self) -> list[Process]:
         """Return the processes whose PTEs may map a page (live ones and a child being forked)."""
         out = [q for q in self.procs.values() if q.alive]
@@ -275,16 +307,18 @@ class System:
         if sw.count[slot] == 0 and f >= 0 and self.frames.mapcount[f] == 0:
             self.frames.release(f)
 
-    def _reclaim_cache(self, want: int) -> int:
-        """Drop up to ``want`` clean page-cache pages that no PTE maps; return how many."""
+    def _reclaim_cache(self, want: int, cid: int = 0) -> int:
+        """Drop up to ``want`` clean page-cache pages that no PTE maps (charged to memory cgroup
+        ``cid`` if it is not 0); return how many."""
         fl, mc = self.frames.flags, self.frames.mapcount
+        cgid = self.frames.cgid
         from vmspec.engine.frames import DIRTY
         dropped = 0
         for cf in list(self.cache.files.values()):
             if cf.shmem:
                 continue
             for idx, fr in cf.pages():
-                if mc[fr] == 0 and not fl[fr] & DIRTY:
+                if mc[fr] == 0 and not fl[fr] & DIRTY and (not cid or cgid[fr] == cid):
                     self.cache.drop(cf, idx)
                     self.frames.release(fr)
                     dropped += 1
@@ -317,6 +351,7 @@ class System:
             raise ValueError(f"no process named {name!r}")
         if not p.alive:
             raise ValueError(f"process {name!r} is not running ({p.status})")
+        self.frames.cur_cg = p.memcg  # pages this operation brings in are charged to its group
         return p
 
     def _signalled(self, p: Process, exc: BaseException) -> None:
@@ -359,8 +394,8 @@ class System:
         """Create a process from ``image`` (regions text/data/bss/heap/stack and one per lib)."""
         if name in self.procs:
             raise ValueError(f"a process named {name!r} already exists")
-        if memory_max is not None:
-            raise Unsupported("memory_max (memory cgroups) is not modelled yet; drop memory_max")
+        if memory_max is not None and memory_max < self.page_size:
+            raise EINVAL(f"memory_max must be at least one page, got {memory_max}")
         try:
             adj = oom.check_score_adj(oom_score_adj)
             if oom_adj is not None:
@@ -371,6 +406,10 @@ class System:
         self._next_pid += 1
         p = addrspace.spawn(self, name, pid, image)
         p.oom_score_adj = adj
+        if memory_max is not None:
+            cg = Memcg(len(self.frames.cgs) + 1, name, memory_max // self.page_size)
+            self.frames.cgs[cg.cid] = cg
+            p.memcg = cg
         self.procs[name] = p
 
     def mmap(self, proc: str, region: str, length: int, *, file: str | None = None,
@@ -492,6 +531,7 @@ class System:
         pid = self._next_pid
         self._next_pid += 1
         c = addrspace.fork(self, p, child, pid)
+        c.memcg = p.memcg  # a child joins its parent's memory cgroup
         self.procs[child] = c
 
     def exit(self, proc: str) -> None:

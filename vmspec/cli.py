@@ -80,7 +80,7 @@ def _fail_usage(message: str) -> int:
     return 2
 
 
-def _collect(args) -> int:
+def _collect(args, paths: list[str]) -> int:
     from vmspec.checker.select import compile_k
     from vmspec.checker.session import file_errors, find_specs
     from vmspec.errors import SpecErrors
@@ -90,7 +90,7 @@ def _collect(args) -> int:
     predicate = compile_k(args.select) if args.select else None
     status = 0
     lines = []
-    for path, title in find_specs(args.paths or ["."]):
+    for path, title in find_specs(paths):
         try:
             program = load(path, args.root)
         except SpecErrors as errors:
@@ -116,14 +116,14 @@ def _check(args) -> int:
         pyproject, config = read_pyproject(os.getcwd())
     except OptionError as exc:
         raise UsageError(str(exc)) from None
-    if args.collect_only:
-        return _collect(args)
     overrides = {name: getattr(args, name, None) for name in ("seed", "max_accesses", "timeout", "trace", "fail_fast", "select")}
     overrides["root"] = args.root
     options = make_options(config, overrides)
     # [tool.vmspec] paths are relative to the pyproject.toml that names them
     base = os.path.dirname(pyproject) if pyproject else "."
     paths = args.paths or [os.path.relpath(os.path.join(base, p)) for p in config.get("paths", [])] or ["."]
+    if args.collect_only:
+        return _collect(args, paths)
     fmt = args.format or config.get("format", "text")
     jobs = args.jobs if args.jobs is not None else config.get("jobs", 1)
     verbosity = args.verbose - args.quiet
@@ -210,7 +210,13 @@ def _fmt(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    # argparse stops a `nargs="*"` positional at the first option; let paths come after options
+    # too (`vmspec check a.vms -j 2 b.vms`), as pytest does
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.command not in ("check", "fmt") or any(e.startswith("-") for e in extra)):
+        parser.parse_args(argv)  # reports the unrecognised arguments and exits 2
+    args.paths = getattr(args, "paths", None) or []
+    args.paths += extra
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

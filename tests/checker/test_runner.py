@@ -405,3 +405,25 @@ scenario "replay" {
 """))
     assert result.status == "error"
     assert result.violations[0].message == "replay: trace.lk:2: expected `KIND ADDRESS,SIZE`, got 'L -10,4'"
+
+
+def test_timeout_interrupts_a_long_step(run_spec):
+    import time
+
+    start = time.monotonic()
+    result = only(run_spec(MACHINE + """
+scenario "one long step" {
+    spawn p
+    p: buf = mmap 32MiB
+    p: access buf random 5000000
+}
+""", timeout=0.3))
+    assert time.monotonic() - start < 3  # the step alone takes several seconds
+    assert result.status == "error"
+    (v,) = result.violations
+    assert (v.kind, v.line) == ("budget", 6)
+    assert v.message == "the scenario ran past its --timeout of 0.3 s; raise it with --timeout (0: none)"
+    import signal
+
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # the alarm is cleared
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL

@@ -311,3 +311,19 @@ def test_quiet_gives_one_line_per_failure(tree):
         "FAILED specs/sub/bad.vms::random pages - specs/sub/bad.vms:16:5: expect failed: faults(p).minor == 1",
         "2 scenarios: 0 passed, 2 failed, 0 errors",
     ]
+
+
+def test_paths_may_follow_options(tree):
+    out = vmspec("check", "specs/good.vms", "-j", "2", "specs/sub/bad.vms", "-q", cwd=tree)
+    assert out.returncode == 1 and out.stdout.endswith("3 scenarios: 1 passed, 2 failed, 0 errors\n")
+    out = vmspec("check", "specs/good.vms", "--bogus", cwd=tree)
+    assert out.returncode == 2 and "unrecognized arguments: --bogus" in out.stderr
+
+
+def test_collect_only_uses_pyproject_paths(tree):
+    (tree / "pyproject.toml").write_text('[tool.vmspec]\npaths = ["specs/sub"]\n')
+    out = vmspec("check", "--collect-only", cwd=tree)
+    assert out.returncode == 0 and out.stdout.splitlines() == [
+        "specs/sub/bad.vms:3: specs/sub/bad.vms::fork shares pages until one side writes",
+        "specs/sub/bad.vms:12: specs/sub/bad.vms::random pages",
+    ]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -39,6 +41,45 @@ class _Stop(Exception):
 
     def __init__(self, violation: Violation):
         self.violation = violation
+
+
+class _Timeout(BaseException):
+    """Raised by the alarm inside a long step (a BaseException, so no ``except Exception`` on
+    the way can swallow it)."""
+
+
+class _Alarm:
+    """Interrupt a scenario that runs past its ``--timeout``, even inside one long engine call.
+
+    Uses SIGALRM in the main thread when no other timer is set (pytest-timeout's, say);
+    elsewhere the deadline is only checked between steps and replay chunks.
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.armed = False
+        self.previous = None
+
+    def _fire(self, signum, frame):
+        if self.armed:
+            self.armed = False
+            raise _Timeout()
+
+    def __enter__(self):
+        if (self.seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+                and signal.getitimer(signal.ITIMER_REAL)[0] == 0):
+            self.previous = signal.signal(signal.SIGALRM, self._fire)
+            self.armed = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            self.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+            self.previous = None
+        return False
 
 
 @dataclass
@@ -320,13 +361,21 @@ class ScenarioRun:
                 system=self.system, program=self.program, page_size=self.page_size,
                 scenario_seed=seed, spec_dir=os.path.dirname(os.path.abspath(self.program.path)),
                 max_accesses=self.options.max_accesses, deadline=deadline, clock=clock,
+                timeout=self.options.timeout,
             )
             for inv in self.program.invariants:
                 self.watches.append(_Watch("invariant", inv.expr, inv.span, label=inv.label))
             for decl in self.program.files:
                 self.system.create_file(decl.name, self.ctx.nbytes(decl.size))
-            for step in scenario.steps:
-                self._run_step(step)
+            with _Alarm(self.options.timeout):
+                for step in scenario.steps:
+                    self._run_step(step)
+                self.ctx.check_time()  # a last step that overran
+        except _Timeout:
+            self._stop(self._violation(
+                self._current_step, "budget", step_table.TIMEOUT_MESSAGE.format(self.options.timeout),
+                expression=self.text_of(self._current_step),
+            ))
         except step_table.BudgetExceeded as exc:
             self._stop(self._violation(self._current_step, "budget", str(exc), expression=self.text_of(self._current_step)))
         except TraceError as exc:

@@ -21,6 +21,9 @@ class BudgetExceeded(Exception):
     """The scenario used up its budget of simulated accesses or wall-clock time."""
 
 
+TIMEOUT_MESSAGE = "the scenario ran past its --timeout of {:g} s; raise it with --timeout (0: none)"
+
+
 @dataclass
 class Context:
     """What the step handlers need: the engine, the program, seeds and budgets."""
@@ -34,6 +37,7 @@ class Context:
     deadline: float | None = None
     clock: Callable[[], float] | None = None
     steps: int = 0  # steps executed so far; each counts as one unit of the budget
+    timeout: float | None = None  # seconds, for the message
     _images: dict = field(default_factory=dict)
 
     def nbytes(self, lit: ast.SizeLit | None, default: int = 0) -> int:
@@ -54,7 +58,7 @@ class Context:
     def check_time(self) -> None:
         """Stop a scenario that has run past its wall-clock timeout."""
         if self.deadline is not None and self.clock is not None and self.clock() > self.deadline:
-            raise BudgetExceeded("the scenario ran past its --timeout")
+            raise BudgetExceeded(TIMEOUT_MESSAGE.format(self.timeout or 0))
 
 
 def count_steps(body) -> int:

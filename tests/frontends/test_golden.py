@@ -27,3 +27,15 @@ def test_golden_report(case, fmt):
     if os.environ.get("VMSPEC_REGEN_GOLDEN"):
         expected_file.write_text(actual)
     assert actual == expected_file.read_text()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_json_matches_the_shipped_schema(case):
+    jsonschema = pytest.importorskip("jsonschema")
+    import importlib.resources
+    import json
+
+    schema = json.loads(importlib.resources.files("vmspec.checker").joinpath("report.schema.json").read_text())
+    text = (GOLDEN / f"{case}.json.out").read_text()
+    document = json.loads(text.split("--- stdout\n", 1)[1].split("--- stderr\n", 1)[0])
+    jsonschema.validate(document, schema)

@@ -427,3 +427,22 @@ scenario "one long step" {
 
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0  # the alarm is cleared
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
+def test_steps_of_a_process_that_was_never_created(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "never created" {
+    spawn p
+    exit p
+    fork p as c
+    c: b = mmap 1MiB
+    spawn q oom_adj 100 => EINVAL
+    q: b = mmap 1MiB
+}
+"""))
+    a, b, c = result.violations
+    assert a.message == "p is not running: exited at line 5"
+    assert (b.kind, b.line) == ("not_running", 7)
+    assert b.message == "c is not running: it was never created (the fork at line 6 did not run: p is not running)"
+    assert (c.kind, c.line) == ("not_running", 9)
+    assert c.message == "q is not running: it was never created (the spawn at line 8 failed with EINVAL)"

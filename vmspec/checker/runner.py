@@ -283,6 +283,10 @@ class ScenarioRun:
             if violation is not None:
                 self._report(step, violation)
                 self._record(step, "skipped: not running")
+                if isinstance(step, ast.Fork) and step.child not in self.ended:
+                    self.ended[step.child] = (
+                        f"it was never created (the fork at line {step.span.line} did not run: {proc} is not running)"
+                    )
                 return
         region = _region_used(step)
         if region is not None and proc is not None and not self.system.has_region(proc, region):
@@ -304,7 +308,13 @@ class ScenarioRun:
             self.unbound[(step.process, step.region)] = (
                 f"the {step.kind} at line {step.span.line} failed with {failure}"
             )
-        if isinstance(step, ast.Spawn) and step.process not in self.spawned:
+        created = step.process if isinstance(step, ast.Spawn) else step.child if isinstance(step, ast.Fork) else None
+        if created is not None and failure is not None and not self.system.exists(created):
+            self.ended.setdefault(created, (
+                f"it was never created (the {'spawn' if isinstance(step, ast.Spawn) else 'fork'} "
+                f"at line {step.span.line} failed with {failure})"
+            ))
+        if isinstance(step, ast.Spawn) and step.process not in self.spawned and failure is None:
             self.spawned.append(step.process)
         if isinstance(step, ast.Fork) and step.child not in self.spawned and failure is None:
             self.spawned.append(step.child)

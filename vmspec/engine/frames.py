@@ -62,7 +62,7 @@ class FrameTable:
         # swap cache when it is released; ``pinned`` frames are never chosen as victims.
         # memory cgroups (vmspec.engine.memcg): the group each frame is charged to (0: none),
         # the group of the process whose operation runs (None: unlimited), groups by id
-        self.cgid = np.zeros(n, np.int32)
+        self.cgid = np.zeros(0, np.int32)  # grown with the others once a group exists
         self.cur_cg = None
         self.cgs: dict = {}
         self.stamping = False  # set for the textbook policies (twolist needs no arrival stamps)
@@ -83,7 +83,7 @@ class FrameTable:
         if need <= cap:
             return
         new = min(max(need, cap * 2), self.total)
-        for name in ("mapcount", "flags", "owner", "index", "lru", "cgid"):
+        for name in ("mapcount", "flags", "owner", "index", "lru") + (("cgid",) if self.cgs else ()):
             old = getattr(self, name)
             arr = np.zeros(new, old.dtype)
             arr[:cap] = old
@@ -156,6 +156,14 @@ class FrameTable:
             self.cgid[out] = cg.cid
             cg.usage += n
         return out
+
+    def add_group(self, cg) -> None:
+        """Register a memory cgroup; ``cgid`` is kept as long as the other arrays from now on."""
+        if len(self.cgid) < len(self.mapcount):
+            arr = np.zeros(len(self.mapcount), np.int32)
+            arr[:len(self.cgid)] = self.cgid
+            self.cgid = arr
+        self.cgs[cg.cid] = cg
 
     def room(self, flags: int = 0) -> int:
         """Return how many frames ``alloc`` could hand out now (free frames, and the running

@@ -408,7 +408,7 @@ class System:
         p.oom_score_adj = adj
         if memory_max is not None:
             cg = Memcg(len(self.frames.cgs) + 1, name, memory_max // self.page_size)
-            self.frames.cgs[cg.cid] = cg
+            self.frames.add_group(cg)
             p.memcg = cg
         self.procs[name] = p
 

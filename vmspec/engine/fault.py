@@ -207,9 +207,12 @@ class FaultHandler:
         if int(t[i]) != f:  # the OOM killer changed this PTE: cannot happen for a live process
             raise AssertionError("PTE changed during a copy-on-write allocation")
         mc[f] -= 1
-        if fl[f] & ANON and mc[f] == 0 and not fl[f] & SWAPCACHE:
-            # The allocation OOM-killed the page's other mapper: the copy goes ahead (the decision
-            # was taken before allocating, as in wp_page_copy) and the old page is freed.
+        if fl[f] & ANON and mc[f] == 0 and (
+                not fl[f] & SWAPCACHE or not self.swap.count[self.swap.frame_slot[f]]):
+            # The allocation OOM-killed the page's other mapper, or this was the last mapper of a
+            # swap-cache page no swap entry needs: the copy goes ahead (the decision was taken
+            # before allocating, as in wp_page_copy) and the old page is freed. A swap-cache page
+            # that swap entries still refer to stays in the swap cache.
             self.frames.release(f)
         elif fl[f] & FILE:
             if fl[f] & SHMEM:

@@ -377,3 +377,29 @@ def test_memory_max_twolist_without_swap_drops_group_cache_then_kills():
     with pytest.raises(OOMKilled):
         sysm.access("p", "s", 0, 64 * KiB, write=True)
     sysm.check_invariants()
+
+
+@pytest.mark.parametrize("policy", ["fifo", "lru", "clock", "random"])
+@pytest.mark.parametrize("stride", [None, 1000, 5000])
+def test_sweep_equals_per_access_path_under_pressure(policy, stride):
+    """The vectorised sweep (bulk faults, bulk stamps) leaves the state the per-access path
+    does, with the machine out of frames and pages going to swap and coming back."""
+    from tests.engine.ops import slow_access
+
+    def run(slow):
+        sysm = textbook(policy, 6, pages=16)
+        sysm.mmap("p", "s", 16 * 4 * KiB)
+        steps = [("r", 0, 40 * KiB, True), ("s", 0, 24 * KiB, True), ("r", 8 * KiB, 64 * KiB, False),
+                 ("s", 4 * KiB, 64 * KiB, True), ("r", 0, 64 * KiB, True)]
+        for reg, a, b, write in steps:
+            if slow:
+                slow_access(sysm, "p", reg, a, b, write, stride)
+            else:
+                sysm.access("p", reg, a, b, write=write, stride=stride)
+            sysm.check_invariants()
+        f = sysm.faults("p")
+        return (f.minor, f.major, sysm.rss("p"), sysm.swap("p"), sysm.swapped("p", "r"),
+                sysm.resident("p", "s"), sysm.swapdev.count.tolist(), sysm.tlb("p").hits,
+                sysm.tlb("p").misses)
+
+    assert run(False) == run(True)

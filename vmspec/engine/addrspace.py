@@ -482,8 +482,9 @@ def access_range(sysm, p: Process, r: Region, start: int, end: int, write: bool,
         cum = np.minimum((bounds + stride - 1) // stride, n)
         mult = np.diff(cum, prepend=0)
         sysm.mmu.sweep(p, pages, write, mult)
-    else:
-        pages = (a0 + np.arange(n, dtype=np.int64) * stride) >> 12
+    else:  # n >= 2 implies stride < end - start < 2**57, so the products fit in int64
+        pages = (a0 + np.arange(n, dtype=np.int64) * stride) >> 12 if n > 1 else \
+            np.array([a0 >> 12], dtype=np.int64)
         sysm.mmu.sweep(p, pages, write, None, contiguous=False)
 
 

@@ -158,6 +158,9 @@ class _TeeTLB:
         return self.tlb.entries()
 
 
+RANDOM_CHUNK = 1 << 16  # pages drawn at a time by access_random
+
+
 class System:
     """A simulated machine. See docs/engine-api.md for the operations and observables."""
 
@@ -456,7 +459,10 @@ class System:
     def access_random(self, proc: str, region: str, count: int, *, seed: int = 0,
                       write: bool = False) -> None:
         """``count`` accesses at pages drawn by ``numpy.random.default_rng(seed).integers(0,
-        npages, size=count)`` over the region's pages (npages = pages the region overlaps)."""
+        npages, size=count)`` over the region's pages (npages = pages the region overlaps).
+
+        The pages are drawn and run in chunks from the one generator, which yields exactly the
+        sequence of a single draw, so host memory stays bounded whatever ``count`` is."""
         p = self._proc(proc)
         r = addrspace.region(p, region)
         first = r.start >> 12
@@ -465,8 +471,13 @@ class System:
             return
         if npages <= 0:
             raise EINVAL(f"region {region!r} is empty: no pages to access")
-        pages = np.random.default_rng(seed).integers(0, npages, size=count) + first
-        self._run(p, self.mmu.run, p, pages.tolist(), bool(write))
+        rng = np.random.default_rng(seed)
+        left = count
+        while left:
+            size = min(left, RANDOM_CHUNK)
+            pages = rng.integers(0, npages, size=size) + first
+            self._run(p, self.mmu.run, p, pages.tolist(), bool(write))
+            left -= size
 
     def access_pages(self, proc: str, region: str, pages, *, write=False) -> None:
         """Access page numbers relative to the region, streamed (replay, format pages)."""

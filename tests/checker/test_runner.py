@@ -446,3 +446,10 @@ scenario "never created" {
     assert b.message == "c is not running: it was never created (the fork at line 6 did not run: p is not running)"
     assert (c.kind, c.line) == ("not_running", 9)
     assert c.message == "q is not running: it was never created (the spawn at line 8 failed with EINVAL)"
+
+
+def test_an_invariant_is_checked_even_when_the_scenario_only_has_checks(run_spec):
+    result = only(run_spec(MACHINE + 'invariant "something used": used > 0\nscenario "checks only" {\n'
+                           '    expect ram == 64MiB\n    expect free == ram\n}\n'))
+    (v,) = result.violations
+    assert v.kind == "invariant" and v.line == 4 and v.later_breaks == 0

@@ -92,6 +92,7 @@ class _Watch:
     label: str = ""
     violation: Violation | None = None
     later: int = 0
+    checked: bool = False  # evaluated at least once
 
 
 @dataclass
@@ -206,6 +207,7 @@ class ScenarioRun:
 
     def _check_watches(self, watches=None) -> None:
         for watch in self.watches if watches is None else watches:
+            watch.checked = True
             ok, detail, observed = self._check(watch.expr, self.system)
             if ok:
                 continue
@@ -260,7 +262,9 @@ class ScenarioRun:
             self.iterations.pop()
             return
         if isinstance(step, ast.Expect):
-            # nothing changed since the last step, so the watches need no new check
+            # nothing changed since the last step: only a watch that never ran on this state (an
+            # invariant of a scenario that starts with checks) can break here; it is not a later break
+            self._check_watches([w for w in self.watches if w.violation is None and not w.checked])
             ok, detail, observed = self._check(step.expr, self.system)
             if not ok:
                 text = self.text_of(step.expr)

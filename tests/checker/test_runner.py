@@ -453,3 +453,28 @@ def test_an_invariant_is_checked_even_when_the_scenario_only_has_checks(run_spec
                            '    expect ram == 64MiB\n    expect free == ram\n}\n'))
     (v,) = result.violations
     assert v.kind == "invariant" and v.line == 4 and v.later_breaks == 0
+
+
+
+def test_the_alarm_is_restored_when_it_fires_on_the_way_out():
+    """The timer can fire while the `with` block is being left (the body ended right at the
+    deadline): the handler's _Timeout then comes out of __exit__, which must still disarm the
+    timer and put the previous handler back (it once left vmspec's handler installed)."""
+    import signal
+
+    import pytest
+
+    from vmspec.checker.runner import _Alarm, _Timeout
+
+    class FiresInExit(_Alarm):
+        def __setattr__(self, name, value):
+            object.__setattr__(self, name, value)
+            if name == "armed" and value is False and getattr(self, "previous", None) is not None:
+                raise _Timeout()  # as if SIGALRM's handler ran at this point of __exit__
+
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(_Timeout):
+        with FiresInExit(60):
+            pass
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    assert signal.getsignal(signal.SIGALRM) == before

@@ -75,10 +75,14 @@ class _Alarm:
 
     def __exit__(self, *exc):
         if self.previous is not None:
-            self.armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-            self.previous = None
+            # The alarm may fire on the way out (the body ended right at the deadline): then
+            # _fire raises here, and the finally still disarms the timer and restores the handler.
+            try:
+                self.armed = False
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, self.previous)
+                self.previous = None
         return False
 
 

@@ -73,16 +73,20 @@ class _Alarm:
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
         return self
 
-    def __exit__(self, *exc):
+    def restore(self) -> None:
+        """Disarm the timer and put the previous handler back; safe to call more than once.
+
+        The alarm may fire on the way out (the body ended right at the deadline), even before
+        this method's first statement: its _Timeout then propagates, and the caller's ``finally``
+        calls ``restore`` again, by when the alarm is disarmed and cannot raise any more."""
         if self.previous is not None:
-            # The alarm may fire on the way out (the body ended right at the deadline): then
-            # _fire raises here, and the finally still disarms the timer and restores the handler.
-            try:
-                self.armed = False
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, self.previous)
-                self.previous = None
+            self.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+            self.previous = None
+
+    def __exit__(self, *exc):
+        self.restore()
         return False
 
 
@@ -369,6 +373,7 @@ class ScenarioRun:
             seed=seed, seed_overridden=self.options.seed is not None, reproduce=self.reproduce(),
         )
         self._current_step = scenario
+        alarm = _Alarm(self.options.timeout)
         try:
             machine = self.resolved.machine
             self.page_size = page_size_of(machine)
@@ -385,7 +390,7 @@ class ScenarioRun:
                 self.watches.append(_Watch("invariant", inv.expr, inv.span, label=inv.label))
             for decl in self.program.files:
                 self.system.create_file(decl.name, self.ctx.nbytes(decl.size))
-            with _Alarm(self.options.timeout):
+            with alarm:
                 for step in scenario.steps:
                     self._run_step(step)
                 self.ctx.check_time()  # a last step that overran
@@ -408,6 +413,8 @@ class ScenarioRun:
                 f"internal error in vmspec ({type(exc).__name__}: {exc}); please report it with this spec",
                 expression=self.text_of(self._current_step),
             ))
+        finally:
+            alarm.restore()  # again: the alarm may have fired on the way out of the `with`
         for watch in self.watches:
             if watch.violation is not None and watch.later:
                 index = self.violations.index(watch.violation)

@@ -23,6 +23,7 @@ from fractions import Fraction
 import numpy as np
 
 from vmspec.engine import addrspace, oom, overcommit
+from vmspec.engine import fork as fork_mm
 from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.cost import process_time
 from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
@@ -287,7 +288,7 @@ class System:
                                       cg.limit, self.page_size)) for q in members]
         victim = oom.select_victim(cands) or p.name
         q = self.procs[victim]
-        addrspace.teardown(self, q, "oom_killed")
+        fork_mm.teardown(self, q, "oom_killed")
         self._killed.append(victim)
         self._oom_kills += 1
         if q is p:
@@ -342,7 +343,7 @@ class System:
         cands = [(q.name, self._badness(q)) for q in self.procs.values() if q.alive]
         victim = oom.select_victim(cands) or current.name
         q = self.procs[victim]
-        addrspace.teardown(self, q, "oom_killed")
+        fork_mm.teardown(self, q, "oom_killed")
         self._killed.append(victim)
         self._oom_kills += 1
         if q is current:
@@ -360,7 +361,7 @@ class System:
     def _signalled(self, p: Process, exc: BaseException) -> None:
         """Kill ``p`` for a fatal signal (SIGSEGV/SIGBUS) before the exception propagates."""
         if p.alive:
-            addrspace.teardown(self, p, "segfault" if isinstance(exc, SIGSEGV) else "sigbus")
+            fork_mm.teardown(self, p, "segfault" if isinstance(exc, SIGSEGV) else "sigbus")
 
     def _run(self, p: Process, fn, *args, **kw):
         """Run an access-making operation for ``p``; a fatal signal kills ``p``."""
@@ -541,14 +542,14 @@ class System:
         p = self._proc(parent)
         pid = self._next_pid
         self._next_pid += 1
-        c = addrspace.fork(self, p, child, pid)
+        c = fork_mm.fork(self, p, child, pid)
         c.memcg = p.memcg  # a child joins its parent's memory cgroup
         self.procs[child] = c
 
     def exit(self, proc: str) -> None:
         """Exit: free every frame and table of the process."""
         p = self._proc(proc)
-        addrspace.teardown(self, p, "exited")
+        fork_mm.teardown(self, p, "exited")
 
     def set_oom_score_adj(self, proc: str, value: int) -> None:
         """Write /proc/P/oom_score_adj (EINVAL outside [-1000, 1000])."""

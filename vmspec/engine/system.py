@@ -28,14 +28,14 @@ from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.cost import process_time
 from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import FILE, PGTABLE, REFERENCED, FrameTable
+from vmspec.engine.frames import PGTABLE, REFERENCED, FrameTable
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES, Hugetlb
 from vmspec.engine.lru import Replacement
 from vmspec.engine.memcg import Memcg
 from vmspec.engine.mmu import MMU
 from vmspec.engine.pagecache import PageCache
 from vmspec.engine.process import Process
-from vmspec.engine.swap import SWP_FIRST, SwapDevice, decode
+from vmspec.engine.swap import SwapDevice
 from vmspec.engine.tlb import TLB
 
 RECLAIM_BATCH = 32  # SWAP_CLUSTER_MAX

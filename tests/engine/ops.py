@@ -119,3 +119,15 @@ def apply(s: System, o: tuple, slow: bool = False) -> str | None:
     except ModelledFailure as exc:
         return type(exc).__name__
     return None
+
+
+def exit_all_and_check(s: System) -> None:
+    """Exit every running process, drop the caches and check that no frame or swap slot leaked."""
+    for name in list(s.procs):
+        if s.alive(name):
+            s.exit(name)
+    s.drop_caches()
+    s.check_invariants()
+    assert s.swap_used == 0, "swap slots leaked after all exited"
+    # drop_caches keeps dirty pages (no writeback is modelled), so count what is left cached.
+    assert s.free + s.cached == s.ram - s.machine.kernel, "frames leaked after all exited"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.engine.ops import apply, new_system, op
+from tests.engine.ops import apply, exit_all_and_check, new_system, op
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -27,14 +27,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.s.check_invariants()
 
     def teardown(self):
-        s = self.s
-        for name in list(s.procs):
-            if s.alive(name):
-                s.exit(name)
-        s.drop_caches()
-        s.check_invariants()
-        # drop_caches keeps dirty pages (no writeback is modelled), so count what is left cached.
-        assert s.free + s.cached == s.ram - s.machine.kernel, "frames leaked after all exited"
+        exit_all_and_check(self.s)
 
 
 TestEngine = EngineMachine.TestCase

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.engine.ops import PAGE, SMALL_TLB, apply, op
+from tests.engine.ops import PAGE, SMALL_TLB, apply, exit_all_and_check, op
 from vmspec.engine import MachineConfig, System
 from vmspec.engine.errors import ModelledFailure, Unsupported
 
@@ -63,14 +63,7 @@ class SwapMachine(RuleBasedStateMachine):
     def teardown(self):
         if self.refused:
             return
-        s = self.s
-        for name in list(s.procs):
-            if s.alive(name):
-                s.exit(name)
-        s.drop_caches()
-        s.check_invariants()
-        assert s.swap_used == 0, "swap slots leaked after all exited"
-        assert s.free + s.cached == s.ram - s.machine.kernel, "frames leaked after all exited"
+        exit_all_and_check(self.s)
 
 
 TestSwap = SwapMachine.TestCase

@@ -16,7 +16,7 @@ from vmspec import __version__
 
 
 def _parser() -> argparse.ArgumentParser:
-    from vmspec.options import OPTION_SPECS
+    from vmspec.options import OPTION_SPECS, argparse_type
 
     parser = argparse.ArgumentParser(
         prog="vmspec",
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         elif spec.choices:
             check.add_argument(*flags, dest=spec.name, choices=spec.choices, default=None, help=spec.help)
         else:
-            check.add_argument(*flags, dest=spec.name, type=_typed(spec), default=None,
+            check.add_argument(*flags, dest=spec.name, type=argparse_type(spec), default=None,
                                metavar=spec.metavar, help=spec.help)
 
     explore = sub.add_parser("explore", help="search for a scenario that breaks a file's invariants")
@@ -59,20 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     return parser
-
-
-def _typed(spec):
-    """An argparse ``type`` that checks a value against its declaration in vmspec.options."""
-    from vmspec.options import OptionError, parse_number
-
-    def convert(text: str):
-        try:
-            return parse_number(spec, text)
-        except OptionError as exc:  # argparse names the flag itself
-            raise argparse.ArgumentTypeError(str(exc).removeprefix(spec.flag + " ")) from None
-
-    convert.__name__ = spec.name
-    return convert
 
 
 def _fail_usage(message: str) -> int:

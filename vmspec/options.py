@@ -93,6 +93,21 @@ def parse_number(spec: OptionSpec, text: str) -> Any:
     return spec.convert(value, spec.flag)
 
 
+def argparse_type(spec: OptionSpec):
+    """Return an argparse ``type`` that checks a value against ``spec`` (the CLI and the pytest
+    plugin both use it, so both refuse a bad value in the same words)."""
+    import argparse
+
+    def convert(text: str):
+        try:
+            return parse_number(spec, text)
+        except OptionError as exc:  # argparse names the flag itself
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(spec.flag + " ")) from None
+
+    convert.__name__ = spec.name
+    return convert
+
+
 def read_pyproject(start: str) -> tuple[str | None, dict[str, Any]]:
     """Return the nearest pyproject.toml at or above ``start`` and its ``[tool.vmspec]`` table,
     every key and value checked; raise OptionError naming the file otherwise."""

@@ -14,23 +14,9 @@ import os
 
 import pytest
 
-from vmspec.options import OPTION_SPECS, OptionError, parse_number, read_pyproject
+from vmspec.options import OPTION_SPECS, OptionError, argparse_type, read_pyproject
 
 _PYTEST_SPECS = tuple(spec for spec in OPTION_SPECS if spec.pytest)
-
-
-def _typed(spec):
-    """An argparse ``type`` that checks a value against its declaration in vmspec.options."""
-    import argparse
-
-    def convert(text: str):
-        try:
-            return parse_number(spec, text)
-        except OptionError as exc:  # argparse names the option itself
-            raise argparse.ArgumentTypeError(str(exc).removeprefix(spec.flag + " ")) from None
-
-    convert.__name__ = spec.name
-    return convert
 
 
 def pytest_addoption(parser):
@@ -40,7 +26,7 @@ def pytest_addoption(parser):
             group.addoption(spec.pytest_flag, dest="vmspec_" + spec.name, action="store_true", default=None,
                             help=spec.help)
         else:
-            group.addoption(spec.pytest_flag, dest="vmspec_" + spec.name, type=_typed(spec), default=None,
+            group.addoption(spec.pytest_flag, dest="vmspec_" + spec.name, type=argparse_type(spec), default=None,
                             metavar=spec.metavar, help=spec.help)
     parser.addini("vmspec_pattern", "glob of files collected as vmspec specs", default="*.vms")
 

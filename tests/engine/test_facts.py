@@ -348,16 +348,24 @@ def test_time_and_system_getters():
 
 
 def test_unsupported_machines():
-    """Not modelled yet: thp always (refused at once). Swap with twolist, hugetlbfs pools and
-    memory_max with twolist and swap are refused only where they would decide an outcome:
-    tests/engine/test_unsupported.py."""
+    """Not modelled yet: thp always (refused at once)."""
     with pytest.raises(Unsupported):
         System(MachineConfig(ram=64 * MiB, thp="always"))
+
+
+def test_memory_max_with_twolist_reclaims_into_swap():
+    """A group at its limit reclaims its own pages into swap (try_charge_memcg ->
+    try_to_free_mem_cgroup_pages), and every page comes back."""
     s = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
     s.spawn("p", memory_max=64 * 1024)
     s.mmap("p", "r", MiB)
-    with pytest.raises(Unsupported, match="memory_max"):
-        s.access("p", "r", 0, MiB, write=True)
+    s.access("p", "r", 0, MiB, write=True)
+    s.check_invariants()
+    assert s.rss("p") <= 64 * KiB and s.rss("p") + s.swap("p") == MiB
+    assert s.pswpout >= (MiB - 64 * KiB) // 4096
+    s.access("p", "r", 0, MiB, write=False)
+    s.check_invariants()
+    assert s.rss("p") <= 64 * KiB and s.faults("p").major > 0
 
 
 def test_five_level_paging_p4d_takes_a_frame_but_is_not_vmpte():

@@ -1,7 +1,7 @@
 """Machines with swap, hugetlbfs pools or a textbook replacement policy run every scenario that
-never needs them exactly as a machine without; where one would decide the outcome (memory runs
-out with twolist and swap, MADV_PAGEOUT of file mappings, MADV_HUGEPAGE on a THP-sized range),
-the engine says so with Unsupported instead of guessing (docs/engine.md, "Not modelled yet")."""
+never needs them exactly as a machine without; where something not modelled would decide the
+outcome (MADV_HUGEPAGE on a THP-sized range), the engine says so with Unsupported instead of
+guessing (docs/engine.md, "Not modelled yet")."""
 
 import pytest
 
@@ -26,10 +26,13 @@ def test_settings_that_only_matter_under_pressure(extra):
     assert other.free == plain.free and other.rss("p") == plain.rss("p")
 
 
-def test_running_out_of_memory_with_swap_and_twolist_is_unsupported():
+def test_running_out_of_memory_with_swap_and_twolist_swaps():
+    """The default policy outgrows RAM through swap: reclaim writes the older pages out."""
     sysm = System(MachineConfig(ram=16 * MiB, swap=64 * MiB))
-    with pytest.raises(Unsupported, match="free memory ran out"):
-        _touch(sysm, 16 * MiB)
+    _touch(sysm, 16 * MiB)
+    assert sysm.swap("p") > 0 and sysm.rss("p") + sysm.swap("p") == 16 * MiB
+    assert sysm.free > sysm.watermarks.min * 4096
+    sysm.check_invariants()
 
 
 def test_a_textbook_policy_without_swap_has_nothing_to_give_up():
@@ -81,9 +84,13 @@ def test_pageout():
     sysm.access("p", "b", 0, 1 * MiB, write=True)
     sysm.madvise("p", "b", 0, 1 * MiB, "pageout")  # no swap: anonymous pages stay
     assert sysm.rss("p") == 1 * MiB
+    assert sysm.active_anon == 1 * MiB  # reclaim_pages found no swap: activate_locked
     swapping = System(MachineConfig(ram=64 * MiB, swap=64 * MiB))
     swapping.spawn("p")
     swapping.create_file("f", 1 * MiB)
     swapping.mmap("p", "b", 1 * MiB, file="f")
-    with pytest.raises(Unsupported, match="MADV_PAGEOUT"):
-        swapping.madvise("p", "b", 0, 1 * MiB, "pageout")
+    swapping.access("p", "b", 0, 1 * MiB, write=False)
+    assert swapping.cached == 1 * MiB and swapping.rss("p") == 1 * MiB
+    swapping.madvise("p", "b", 0, 1 * MiB, "pageout")  # clean file pages: dropped at once
+    assert swapping.cached == 0 and swapping.rss("p") == 0
+    swapping.check_invariants()

@@ -30,6 +30,7 @@ from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_AD
 from vmspec.engine.malloc import Arena
 from vmspec.engine.pagetable import PTE_SHIFT, PageTable
 from vmspec.engine.process import Process, Region
+from vmspec.engine.rmap import Family
 from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import PROTS, R, VMA, VMAList, W, X
 
@@ -146,25 +147,18 @@ def _release_tables(sysm, frames: list[int]) -> None:
 
 
 def _table_alloc(sysm, current: Process, owner: Process):
-    return lambda level: sysm._alloc(current, PGTABLE, owner.pid, level)
+    return lambda level: sysm.page_alloc.alloc(current, PGTABLE, owner.pid, level)
 
 
 def _free_unused_shmem(sysm, fids) -> None:
-    """Free shmem objects (and their pages and charge) that no live process maps any more."""
-    fids = {f for f in fids if f in sysm.cache.by_id}
-    if not fids:
-        return
-    for q in sysm.procs.values():
-        if q.alive:
-            for v in q.vmas:
-                fids.discard(v.file)
-    for fid in fids:
+    """Free shmem objects (and their pages and charge) that no VMA maps any more (i_mmap)."""
+    for fid in sorted({f for f in fids if f in sysm.cache.by_id}):
         cf = sysm.cache.by_id[fid]
-        if not cf.shmem:
+        if not cf.shmem or cf.imap.vmas:
             continue
         for f in sysm.cache.delete(cf):
             sysm.frames.release(f)
-        sysm.committed_pages -= getattr(cf, "charged", 0)
+        sysm.committed_pages -= cf.charged
 
 
 def _free_unused_hugetlb(sysm, vmas) -> None:
@@ -199,6 +193,9 @@ def spawn(sysm, name: str, pid: int, image) -> Process:
     p = Process(name, pid, VMAList(), PageTable(sysm.levels), mmap_base=lay.mmap_base,
                 start_brk=lay.start_brk, brk=lay.start_brk)
     p.arena = Arena(ps, sysm.machine.mmap_threshold)
+    p.family = Family()
+    p.family.members[pid] = p
+    p.vmas.attach(sysm.vma_observer(p))
     mode = sysm.machine.overcommit
     try:
         for kind, (start, length) in (("text", lay.text), ("data", lay.data), ("bss", lay.bss)):
@@ -229,6 +226,7 @@ def spawn(sysm, name: str, pid: int, image) -> Process:
             p.regions[lib] = Region(addr, size, via="mmap")
     except ENOMEM:
         sysm.committed_pages -= p.committed
+        p.vmas.detach()
         raise
     return p
 
@@ -287,8 +285,7 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
         raise ENOMEM(f"no room for {length} bytes in the address space")
     v.start, v.end = addr, addr + plen
     if shm:
-        sysm._shmem_ids = getattr(sysm, "_shmem_ids", 0) + 1
-        cf = sysm.cache.create(("shmem", sysm._shmem_ids), pages, shmem=True)
+        cf = sysm.cache.create(("shmem", sysm.next_shmem_id()), pages, shmem=True)
         v.file = cf.fid
         if acct:  # shmem_acct_size: charged to the object, released when it is freed
             cf.charged = pages
@@ -369,6 +366,9 @@ def munmap_range(sysm, p: Process, s: int, e: int) -> None:
                 raise EINVAL(f"munmap would split a {v.hugetlb >> 20} MiB hugetlb mapping at "
                              f"{cut:#x}, which is not huge-page aligned (hugetlb_vm_op_split)")
     gone = p.vmas.remove(s, e)
+    for v in gone:
+        if v.locked:
+            munlock_pages(sysm, p, v.start, v.end)
     zap(sysm, p, s, e)
     if p.hresv:
         sysm.hugetlb.unreserve_private(p, gone, s, e)
@@ -520,15 +520,19 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
         a = max(lo, key << PTE_SHIFT)
         b = min(hi, (key + 1) << PTE_SHIFT)
         pv = np.arange(a >> 12, b >> 12, dtype=np.int64)
-        if mmu.fault_slice(p, v, pv, fw):
-            continue
-        for vpn in pv.tolist():
-            t = p.pt.pfn.get(vpn >> 9)
-            i = vpn & 511
-            if t is not None and t[i] != NONE and t[i] > SWP_FIRST and \
-                    (not fw or p.pt.wr[vpn >> 9][i]):
-                continue
-            handler.fault(p, v, vpn << 12, fw)
+        if not mmu.fault_slice(p, v, pv, fw):
+            for vpn in pv.tolist():
+                t = p.pt.pfn.get(vpn >> 9)
+                i = vpn & 511
+                if t is not None and t[i] != NONE and t[i] > SWP_FIRST and \
+                        (not fw or p.pt.wr[vpn >> 9][i]):
+                    continue
+                handler.fault(p, v, vpn << 12, fw)
+        if sysm.textbook is None:  # FOLL_TOUCH: mark_page_accessed on every page GUP returns
+            t = p.pt.pfn.get(key)
+            if t is not None:
+                seg = t[pv & 511]
+                sysm.reclaim.mark_accessed_many(seg[seg >= 0])
 
 
 # ---- mprotect / madvise / mlock -----------------------------------------------------------------
@@ -639,11 +643,7 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
             v.thp = advice
         p.vmas.merge_around(s, e)
     else:
-        if advice == "pageout" and any(v.file is not None for v in vmas):
-            raise Unsupported(
-                "MADV_PAGEOUT of file-backed mappings is not modelled yet (anonymous mappings "
-                "are: with swap their pages are written out to the swap cache)")
-        if advice == "pageout" and sysm.swapdev is not None:
+        if advice == "pageout":
             for v in vmas:
                 if not v.locked:
                     _pageout(sysm, p, max(s, v.start), min(e, v.end))
@@ -656,42 +656,35 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
 
 
 def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
-    """MADV_PAGEOUT of an anonymous range (ENGINE-FACTS 4.6, 11.2): each anonymous page only
-    this process maps is written to swap and its PTE becomes a swap entry; the page stays in
-    the swap cache, written and clean (writeback has not finished when the call returns:
-    measured SwapCached), so the next access is a minor fault. A page that was already in the
-    swap cache and is clean (swapped in by a read and not written since through a fault) needs
-    no writing and leaves RAM at once (measured: a second PAGEOUT after reading the pages back
-    leaves SwapCached near 0). Pages shared with another process are skipped
-    (``folio_likely_mapped_shared``), swap entries are not touched, and nothing more is paged out
-    once swap is full. Writes through a writable PTE set no dirty bit in this model, so a page
-    swapped in by a read and then written without a fault counts as clean here."""
-    from vmspec.engine.lru import swap_out
+    """MADV_PAGEOUT (``madvise_cold_or_pageout_pte_range`` then ``reclaim_pages``): every page
+    of the range that only this process maps (``folio_likely_mapped_shared`` skips the others)
+    goes through reclaim ignoring its references: an anonymous page gets a swap slot, its PTE
+    becomes a swap entry and it is written, staying in the swap cache (written and clean); a
+    page that is already in the swap cache and clean, or a clean file page, leaves RAM at once;
+    a dirty file page is written back and stays cached. Swap entries are not touched; without
+    swap (or once swap is full) anonymous pages are activated instead (twolist)."""
     fr = sysm.frames
+    picked = []
     for key in p.pt.keys_in(lo, hi):
         t = p.pt.pfn[key]
         a = max(lo, key << PTE_SHIFT)
         b = min(hi, (key + 1) << PTE_SHIFT)
-        for i in range((a >> 12) & 511, (((b - 1) >> 12) & 511) + 1):
-            f = int(t[i])
-            if f < 0 or not fr.flags[f] & ANON or fr.mapcount[f] != 1:
-                continue
-            clean = fr.flags[f] & SWAPCACHE and not fr.flags[f] & DIRTY
-            fr.index[f] = (key << 9) | i
-            if not swap_out(sysm, f, [p]):
-                return
-            if clean:
-                fr.release(f)
-            else:
-                fr.flags[f] &= np.uint16(0xFFFF & ~DIRTY)  # written out
+        seg = t[(a >> 12) & 511:(((b - 1) >> 12) & 511) + 1]
+        cand = seg[seg >= 0]
+        picked.extend(cand[fr.mapcount[cand] == 1].tolist())
+    if sysm.textbook is not None and sysm.swapdev is None:
+        picked = [f for f in picked if not fr.flags[f] & ANON]
+    sysm.reclaim.reclaim_pages(picked)
 
 
 def _willneed(sysm, v: VMA, lo: int, hi: int) -> None:
-    """MADV_WILLNEED on a file: read the pages into the page cache (free frames only)."""
+    """MADV_WILLNEED on a file: read the pages into the page cache (readahead allocations,
+    ``force_page_cache_readahead``)."""
     cf = sysm.cache.by_id[v.file]
+    alloc = sysm.handler.alloc_ra
     for idx in range(v.file_page(lo), min(v.file_page(hi), cf.npages)):
         if cf.lookup(idx) < 0:
-            f = sysm.frames.alloc(FILE, cf.fid, idx)
+            f = alloc(FILE, cf.fid, idx)
             if f < 0:
                 return
             sysm.cache.add(cf, idx, f)
@@ -707,7 +700,27 @@ def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
     if not _covered(p, s, e):
         raise ENOMEM(f"m{'un' if not lock else ''}lock range {s:#x}-{e:#x} is not fully mapped")
     for v in p.vmas.split(s, e):
-        v.locked = lock
+        if v.locked == lock:
+            continue  # mlock_fixup: nothing changes for a VMA already so
+        if lock:
+            v.locked = True
+            _mlock_pages(sysm, p, v.start, v.end, 1)
+        else:
+            munlock_pages(sysm, p, v.start, v.end)
+            v.locked = False
     p.vmas.merge_around(s, e)
     if lock:
         populate_range(sysm, p, s, e, ignore_errors=False)
+
+
+def _mlock_pages(sysm, p: Process, lo: int, hi: int, delta: int) -> None:
+    """Add ``delta`` to the mlock count of every frame ``p`` maps in ``[lo, hi)`` (mlock moves
+    them to the unevictable list, munlock back to their inactive list)."""
+    frames = frames_in(p, lo, hi)
+    for f in frames.tolist():
+        sysm.handler.lock(p, f, delta)
+
+
+def munlock_pages(sysm, p: Process, lo: int, hi: int) -> None:
+    """The pages ``p`` maps in ``[lo, hi)`` lose a VM_LOCKED mapping (munlock, munmap, exit)."""
+    _mlock_pages(sysm, p, lo, hi, -1)

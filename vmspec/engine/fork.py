@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from vmspec.engine.addrspace import (_free_unused_hugetlb, _free_unused_shmem, _release_tables,
-                                     _table_alloc, zap)
+                                     _table_alloc, munlock_pages, zap)
 from vmspec.engine.errors import ENOMEM, OOMKilled, Unsupported
 from vmspec.engine.frames import ANON, EXCL, SHMEM
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
@@ -45,14 +45,17 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
     for v in c.vmas:  # dup_mmap: vm_flags_clear(tmp, VM_LOCKED_MASK); mlock is not inherited
         v.locked = False
         v.hugetlb_owner = False
+    c.family = p.family
+    c.vmas.attach(sysm.vma_observer(c))
     charged = 0
     for v in c.vmas:
         if v.account:
             if not sysm.charge(c, v.length >> 12):
                 sysm.committed_pages -= charged
+                c.vmas.detach()
                 raise ENOMEM("overcommit refuses to duplicate the address space (fork)")
             charged += v.length >> 12
-    sysm._nascent = c  # the child's PTEs are in the reverse map while they are copied
+    c.family.members[c.pid] = c  # the child's PTEs are in the reverse map while they are copied
     try:
         for v in p.vmas:
             if v.anon_vma:
@@ -62,8 +65,6 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
     except OOMKilled:
         teardown(sysm, c, "exited")
         raise
-    finally:
-        sysm._nascent = None
     sysm.tlb_model.flush_pid(p.pid)
     return c
 
@@ -98,8 +99,11 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
                     ct[i0:i1] = seg
                     if p.swapents:  # swap_duplicate: one more reference per copied entry
                         slots = decode(seg[seg <= SWP_FIRST])
-                        np.add.at(sysm.swapdev.count, slots, 1)
+                        for slot in slots.tolist():
+                            sysm.swapdev.dup(slot)
                         c.swapents += len(slots)
+                    if not v.shared:  # copy_present_pte: the child's PTE is old, keeps dirty
+                        c.pt.dirty[k1][i0:i1] = pt.dirty[k1][i0:i1]
                     mapped = seg[seg >= 0]
                     if len(mapped):
                         np.add.at(fr.mapcount, mapped, 1)
@@ -131,6 +135,9 @@ def _copy_huge_leaves(sysm, p: Process, c: Process, v: VMA) -> None:
 
 def teardown(sysm, p: Process, status: str) -> None:
     """``exit_mmap``: zap everything, free every table, uncharge, flush; set the status."""
+    for v in p.vmas:
+        if v.locked:
+            munlock_pages(sysm, p, v.start, v.end)
     zap(sysm, p, 0, 1 << 57)
     if p.hresv:
         sysm.hugetlb.unreserve_private(p, p.vmas, 0, 1 << 57)
@@ -140,8 +147,10 @@ def teardown(sysm, p: Process, status: str) -> None:
     sysm.committed_pages -= p.committed
     p.committed = 0
     shm = [v.file for v in p.vmas if v.shmem]
+    p.vmas.detach()
     p.vmas = VMAList()
     p.status = status
+    p.family.members.pop(p.pid, None)
     _free_unused_shmem(sysm, shm)
     _free_unused_hugetlb(sysm, huge_shared)
     sysm.tlb_model.flush_pid(p.pid)

@@ -1,23 +1,25 @@
 """Physical memory as numbered 4 KiB frames, with per-frame state in grow-on-demand arrays.
 
-Models the page allocator's view of RAM: ``(ram - kernel) / page_size`` frames, each free or in
-use as an anonymous page, a page-cache page (file or shmem) or a page-table page, with the state
-Linux keeps in ``struct page`` that the engine needs: the mapcount (PTEs mapping the frame), flags
-(anon, file, shmem, page table, dirty, PageAnonExclusive, readahead mark, and spare bits for the
-LRU, mlock and the swap cache), an owner (pid of an anonymous or page-table frame, file id of a
+Models the page allocator's free pool (``mm/page_alloc.c``: ``rmqueue``, ``free_unref_page``) and
+the parts of ``struct page`` the engine needs: the mapcount (PTEs mapping the frame), flags
+(anon, file, shmem, page table, dirty, PageAnonExclusive, readahead mark, PG_referenced,
+PG_active, swap cache), an owner (pid of an anonymous or page-table frame, file id of a
 page-cache frame), an index (virtual page of an anonymous frame, file page of a cache frame) and
-an LRU stamp (arrival order, last access or clock position: ``vmspec.engine.lru``). Linux counterpart: ``mm/page_alloc.c`` (the free lists) and
-``include/linux/mm_types.h`` (struct page), ENGINE-FACTS 2.2 for page tables taken from RAM.
+the memory cgroup the frame is charged to. A user page handed out goes onto the LRU lists
+(``vmspec.engine.lruvec``) and leaves them when it is freed. Watermarks, reclaim and the OOM
+killer live in ``vmspec.engine.page_alloc``; this module only hands out and takes back frames.
 
 Construction is O(1) in RAM size: arrays start small and double when a frame number beyond them is
-handed out; freed frames go on a LIFO free stack and are reused before untouched frames. Host cost
-is 26 bytes per frame ever used (plus the stack). Not modelled: zones, watermarks, buddy orders
-(huge pages), the zero page (it is kernel memory: page tables hold the sentinel ``ZERO``).
+handed out; freed frames go on a LIFO free stack and are reused before untouched frames. Not
+modelled: zones (one per machine), buddy orders, the zero page (kernel memory: page tables hold
+the sentinel ``ZERO``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from vmspec.engine.lruvec import INACTIVE_ANON, INACTIVE_FILE, LRULists
 
 NONE = -1  # "no frame" in a PTE array
 ZERO = -2  # the shared zero page in a PTE array (never a frame of this table)
@@ -29,19 +31,25 @@ PGTABLE = 1 << 3
 DIRTY = 1 << 4
 EXCL = 1 << 5  # PageAnonExclusive
 READAHEAD = 1 << 6  # PG_readahead: the next fault here starts async readahead
-MLOCKED = 1 << 7
-ACTIVE = 1 << 8  # spare for the LRU lists (not used yet)
-REFERENCED = 1 << 9  # the clock policy's reference bit (vmspec.engine.lru)
-SWAPCACHE = 1 << 10  # in the swap cache (vmspec.engine.swap): the page also has a swap slot
+REFERENCED = 1 << 7  # PG_referenced (twolist), the reference bit (textbook clock)
+ACTIVE = 1 << 8  # PG_active: on an active list (twolist)
+SWAPCACHE = 1 << 9  # in the swap cache (vmspec.engine.swap): the page also has a swap slot
 
 _START = 1024
 
 
-class FrameTable:
-    """All frames of the machine: per-frame arrays plus a free stack and a high-water mark."""
+def lru_type(flags: int) -> int:
+    """Return the inactive list a user page of ``flags`` belongs on: anonymous pages, shmem and
+    the swap cache are swap-backed (the anon lists), other page-cache pages file-backed."""
+    return INACTIVE_FILE if flags & FILE and not flags & SHMEM else INACTIVE_ANON
 
-    __slots__ = ("total", "mapcount", "flags", "owner", "index", "lru", "_stack", "_top", "hw",
-                 "used", "cgid", "cur_cg", "cgs", "stamping", "tick", "arrive_flags", "pending_pos", "swap_hook", "pinned")
+
+class FrameTable:
+    """All frames of the machine: per-frame arrays, a free stack and a high-water mark."""
+
+    __slots__ = ("total", "mapcount", "flags", "owner", "index", "_stack", "_top", "hw",
+                 "used", "cgid", "cur_cg", "cgs", "lists", "arrive_flags", "swap_hook",
+                 "pinned", "content")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -50,27 +58,20 @@ class FrameTable:
         self.flags = np.zeros(n, np.uint16)
         self.owner = np.zeros(n, np.int32)
         self.index = np.zeros(n, np.int64)
-        self.lru = np.zeros(n, np.int64)
         self._stack = np.zeros(n, np.int64)
         self._top = 0  # frames on the free stack
         self.hw = 0  # frames [hw, total) have never been handed out
         self.used = 0
-        # Replacement state (vmspec.engine.lru): ``lru[f]`` is stamped from ``tick`` when a frame
-        # is handed out (arrival order); ``arrive_flags`` (REFERENCED under clock) is or-ed into
-        # new frames' flags; ``pending_pos`` (clock) is a circle position the next frame takes
-        # over from the page just evicted; ``swap_hook(f)`` takes a swap-cache frame out of the
-        # swap cache when it is released; ``pinned`` frames are never chosen as victims.
         # memory cgroups (vmspec.engine.memcg): the group each frame is charged to (0: none),
         # the group of the process whose operation runs (None: unlimited), groups by id
         self.cgid = np.zeros(0, np.int32)  # grown with the others once a group exists
         self.cur_cg = None
         self.cgs: dict = {}
-        self.stamping = False  # set for the textbook policies (twolist needs no arrival stamps)
-        self.tick = 0
-        self.arrive_flags = 0
-        self.pending_pos = -1
-        self.swap_hook = None
-        self.pinned: set[int] = set()
+        self.lists = LRULists(n)
+        self.arrive_flags = 0  # or-ed into a new user page's flags (the clock policy's bit)
+        self.swap_hook = None  # takes a swap-cache frame out of the swap cache when it is freed
+        self.pinned: set[int] = set()  # frames reclaim must not take (a copy-on-write source)
+        self.content: np.ndarray | None = None  # page contents, when the System tracks them
 
     @property
     def free(self) -> int:
@@ -83,21 +84,27 @@ class FrameTable:
         if need <= cap:
             return
         new = min(max(need, cap * 2), self.total)
-        for name in ("mapcount", "flags", "owner", "index", "lru") + (("cgid",) if self.cgs else ()):
+        names = ("mapcount", "flags", "owner", "index") + (("cgid",) if self.cgs else ()) + \
+            (("content",) if self.content is not None else ())
+        for name in names:
             old = getattr(self, name)
             arr = np.zeros(new, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
+        self.lists.grow(new)
+
+    def _charge_group(self, flags: int):
+        """Return the memory cgroup a user page of ``flags`` is charged to now (None: none)."""
+        cg = self.cur_cg
+        return cg if cg is not None and not flags & PGTABLE else None
 
     def alloc(self, flags: int, owner: int, index: int) -> int:
-        """Take one free frame (the last freed first) and set its state; -1 if none is free, or
-        if the running process's memory cgroup is at its limit (user pages only)."""
-        cg = self.cur_cg
-        if cg is not None and not flags & PGTABLE:
-            if cg.usage >= cg.limit:
-                return -1
-        else:
-            cg = None
+        """Take one free frame (the last freed first), set its state and put a user page on the
+        LRU; -1 if none is free, or if the running process's memory cgroup is at its limit
+        (user pages only)."""
+        cg = self._charge_group(flags)
+        if cg is not None and cg.usage >= cg.limit:
+            return -1
         if self._top:
             self._top -= 1
             f = int(self._stack[self._top])
@@ -109,26 +116,25 @@ class FrameTable:
         else:
             return -1
         self.used += 1
-        if self.stamping:
-            self.flags[f] = flags | self.arrive_flags
-            if self.pending_pos >= 0:
-                self.lru[f] = self.pending_pos
-                self.pending_pos = -1
-            else:
-                self.lru[f] = self.tick
-            self.tick += 1
-        else:
-            self.flags[f] = flags
         self.owner[f] = owner
         self.index[f] = index
         self.mapcount[f] = 0
+        cid = 0
         if cg is not None:
-            self.cgid[f] = cg.cid
+            cid = cg.cid
+            self.cgid[f] = cid
             cg.usage += 1
+        if flags & (ANON | FILE):
+            flags |= self.arrive_flags
+            self.flags[f] = flags
+            self.lists.add(f, lru_type(flags), cid)
+        else:
+            self.flags[f] = flags
         return f
 
     def alloc_many(self, n: int, flags: int, owner: int, index: np.ndarray) -> np.ndarray:
-        """Take ``n`` frames in the order ``n`` calls of ``alloc`` would; the caller checks ``free``."""
+        """Take ``n`` user-page frames in the order ``n`` calls of ``alloc`` would; the caller
+        checks ``room``."""
         take = min(n, self._top)
         parts = []
         if take:
@@ -142,19 +148,18 @@ class FrameTable:
         out = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
             np.zeros(0, np.int64)
         self.used += n
-        if self.stamping:
-            self.flags[out] = flags | self.arrive_flags
-            self.lru[out] = np.arange(self.tick, self.tick + n, dtype=np.int64)
-            self.tick += n
-        else:
-            self.flags[out] = flags
+        flags |= self.arrive_flags
+        self.flags[out] = flags
         self.owner[out] = owner
         self.index[out] = index
         self.mapcount[out] = 0
-        cg = self.cur_cg
-        if cg is not None and not flags & PGTABLE:
-            self.cgid[out] = cg.cid
+        cg = self._charge_group(flags)
+        cid = 0
+        if cg is not None:
+            cid = cg.cid
+            self.cgid[out] = cid
             cg.usage += n
+        self.lists.add_many(out, lru_type(flags), cid)
         return out
 
     def add_group(self, cg) -> None:
@@ -164,6 +169,11 @@ class FrameTable:
             arr[:len(self.cgid)] = self.cgid
             self.cgid = arr
         self.cgs[cg.cid] = cg
+        self.lists.vec(cg.cid)
+
+    def cid_of(self, f: int) -> int:
+        """Return the memory cgroup frame ``f`` is charged to (0: none)."""
+        return int(self.cgid[f]) if self.cgs else 0
 
     def room(self, flags: int = 0) -> int:
         """Return how many frames ``alloc`` could hand out now (free frames, and the running
@@ -175,14 +185,21 @@ class FrameTable:
         return free
 
     def release(self, f: int) -> None:
-        """Return one frame to the free stack."""
-        if self.swap_hook is not None and self.flags[f] & SWAPCACHE:
+        """Return one frame to the free stack (off its LRU list, out of the swap cache)."""
+        fl = int(self.flags[f])
+        if self.swap_hook is not None and fl & SWAPCACHE:
             self.swap_hook(f)
+        cid = 0
         if self.cgs:
             cid = int(self.cgid[f])
             if cid:
                 self.cgs[cid].usage -= 1
                 self.cgid[f] = 0
+        lists = self.lists
+        if lists.where[f] != -1:
+            lists.remove(f, cid)
+        if lists.mlock is not None:
+            lists.mlock[f] = 0
         if self._top >= len(self._stack):
             self._grow_stack(self._top + 1)
         self._stack[self._top] = f
@@ -199,14 +216,18 @@ class FrameTable:
         if self.swap_hook is not None:
             for f in frames[(self.flags[frames] & SWAPCACHE) != 0].tolist():
                 self.swap_hook(f)
+        cids = None
         if self.cgs:
-            ids = self.cgid[frames]
-            ids = ids[ids != 0]
+            cids = self.cgid[frames].copy()
+            ids = cids[cids != 0]
             if len(ids):
-                cids, counts = np.unique(ids, return_counts=True)
-                for cid, c in zip(cids.tolist(), counts.tolist()):
+                gids, counts = np.unique(ids, return_counts=True)
+                for cid, c in zip(gids.tolist(), counts.tolist()):
                     self.cgs[cid].usage -= c
                 self.cgid[frames] = 0
+        self.lists.remove_many(frames, cids)
+        if self.lists.mlock is not None:
+            self.lists.mlock[frames] = 0
         if self._top + n > len(self._stack):
             self._grow_stack(self._top + n)
         self._stack[self._top:self._top + n] = frames

@@ -25,7 +25,7 @@ import numpy as np
 
 from vmspec.engine.errors import InvariantBroken
 from vmspec.engine.frames import ANON, FILE, PGTABLE, SHMEM, SWAPCACHE
-from vmspec.engine.swap import SWP_FIRST, decode
+from vmspec.engine.swap import CLUSTER, SWP_FIRST, decode
 from vmspec.engine.vma import W
 
 
@@ -72,7 +72,7 @@ def check_invariants(sysm) -> None:
         _fail("the page cache's total does not match its files")
     swaprefs = None
     if sysm.swapdev is not None:
-        swaprefs = np.zeros(sysm.swapdev.nslots + 1, np.int64)
+        swaprefs = np.zeros(len(sysm.swapdev.count) + 1, np.int64)
     for p in live:
         _check_process(sysm, p, role, refs, swaprefs)
     if swaprefs is not None:
@@ -162,20 +162,27 @@ def _check_hugetlb(sysm, live) -> None:
 
 def _check_swap(sysm, role, swaprefs) -> None:
     """Each slot's count equals the swap PTEs pointing at it; the swap cache and the SWAPCACHE
-    flags agree; unmapped swap-cache pages are a role of their own (5); slot 0 is never used."""
+    flags agree; unmapped swap-cache pages are a role of their own (5); slot 0 is never used;
+    the clusters' use counts agree with their slots."""
     sw = sysm.swapdev
     fr = sysm.frames
-    if sw.count[0] or sw.cache[0] >= 0:
+    n = len(sw.count)
+    count = np.array(sw.count, dtype=np.int64) if n else np.zeros(0, np.int64)
+    cache = np.array(sw.cache, dtype=np.int64) if n else np.zeros(0, np.int64)
+    if n and (count[0] or cache[0] >= 0):
         _fail("swap slot 0 (the header) is in use")
-    bad = np.flatnonzero(sw.count != swaprefs)
+    refs = swaprefs[:n]
+    if swaprefs[n:].any():
+        _fail("a swap PTE points at a slot the device never handed out")
+    bad = np.flatnonzero(count != refs)
     if len(bad):
         s = int(bad[0])
-        _fail(f"swap slot {s}: count {int(sw.count[s])} but {int(swaprefs[s])} swap PTEs")
-    cached = np.flatnonzero(sw.cache >= 0)
+        _fail(f"swap slot {s}: count {int(count[s])} but {int(refs[s])} swap PTEs")
+    cached = np.flatnonzero(cache >= 0)
     if len(cached) != len(sw.frame_slot):
         _fail("the swap cache and its frame index disagree in size")
     for s in cached.tolist():
-        f = int(sw.cache[s])
+        f = int(cache[s])
         if sw.frame_slot.get(f) != s:
             _fail(f"swap slot {s} caches frame {f}, which is indexed under another slot")
         if not fr.flags[f] & SWAPCACHE or not fr.flags[f] & ANON:
@@ -190,10 +197,14 @@ def _check_swap(sysm, role, swaprefs) -> None:
     flagged = np.flatnonzero((fr.flags[:hw] & SWAPCACHE) != 0)
     if len(flagged) != len(cached):
         _fail(f"{len(flagged)} frames carry SWAPCACHE but the swap cache holds {len(cached)}")
-    inuse = int(np.count_nonzero((sw.count != 0) | (sw.cache >= 0)))
-    if inuse != sw.inuse:
-        _fail(f"swap counts {sw.inuse} slots in use but {inuse} have a count or a cache page")
-    if (sw.count < 0).any():
+    used = (count != 0) | (cache >= 0)
+    if int(np.count_nonzero(used)) != sw.inuse:
+        _fail(f"swap counts {sw.inuse} slots in use but {int(np.count_nonzero(used))} have a "
+              "count or a cache page")
+    for c, k in sw.used_in.items():
+        if int(np.count_nonzero(used[c * CLUSTER:(c + 1) * CLUSTER])) != k:
+            _fail(f"swap cluster {c} counts {k} slots in use, its slots say otherwise")
+    if (count < 0).any():
         _fail("a swap slot has a negative count")
 
 
@@ -224,7 +235,7 @@ def _check_process(sysm, p, role, refs, swaprefs=None) -> None:
             if ((t <= SWP_FIRST) & w).any():
                 _fail(f"{p.name}: a swap entry has its write bit set at {key << 21:#x}")
             slots = decode(sw)
-            if slots.max() > sysm.swapdev.nslots:
+            if slots.max() > sysm.swapdev.nslots or slots.max() >= len(swaprefs):
                 _fail(f"{p.name}: a swap entry beyond the device at {key << 21:#x}")
             np.add.at(swaprefs, slots, 1)
             nswap += len(sw)

@@ -29,7 +29,7 @@ import numpy as np
 
 from vmspec.engine.errors import SIGSEGV
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, REFERENCED, SHMEM, ZERO, FrameTable
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM, ZERO, FrameTable
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST
 from vmspec.engine.vma import R, VMA, W
@@ -59,36 +59,43 @@ class MMU:
         self.hugetlb = hugetlb  # the machine's Hugetlb (pools and shared objects)
         # page shift -> whether some TLB level holds entries of that size
         self.tlb_holds = tlb_holds or {12: tlb_holds_4k, 21: True, 30: True}
-        # "lru" or "clock" when every access must stamp its page (vmspec.engine.lru), else None
-        self.track: str | None = None
+        # Set by the System: ``policy`` (the textbook policy when every access must record
+        # itself: lru, clock), ``young_on`` (twolist reads the accessed bits), ``dirty_on``
+        # (swap: a clean swap-cache page mapped writable must be known dirty once written),
+        # ``page_alloc`` (for the room a bulk fault needs).
+        self.policy = None
+        self.young_on = False
+        self.dirty_on = False
+        self.page_alloc = None
 
-    # ---- replacement bookkeeping -------------------------------------------------------------
+    # ---- accessed and dirty bits, replacement bookkeeping --------------------------------------
 
-    def _touch(self, p: Process, vpn: int) -> None:
-        """Record one access to the page at ``vpn`` for the replacement policy."""
-        t = p.pt.pfn.get(vpn >> 9)
-        if t is None:
-            return
-        f = int(t[vpn & 511])
-        if f < 0:
-            return
-        fr = self.frames
-        if self.track == "lru":
-            fr.lru[f] = fr.tick
-            fr.tick += 1
-        else:
-            fr.flags[f] |= REFERENCED
+    def _accessed(self, p: Process, vpn: int, write: bool) -> None:
+        """After one access to the page at ``vpn``: the hardware sets the PTE's accessed bit
+        (and dirty bit on a write), and a textbook policy records the access."""
+        key, i = vpn >> 9, vpn & 511
+        pt = p.pt
+        if self.young_on:
+            pt.young[key][i] = True
+        if write and self.dirty_on:
+            pt.dirty[key][i] = True
+        if self.policy is not None:
+            f = int(pt.pfn[key][i])
+            if f >= 0:
+                self.policy.touch(f)
 
-    def _touch_slice(self, p: Process, pv: np.ndarray) -> None:
-        """Record one access to each page of ``pv`` in order (a sweep's slice)."""
-        cur = p.pt.pfn[int(pv[0]) >> 9][pv & 511]
-        cur = cur[cur >= 0]
-        fr = self.frames
-        if self.track == "lru":
-            fr.lru[cur] = np.arange(fr.tick, fr.tick + len(cur), dtype=np.int64)
-            fr.tick += len(cur)
-        else:
-            fr.flags[cur] |= REFERENCED
+    def _accessed_slice(self, p: Process, pv: np.ndarray, write: bool) -> None:
+        """One access to each page of ``pv`` (one PTE table), in order (a sweep's slice)."""
+        key = int(pv[0]) >> 9
+        idx = pv & 511
+        pt = p.pt
+        if self.young_on:
+            pt.young[key][idx] = True
+        if write and self.dirty_on:
+            pt.dirty[key][idx] = True
+        if self.policy is not None:
+            cur = pt.pfn[key][idx]
+            self.policy.touch_many(cur[cur >= 0])
 
     # ---- hugetlb pages -----------------------------------------------------------------------
 
@@ -163,8 +170,8 @@ class MMU:
         else:
             p.misses += 1
             self.tlb.fill(p.pid, vpn, SHIFT, self.resolve(p, va, write))
-        if self.track:
-            self._touch(p, vpn)
+        if self.young_on or self.dirty_on or self.policy is not None:
+            self._accessed(p, vpn, write)
 
     # ---- tight loop --------------------------------------------------------------------------
 
@@ -173,11 +180,13 @@ class MMU:
         """Access pages in order: ``items`` are page numbers (all reads or all writes, as
         ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
         an unmapped page instead of SIGSEGV (lackey replay)."""
-        if p.vmas.nhuge or self.track:
+        if p.vmas.nhuge or self.policy is not None:
             self._run_aware(p, items, write, automap)
             return
         lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
         pfn, wrd, find, fault = p.pt.pfn, p.pt.wr, p.vmas.find, self.handler.fault
+        young = p.pt.young if self.young_on else None
+        dirty = p.pt.dirty if self.dirty_on else None
         pairs = write is None
         it = items
         hits = misses = acc = 0
@@ -192,6 +201,10 @@ class MMU:
                 acc += 1
                 if lookup(pid, vpn, SHIFT, wr):
                     hits += 1
+                    if young is not None:
+                        young[vpn >> 9][vpn & 511] = True
+                    if wr and dirty is not None:
+                        dirty[vpn >> 9][vpn & 511] = True
                     continue
                 misses += 1
                 va = vpn << SHIFT
@@ -211,6 +224,10 @@ class MMU:
                         w = wrd[key][i]
                         if not wr or w:
                             fill(pid, vpn, SHIFT, bool(w))
+                            if young is not None:
+                                young[key][i] = True
+                            if wr and dirty is not None:
+                                dirty[key][i] = True
                             continue
                 fault(p, v, va, wr)
                 fill(pid, vpn, SHIFT, bool(wrd[key][vpn & 511]))
@@ -267,8 +284,8 @@ class MMU:
                         self.access_one(p, int(pv[k]) << SHIFT, write)
             else:
                 self._tlb_slice(p, pv, write, m, contiguous)
-                if self.track:
-                    self._touch_slice(p, pv)
+                if self.young_on or self.dirty_on or self.policy is not None:
+                    self._accessed_slice(p, pv, write)
             pos = end
 
     def _tlb_slice(self, p: Process, pv: np.ndarray, write: bool, m, contiguous: bool) -> None:
@@ -319,13 +336,15 @@ class MMU:
         if not anon and (v.shared or (cur[need] == NONE).any()):
             return False
         frames = self.frames
+        room = self.page_alloc.room
         if not write:  # anonymous read faults: the zero page
-            if t is None and frames.free < p.pt.missing(key):
+            if t is None and not room(p.pt.missing(key), PGTABLE):
                 return False
             t, w = p.pt.ensure(key, self.handler.table_alloc(p))
             sel = idx[need]
             t[sel] = ZERO
             w[sel] = False
+            p.pt.young[key][sel] = True
             p.minor += nneed
             return True
         present = need & (cur >= 0)
@@ -337,15 +356,18 @@ class MMU:
         alloc_mask = need & ~present | copy_mask
         nalloc = int(np.count_nonzero(alloc_mask))
         tables = p.pt.missing(key) if t is None else 0
-        if frames.free < nalloc + tables or (frames.cur_cg is not None
-                                             and frames.room(ANON) < nalloc):
+        if not room(nalloc + tables, ANON):
             return False
         t, w = p.pt.ensure(key, self.handler.table_alloc(p))
+        lock = self.handler.lock if v.locked else None
         if nalloc:
             if not v.anon_vma:
                 v.anon_vma = self.handler.next_anon_vma()
             old = cur[copy_mask]
             if len(old):
+                if lock is not None:
+                    for f in old.tolist():
+                        lock(p, f, -1)
                 frames.mapcount[old] -= 1
                 ofl = frames.flags[old]
                 nfile = ofl & FILE != 0
@@ -358,9 +380,17 @@ class MMU:
             frames.mapcount[new] = 1
             t[idx[alloc_mask]] = new
             p.rss_anon += nalloc - len(old)
+            if frames.content is not None and len(old):
+                frames.content[t[idx[copy_mask]]] = frames.content[old]
+            if lock is not None:
+                for f in new.tolist():
+                    lock(p, f, 1)
         if reuse.any():
             rf = pf[reuse]
             frames.flags[rf] |= EXCL | DIRTY
-        w[idx[need]] = True
+        sel = idx[need]
+        w[sel] = True
+        p.pt.young[key][sel] = True
+        p.pt.dirty[key][sel] = True
         p.minor += nneed
         return True

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vmspec.engine.frames import NONE
+from vmspec.engine.rmap import IMmap
 
 RA_PAGES = 32  # VM_READAHEAD_PAGES: 128 KiB (bdi default)
 
@@ -35,6 +36,7 @@ class CachedFile:
     ra_start: int = 0
     ra_size: int = 0
     ra_async: int = 0
+    imap: IMmap = field(default_factory=IMmap)  # the VMAs mapping it (i_mmap)
 
     def lookup(self, index: int) -> int:
         """Return the frame caching page ``index`` or -1."""

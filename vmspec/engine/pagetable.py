@@ -9,10 +9,10 @@ by 6.18's ``CONFIG_PT_RECLAIM`` when MADV_DONTNEED empties a fully covered PTE t
 (``mm_inc_nr_puds/pmds/ptes``); the PGD is not counted and takes no frame, and a P4D table (5-level)
 takes a frame but is not counted either, because ``__p4d_alloc`` has no ``mm_inc_nr_*`` call. A PTE table is a dict entry keyed by ``va >> 21`` holding an
 ``int64[512]`` of frame numbers (``NONE``, ``ZERO``, a frame, or a swap entry ``-2 - slot``:
-``vmspec.engine.swap``) and a ``bool[512]`` write bit.
+``vmspec.engine.swap``) and ``bool[512]`` write, accessed (young) and dirty bits.
 hugetlb leaf entries (a 2 MiB page in a PMD entry, a 1 GiB page in a PUD entry, ENGINE-FACTS
 2.1) live in ``huge[21]``/``huge[30]``: ``va >> shift`` -> (huge page id, write bit); they need
-the PMD (or PUD) table that holds them and no table below. Not modelled: THP leaves, accessed/dirty bits per PTE.
+the PMD (or PUD) table that holds them and no table below. Not modelled: THP leaves.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ TABLE_BYTES = 4096
 class PageTable:
     """All page tables of one address space. Upper levels map a table key to the table's frame."""
 
-    __slots__ = ("levels", "pfn", "wr", "ptf", "pmd", "pud", "p4d", "huge")
+    __slots__ = ("levels", "pfn", "wr", "young", "dirty", "ptf", "pmd", "pud", "p4d", "huge")
 
     def __init__(self, levels: int) -> None:
         self.levels = levels
         self.pfn: dict[int, np.ndarray] = {}  # va >> 21 -> frames of the 512 PTEs
         self.wr: dict[int, np.ndarray] = {}  # va >> 21 -> write bit of the 512 PTEs
+        self.young: dict[int, np.ndarray] = {}  # va >> 21 -> accessed bit (_PAGE_ACCESSED)
+        self.dirty: dict[int, np.ndarray] = {}  # va >> 21 -> dirty bit (_PAGE_DIRTY)
         self.ptf: dict[int, int] = {}  # va >> 21 -> frame holding the PTE table
         self.pmd: dict[int, int] = {}  # va >> 30 -> frame holding the PMD table
         self.pud: dict[int, int] = {}  # va >> 39 -> frame holding the PUD table
@@ -79,6 +81,8 @@ class PageTable:
         w = np.zeros(512, np.bool_)
         self.pfn[key] = t
         self.wr[key] = w
+        self.young[key] = np.zeros(512, np.bool_)
+        self.dirty[key] = np.zeros(512, np.bool_)
         return t, w
 
     def ensure_upper(self, level: int, key: int, alloc: Callable[[int], int]) -> None:
@@ -102,6 +106,8 @@ class PageTable:
         """Forget one (empty) PTE table and return its frame."""
         del self.pfn[key]
         del self.wr[key]
+        del self.young[key]
+        del self.dirty[key]
         return self.ptf.pop(key)
 
     def free_tables(self, start: int, end: int, in_use: Callable[[int, int], bool]) -> list[int]:

@@ -58,8 +58,9 @@ class Process:
     swapents: int = 0  # MM_SWAPENTS: swap entries in this process's PTEs
     committed: int = 0  # pages charged to Committed_AS by this process's VM_ACCOUNT VMAs
     walk_saved: int = 0  # walk levels not visited by misses on huge pages (1 per 2M, 2 per 1G)
-    hresv: set = field(default_factory=set)
-    memcg: object = None  # the process's memory cgroup (vmspec.engine.memcg), None: the root  # addresses of private huge pages reserved, unfaulted
+    hresv: set = field(default_factory=set)  # addresses of private huge pages reserved, unfaulted
+    memcg: object = None  # the process's memory cgroup (vmspec.engine.memcg), None: the root
+    family: object = None  # its fork family (vmspec.engine.rmap.Family), for anonymous rmap
 
     @property
     def alive(self) -> bool:

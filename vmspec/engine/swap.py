@@ -1,35 +1,39 @@
 """The swap device: slots with use counts, the swap cache, swap entries in PTEs, readahead.
 
-Models ENGINE-FACTS 11. The device has ``swap / 4096`` usable slots numbered 1..N; slot 0 is the
-header and is never allocated (11.1), so ``swap_free`` starts at the machine's ``swap``. Per slot
-the engine keeps ``swap_map``'s two parts: ``count`` (the swap PTEs that point at the slot) and
-``cache`` (the frame of the slot's swap-cache page, or -1: ``SWAP_HAS_CACHE``). A slot is in use
-(``swap_used``) while it has a count or a cache page; it is freed when both are gone.
+Models one swap area (``mm/swapfile.c``, ``mm/swap_state.c``). The device has ``swap / 4096``
+usable slots numbered 1..N; slot 0 holds the header and is never allocated, so ``swap_free``
+starts at the machine's ``swap``. Per slot the engine keeps ``swap_map``'s two parts: ``count``
+(the swap PTEs that point at the slot) and the frame of its swap-cache page (``SWAP_HAS_CACHE``),
+or -1. A slot is in use (``swap_used``) while it has a count or a cache page.
 
-Allocation (a documented simplification of ``scan_swap_map_slots``): one device, slots taken in
-order from a cursor that starts at 1 and moves past each slot taken; when the cursor passes the
-last slot it wraps to 1 and takes the first free slot from there (the HDD "cluster_next" path
-without clusters and without reclaiming cache-only slots when swap is full).
+Allocation follows 6.18's cluster allocator (``cluster_alloc_swap_entry``) for one CPU and order-0
+pages: slots are grouped in clusters of 512 (``SWAPFILE_CLUSTER`` with THP_SWAP); allocation
+continues in the current cluster from just past the last slot it took; when that cluster is full
+it takes the oldest partly used cluster (the ``nonfull`` list, scanned from its first slot), then
+the next free cluster (never-used clusters in address order, then freed ones in the order they
+were freed). A cluster that loses its last used slot goes to the tail of the free list, a full
+one that frees a slot to the tail of the nonfull list. So the order is deterministic and every
+allocation costs O(1) (at most one 512-slot scan). Slot state is grown a cluster at a time as
+clusters are first used: a machine with 64 GiB of swap costs nothing until slots are used.
+Not modelled: several devices and priorities, discard, ``frag`` clusters, reclaiming cache-only
+slots when the device is full (``swap_reclaim_full_clusters``), THP-sized (order 9) slots.
 
 A swap entry in a PTE array is ``-2 - slot`` (so -3, -4, ...; ``NONE`` is -1 and ``ZERO`` -2):
 ``is_swap(v)`` is ``v <= SWP_FIRST``. The PTE's write bit is clear.
 
-Readahead on a swap-cache miss (11.3): Linux's cluster readahead (``swap_cluster_readahead``)
-with ``__swapin_nr_pages``: the window is ``hits + 2`` rounded up to a power of two >= 4 (or 1
-when there were no hits and the slot is not next to the previous one), capped at
-``2^page_cluster``, never below half the previous window; the aligned window of slots around the
-faulting one (slot 0 skipped) is read into the swap cache from free frames only (readahead never
-evicts), each readahead page marked so that the first fault finding it counts a hit. The measured
-figures of ENGINE-FACTS 4.6 come from 6.18's VMA-based readahead, which this approximates: a
-sequential read of 4096 pages dropped from the swap cache takes 515 major faults here (512
-measured), a random-order read about 4000 (4059 measured).
+Readahead on a swap-cache miss: Linux's cluster readahead (``swap_cluster_readahead``) with
+``__swapin_nr_pages``: the window is ``hits + 2`` rounded up to a power of two >= 4 (or 1 when
+there were no hits and the slot is not next to the previous one), capped at ``2^page_cluster``,
+never below half the previous window. 6.18 uses VMA-based readahead, which this approximates
+(docs/engine.md gives the measured figures).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections import OrderedDict, deque
 
 SWP_FIRST = -3  # PTE value of slot 1; slot s is -2 - s
+CLUSTER = 512  # SWAPFILE_CLUSTER (HPAGE_PMD_NR with THP_SWAP)
 
 
 def encode(slot: int) -> int:
@@ -37,8 +41,8 @@ def encode(slot: int) -> int:
     return -2 - slot
 
 
-def decode(v: int) -> int:
-    """Return the slot of a swap-entry PTE value."""
+def decode(v):
+    """Return the slot of a swap-entry PTE value (an int or a numpy array)."""
     return -2 - v
 
 
@@ -47,15 +51,24 @@ class SwapDevice:
 
     def __init__(self, nslots: int, page_cluster: int) -> None:
         self.nslots = nslots
-        self.count = np.zeros(nslots + 1, np.int32)
-        self.cache = np.full(nslots + 1, -1, np.int64)
+        self.nclusters = (nslots + CLUSTER) // CLUSTER  # slots 0..nslots, slot 0 the header
+        # per slot, grown a cluster at a time: swap PTEs pointing at it, its swap-cache frame
+        self.count: list[int] = []
+        self.cache: list[int] = []
         self.frame_slot: dict[int, int] = {}  # swap-cache frame -> its slot
         self.inuse = 0  # slots with a count or a cache page
-        self.cursor = 1
+        self.used_in: dict[int, int] = {}  # cluster -> slots in use (clusters ever used)
+        self.fresh = 0  # clusters [fresh, nclusters) were never used
+        self.freed: deque[int] = deque()  # free clusters that were used before, oldest first
+        self.nonfull: OrderedDict[int, None] = OrderedDict()  # partly used, not current
+        self.cur = -1  # the current cluster (percpu_cluster), -1: none
+        self.cur_next = 0  # the slot to try next in it
         self.page_cluster = page_cluster
         self.ra_hits = 0
         self.prev_offset = 0
         self.last_ra = 0
+        self.pswpin = 0  # pages read from the device (/proc/vmstat)
+        self.pswpout = 0  # pages written to it
 
     # ---- slots -------------------------------------------------------------------------------
 
@@ -63,26 +76,94 @@ class SwapDevice:
     def free(self) -> int:
         return self.nslots - self.inuse
 
+    def full(self) -> bool:
+        """Return True when more than half the slots are in use (``vm_swap_full``)."""
+        return self.free * 2 < self.nslots
+
+    def in_use(self, s: int) -> bool:
+        """Return True if slot ``s`` has a swap PTE or a swap-cache page."""
+        return s < len(self.count) and (self.count[s] != 0 or self.cache[s] >= 0)
+
+    def cached(self, s: int) -> int:
+        """Return the swap-cache frame of slot ``s``, or -1."""
+        return self.cache[s] if s < len(self.cache) else -1
+
+    def refs(self, s: int) -> int:
+        """Return the swap PTEs pointing at slot ``s``."""
+        return self.count[s] if s < len(self.count) else 0
+
+    def _bounds(self, c: int) -> tuple[int, int]:
+        return max(c * CLUSTER, 1), min((c + 1) * CLUSTER, self.nslots + 1)
+
+    def _scan(self, c: int, start: int) -> int:
+        """Return the first free slot of cluster ``c`` at or after ``start``, or 0."""
+        lo, hi = self._bounds(c)
+        count, cache = self.count, self.cache
+        for s in range(max(lo, start), hi):
+            if count[s] == 0 and cache[s] < 0:
+                return s
+        return 0
+
     def alloc(self) -> int:
-        """Take the next free slot in order (see the module docstring); 0 if swap is full."""
+        """Take a free slot in the documented cluster order; 0 if swap is full."""
         if self.inuse >= self.nslots:
             return 0
-        n = self.nslots
-        s = self.cursor if self.cursor <= n else 1
-        busy = (self.count != 0) | (self.cache >= 0)
-        if busy[s]:
-            rest = np.flatnonzero(~busy[s:]) + s
-            if len(rest):
-                s = int(rest[0])
+        s = 0
+        if self.cur >= 0:
+            s = self._scan(self.cur, self.cur_next)
+            if not s:
+                self._leave_current()
+        if not s and self.nonfull:
+            c, _ = self.nonfull.popitem(last=False)
+            self.cur = c
+            s = self._scan(c, 0)
+        if not s:
+            if self.fresh < self.nclusters:
+                c = self.fresh
+                self.fresh += 1
+                self.count.extend([0] * CLUSTER)
+                self.cache.extend([-1] * CLUSTER)
+                self.used_in[c] = 0
             else:
-                s = int(np.flatnonzero(~busy[1:])[0]) + 1
-        self.cursor = s + 1
+                c = self.freed.popleft()
+            self.cur = c
+            s = self._bounds(c)[0]
+        self.cur_next = s + 1
+        self.used_in[s // CLUSTER] += 1
         self.inuse += 1
         return s
 
+    def _leave_current(self) -> None:
+        """The current cluster has no free slot past its cursor: file it by what it holds."""
+        c, self.cur = self.cur, -1
+        lo, hi = self._bounds(c)
+        n = self.used_in[c]
+        if n == 0:
+            self.freed.append(c)
+        elif n < hi - lo:
+            self.nonfull[c] = None
+
+    def _release(self, s: int) -> None:
+        """Slot ``s`` lost its last count and its cache page: it is free again."""
+        c = s // CLUSTER
+        lo, hi = self._bounds(c)
+        n = self.used_in[c]
+        self.used_in[c] = n - 1
+        self.inuse -= 1
+        if n - 1 == 0:
+            self.nonfull.pop(c, None)
+            if c != self.cur:
+                self.freed.append(c)
+        elif n == hi - lo and c != self.cur:
+            self.nonfull[c] = None
+
     def _maybe_free(self, s: int) -> None:
         if self.count[s] == 0 and self.cache[s] < 0:
-            self.inuse -= 1
+            self._release(s)
+
+    def dup(self, s: int) -> None:
+        """Add one swap PTE's reference (``swap_duplicate``: fork copies a swap entry)."""
+        self.count[s] += 1
 
     def put(self, s: int) -> None:
         """Drop one swap PTE's reference (``swap_free``); the caller handles the cache page."""
@@ -94,12 +175,25 @@ class SwapDevice:
         self.cache[s] = f
         self.frame_slot[f] = s
 
+    def new_cache_slot(self, f: int) -> int:
+        """Allocate a slot for frame ``f`` and put ``f`` in the swap cache under it (the first
+        half of ``add_to_swap``); 0 if swap is full."""
+        s = self.alloc()
+        if s:
+            self.cache[s] = f
+            self.frame_slot[f] = s
+        return s
+
     def drop_cache(self, f: int) -> int:
         """Take frame ``f`` out of the swap cache; free its slot if nothing references it."""
         s = self.frame_slot.pop(f)
         self.cache[s] = -1
         self._maybe_free(s)
         return s
+
+    def clusters_in_use(self) -> int:
+        """Return how many clusters hold a used slot (for tests of the allocation order)."""
+        return sum(1 for n in self.used_in.values() if n)
 
     # ---- readahead (__swapin_nr_pages) -------------------------------------------------------
 

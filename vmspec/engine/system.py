@@ -1,19 +1,14 @@
 """The engine's facade: one simulated machine with its processes (docs/engine-api.md).
 
-Wires the subsystems together and is the only place that orchestrates "allocate -> reclaim ->
-OOM": a frame request that finds no free frame first drops clean, unmapped page-cache pages (32
-at a time, like one SWAP_CLUSTER_MAX batch), then asks the OOM killer (``oom.select_victim`` over
-running processes in creation order, totalpages = RAM pages + swap pages, ENGINE-FACTS 8) and
-retries. Address-space operations (mmap, munmap, mprotect, madvise, mlock, brk, fork, exit) live
-in ``vmspec.engine.addrspace``; access paths in ``vmspec.engine.mmu``; fault rules in
-``vmspec.engine.fault``; hugetlbfs pools, reservations and faults in ``vmspec.engine.hugetlb``.
-With ``replacement fifo|lru|clock|random`` a request that finds no free frame gives up exactly
-one page chosen by ``vmspec.engine.lru`` (anonymous pages to the swap device of
-``vmspec.engine.swap``) and retries; the OOM killer runs when nothing can be given up. Not
-modelled yet (``Unsupported`` where it would decide an outcome): running out of memory with
-``replacement twolist`` on a machine with swap (batched reclaim, watermarks, kswapd), THP
-("thp always", MADV_HUGEPAGE where a huge page fits). ``memory_max`` groups
-(``vmspec.engine.memcg``) reclaim their own pages first (``_group_reclaim``).
+Builds the subsystems once and holds them: frames and the LRU lists (``frames``, ``lruvec``),
+the page cache, the swap device, the TLB, the reverse maps (``rmap``), reclaim (``vmscan``: the
+two-list reclaim of ``replacement twolist``, and MADV_PAGEOUT under any policy), the textbook
+policies (``replacement``), the allocator that orchestrates allocate -> reclaim -> OOM
+(``page_alloc``), the fault handler and the MMU. Address-space operations (mmap, munmap,
+mprotect, madvise, mlock, brk) live in ``vmspec.engine.addrspace``, fork and exit in
+``vmspec.engine.fork``; this module binds process and region names to them and reads the
+observables. Not modelled yet (``Unsupported``): THP (``thp always``; MADV_HUGEPAGE where a huge
+page fits).
 """
 
 from __future__ import annotations
@@ -26,19 +21,22 @@ from vmspec.engine import addrspace, oom, overcommit
 from vmspec.engine import fork as fork_mm
 from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.cost import process_time
-from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, OOMKilled, Unsupported
+from vmspec.engine.errors import EINVAL, SIGBUS, SIGSEGV, Unsupported
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import PGTABLE, REFERENCED, FrameTable
+from vmspec.engine.frames import DIRTY, FrameTable
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES, Hugetlb
-from vmspec.engine.lru import Replacement
+from vmspec.engine.lruvec import (ACTIVE_ANON, ACTIVE_FILE, INACTIVE_ANON, INACTIVE_FILE,
+                                  UNEVICTABLE)
 from vmspec.engine.memcg import Memcg
 from vmspec.engine.mmu import MMU
+from vmspec.engine.page_alloc import PageAllocator, Watermarks, derive_watermarks
 from vmspec.engine.pagecache import PageCache
 from vmspec.engine.process import Process
+from vmspec.engine.replacement import Textbook
+from vmspec.engine.rmap import RMap, VMAObserver
 from vmspec.engine.swap import SwapDevice
 from vmspec.engine.tlb import TLB
-
-RECLAIM_BATCH = 32  # SWAP_CLUSTER_MAX
+from vmspec.engine.vmscan import Reclaimer
 
 
 class _Num(int):
@@ -165,15 +163,13 @@ RANDOM_CHUNK = 1 << 16  # pages drawn at a time by access_random
 class System:
     """A simulated machine. See docs/engine-api.md for the operations and observables."""
 
-    def __init__(self, machine: MachineConfig, *, reference_tlb: bool = False) -> None:
+    def __init__(self, machine: MachineConfig, *, reference_tlb: bool = False,
+                 check_pages: bool = False) -> None:
         m = machine
         if m.page_size != 4096:
             raise Unsupported(f"page_size {m.page_size} is not modelled yet; use 4KiB")
         if m.paging_levels not in (4, 5):
             raise EINVAL(f"paging must be 4-level or 5-level, got {m.paging_levels}")
-        # swap, hugetlbfs pools and the replacement policy are accepted: until memory runs out
-        # (or a step swaps, maps hugetlb pages or needs THP) they change nothing, and where they
-        # would, the engine raises Unsupported at that point (see _under_pressure).
         if m.thp == "always":
             raise Unsupported("thp always is not modelled yet; use thp madvise or thp never")
         if m.overcommit not in overcommit.MODES:
@@ -184,7 +180,7 @@ class System:
         self.machine = m
         self.page_size = m.page_size
         self.levels = m.paging_levels
-        self.hugepage_pools = dict(m.hugepages)  # page size -> pages reserved at boot (12.1)
+        self.hugepage_pools = dict(m.hugepages)  # page size -> pages reserved at boot
         for size in self.hugepage_pools:
             if size not in HUGE_SIZES:
                 raise EINVAL(f"hugepages size must be 2MiB or 1GiB, got {size}")
@@ -199,33 +195,49 @@ class System:
             tlb = _TeeTLB(tlb, TLBRef(m.tlb))
         self.tlb_model = tlb
         self._anon_vma_ids = 0
-        self.handler = FaultHandler(self.frames, self.cache, self._alloc, self._alloc_free_only,
-                                    self._invalidate, self._next_anon_vma)
+        self._shmem_ids = 0
+        self.procs: dict[str, Process] = {}
+        self.by_pid: dict[int, Process] = {}
+        self.committed_pages = 0
+        self._next_pid = 1000
+        self.totalram_pages = self.frames.total + self.hugetlb_pages  # MemTotal includes the pools
+        self.user_reserve, self.admin_reserve = overcommit.reserves(m.ram - m.kernel, m.page_size)
+        # swap (vmspec.engine.swap), reverse maps, reclaim and the replacement policy
+        self.swapdev = SwapDevice(m.swap // m.page_size, m.page_cluster) if m.swap else None
+        if self.swapdev is not None:
+            self.frames.swap_hook = self.swapdev.drop_cache
+        self.rmap = RMap(self.frames, self.cache, self.by_pid, self.tlb_model)
+        managed = (m.ram - m.kernel) // m.page_size
+        if m.watermarks is not None:
+            self.watermarks = Watermarks(*(x // m.page_size for x in m.watermarks))
+        else:
+            self.watermarks = derive_watermarks(managed, m.thp != "never")
+        self.reclaim = Reclaimer(self.frames, self.rmap, self.swapdev, self.cache,
+                                 self.watermarks, m.swappiness)
+        self.textbook = (Textbook(m.replacement, self.frames, self.rmap, self.swapdev, self.cache)
+                         if m.replacement != "twolist" else None)
+        self.page_alloc = PageAllocator(
+            self.frames, self.watermarks, reclaim=self.reclaim if self.textbook is None else None,
+            textbook=self.textbook, procs=self.procs, kill=self._kill, totalpages=self._totalpages,
+            page_size=m.page_size)
+        self.handler = FaultHandler(self.frames, self.cache, self.page_alloc.alloc,
+                                    self.page_alloc.alloc_readahead, self._invalidate,
+                                    self._next_anon_vma, swap=self.swapdev,
+                                    put_slot=self.put_slot)
         names = {lv.name for lv in m.tlb}
         self.mmu = MMU(self.frames, self.tlb_model, self.handler,
                        tlb_holds_4k=bool(names & {"l1", "l2"}), hugetlb=self.hugetlb,
                        tlb_holds={12: bool(names & {"l1", "l2"}), 21: bool(names & {"l1_2m", "l2"}),
                                   30: "l1_1g" in names})
-        # swap (ENGINE-FACTS 11) and the textbook replacement policy (vmspec.engine.lru)
-        self.swapdev = SwapDevice(m.swap // m.page_size, m.page_cluster) if m.swap else None
-        self.handler.swap = self.swapdev
-        self.handler.put_slot = self.put_slot
-        if self.swapdev is not None:
-            self.frames.swap_hook = self.swapdev.drop_cache
-        self.policy = Replacement(m.replacement) if m.replacement != "twolist" else None
-        self.frames.stamping = self.policy is not None
-        if m.replacement == "clock":
-            self.frames.arrive_flags = REFERENCED
-        self.mmu.track = m.replacement if m.replacement in ("lru", "clock") else None
-        self._nascent: Process | None = None  # a child being forked (its PTEs are in the rmap)
-        self.procs: dict[str, Process] = {}
-        self._killed: list[str] = []
-        self._oom_kills = 0
-        self.committed_pages = 0
-        self._next_pid = 1000
-        self.totalram_pages = self.frames.total + self.hugetlb_pages  # MemTotal includes the pools
-        self.user_reserve, self.admin_reserve = overcommit.reserves(m.ram - m.kernel, m.page_size)
-        self._current: Process | None = None
+        self.mmu.page_alloc = self.page_alloc
+        self.mmu.young_on = self.textbook is None
+        self.mmu.dirty_on = self.swapdev is not None
+        if self.textbook is not None and m.replacement in ("lru", "clock"):
+            self.mmu.policy = self.textbook
+        self.check_pages = check_pages
+        if check_pages:
+            from vmspec.engine.pagecheck import PageCheck
+            self.pagecheck = PageCheck(self)
 
     # ---- internal helpers --------------------------------------------------------------------
 
@@ -236,99 +248,27 @@ class System:
     def _invalidate(self, p: Process, vpn: int) -> None:
         self.tlb_model.invalidate(p.pid, vpn, 12)
 
-    def _alloc_free_only(self, flags: int, owner: int, index: int) -> int:
-        return self.frames.alloc(flags, owner, index)
+    def vma_observer(self, p: Process) -> VMAObserver:
+        """Return the observer that keeps the files' i_mmap in step with ``p``'s VMAs."""
+        return VMAObserver(p, self.cache)
 
-    def _alloc(self, p: Process, flags: int, owner: int, index: int) -> int:
-        """Take a frame for ``p``: free list, else give up one page (textbook policies) or drop
-        clean cache (twolist), else OOM-kill and retry."""
-        while True:
-            f = self.frames.alloc(flags, owner, index)
-            if f >= 0:
-                return f
-            cg = self.frames.cur_cg
-            if cg is not None and not flags & PGTABLE and cg.full:
-                self._group_reclaim(p, cg)
-                continue
-            if self.policy is not None:
-                if not self.policy.evict_one(self):
-                    self._oom_kill(p)
-                continue
-            self._under_pressure()
-            if self._reclaim_cache(RECLAIM_BATCH):
-                continue
-            self._oom_kill(p)
+    def next_shmem_id(self) -> int:
+        """Return a new shmem object number (shared anonymous mappings)."""
+        self._shmem_ids += 1
+        return self._shmem_ids
 
-    def _under_pressure(self) -> None:
-        """Refuse to guess where free memory ran out and the machine's swap or textbook
-        replacement policy would decide what happens next (a later part of the engine)."""
-        m = self.machine
-        if m.swap:
-            raise Unsupported(
-                "free memory ran out on a machine with swap and replacement twolist: Linux's "
-                "batched reclaim with watermarks and kswapd is not modelled yet (use replacement "
-                "fifo, lru, clock or random, or swap 0, or give the machine more ram)")
-
-    def _group_reclaim(self, p: Process, cg) -> None:
-        """A memory cgroup at its limit (vmspec.engine.memcg): give up one of its pages with the
-        textbook policy, or drop its clean unmapped cache (twolist), else a memcg OOM kill."""
-        if self.policy is not None:
-            if self.policy.evict_one(self, cg.cid):
-                return
-        else:
-            if self.machine.swap:
-                raise Unsupported(
-                    f"{p.name}'s memory cgroup reached its memory_max on a machine with swap and "
-                    "replacement twolist: Linux's memcg reclaim over the active/inactive lists is "
-                    "not modelled yet (use replacement fifo, lru, clock or random, or swap 0)")
-            if self._reclaim_cache(RECLAIM_BATCH, cg.cid):
-                return
-        members = [q for q in self.procs.values() if q.alive and q.memcg is cg]
-        cands = [(q.name, oom.badness(q.rss_pages, q.swapents, q.pt.nbytes, q.oom_score_adj,
-                                      cg.limit, self.page_size)) for q in members]
-        victim = oom.select_victim(cands) or p.name
-        q = self.procs[victim]
+    def _kill(self, q: Process) -> None:
+        """Tear ``q`` down as the OOM killer's victim."""
         fork_mm.teardown(self, q, "oom_killed")
-        self._killed.append(victim)
-        self._oom_kills += 1
-        if q is p:
-            raise OOMKilled(f"{victim} was killed by the OOM killer (its memory cgroup reached "
-                            "memory_max)")
-
-    def rmap_procs(self) -> list[Process]:
-        """Return the processes whose PTEs may map a page (live ones and a child being forked)."""
-        out = [q for q in self.procs.values() if q.alive]
-        if self._nascent is not None:
-            out.append(self._nascent)
-        return out
 
     def put_slot(self, slot: int) -> None:
         """Drop one swap PTE's reference to ``slot``; a swap-cache page nobody needs any more is
         freed with it (``free_swap_and_cache``)."""
         sw = self.swapdev
         sw.put(slot)
-        f = int(sw.cache[slot])
-        if sw.count[slot] == 0 and f >= 0 and self.frames.mapcount[f] == 0:
+        f = sw.cached(slot)
+        if sw.refs(slot) == 0 and f >= 0 and self.frames.mapcount[f] == 0:
             self.frames.release(f)
-
-    def _reclaim_cache(self, want: int, cid: int = 0) -> int:
-        """Drop up to ``want`` clean page-cache pages that no PTE maps (charged to memory cgroup
-        ``cid`` if it is not 0); return how many."""
-        fl, mc = self.frames.flags, self.frames.mapcount
-        cgid = self.frames.cgid
-        from vmspec.engine.frames import DIRTY
-        dropped = 0
-        for cf in list(self.cache.files.values()):
-            if cf.shmem:
-                continue
-            for idx, fr in cf.pages():
-                if mc[fr] == 0 and not fl[fr] & DIRTY and (not cid or cgid[fr] == cid):
-                    self.cache.drop(cf, idx)
-                    self.frames.release(fr)
-                    dropped += 1
-                    if dropped >= want:
-                        return dropped
-        return dropped
 
     def _totalpages(self) -> int:
         return self.totalram_pages + self.machine.swap // self.page_size
@@ -336,18 +276,6 @@ class System:
     def _badness(self, p: Process) -> int | None:
         return oom.badness(p.rss_pages, p.swapents, p.pt.nbytes, p.oom_score_adj, self._totalpages(),
                            self.page_size)
-
-    def _oom_kill(self, current: Process) -> None:
-        """Kill the OOM killer's choice (or ``current`` if nobody is killable); raise if that was
-        ``current``."""
-        cands = [(q.name, self._badness(q)) for q in self.procs.values() if q.alive]
-        victim = oom.select_victim(cands) or current.name
-        q = self.procs[victim]
-        fork_mm.teardown(self, q, "oom_killed")
-        self._killed.append(victim)
-        self._oom_kills += 1
-        if q is current:
-            raise OOMKilled(f"{victim} was killed by the OOM killer (no free memory)")
 
     def _proc(self, name: str) -> Process:
         p = self.procs.get(name)
@@ -409,6 +337,7 @@ class System:
         pid = self._next_pid
         self._next_pid += 1
         p = addrspace.spawn(self, name, pid, image)
+        self.by_pid[pid] = p
         p.oom_score_adj = adj
         if memory_max is not None:
             cg = Memcg(len(self.frames.cgs) + 1, name, memory_max // self.page_size)
@@ -545,6 +474,7 @@ class System:
         c = fork_mm.fork(self, p, child, pid)
         c.memcg = p.memcg  # a child joins its parent's memory cgroup
         self.procs[child] = c
+        self.by_pid[pid] = c
 
     def exit(self, proc: str) -> None:
         """Exit: free every frame and table of the process."""
@@ -568,8 +498,17 @@ class System:
             raise EINVAL(str(exc)) from None
 
     def drop_caches(self) -> None:
-        """Drop every clean page-cache page no PTE maps (echo 1 > drop_caches)."""
-        self._reclaim_cache(1 << 62)
+        """Drop every clean page-cache page no PTE maps (echo 1 > drop_caches:
+        ``invalidate_mapping_pages`` on every file; dirty pages stay, as no writeback is
+        modelled)."""
+        fl, mc = self.frames.flags, self.frames.mapcount
+        for cf in list(self.cache.files.values()):
+            if cf.shmem:
+                continue
+            for idx, fr in cf.pages():
+                if mc[fr] == 0 and not fl[fr] & DIRTY:
+                    self.cache.drop(cf, idx)
+                    self.frames.release(fr)
 
     def check_invariants(self) -> None:
         """Raise InvariantBroken if the engine's own state contradicts itself."""
@@ -624,11 +563,58 @@ class System:
 
     @property
     def killed(self) -> _Names:
-        return _Names(self._killed)
+        return _Names(self.page_alloc.killed)
 
     @property
     def oom_kills(self) -> _Num:
-        return _Num(self._oom_kills)
+        return _Num(self.page_alloc.oom_kills)
+
+    # LRU list sizes, like /proc/meminfo (summed over the machine and every memory group)
+
+    @property
+    def active_anon(self) -> _Num:
+        return _Num(self.frames.lists.total[ACTIVE_ANON] * self.page_size)
+
+    @property
+    def inactive_anon(self) -> _Num:
+        return _Num(self.frames.lists.total[INACTIVE_ANON] * self.page_size)
+
+    @property
+    def active_file(self) -> _Num:
+        return _Num(self.frames.lists.total[ACTIVE_FILE] * self.page_size)
+
+    @property
+    def inactive_file(self) -> _Num:
+        return _Num(self.frames.lists.total[INACTIVE_FILE] * self.page_size)
+
+    @property
+    def unevictable(self) -> _Num:
+        return _Num(self.frames.lists.total[UNEVICTABLE] * self.page_size)
+
+    # counts, like /proc/vmstat
+
+    @property
+    def pswpin(self) -> _Num:
+        return _Num(self.swapdev.pswpin if self.swapdev else 0)
+
+    @property
+    def pswpout(self) -> _Num:
+        return _Num(self.swapdev.pswpout if self.swapdev else 0)
+
+    # transparent huge pages are not modelled yet: none is ever allocated (a step that would
+    # allocate one raises Unsupported), so these counts are 0
+
+    @property
+    def thp_fault_alloc(self) -> _Num:
+        return _Num(0)
+
+    @property
+    def thp_fault_fallback(self) -> _Num:
+        return _Num(0)
+
+    @property
+    def thp_split_pmd(self) -> _Num:
+        return _Num(0)
 
     @property
     def time(self) -> _Time:

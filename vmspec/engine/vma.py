@@ -85,13 +85,29 @@ def mergeable(a: VMA, b: VMA, shift: int = 12) -> bool:
 class VMAList:
     """The VMAs of one process, sorted by start."""
 
-    __slots__ = ("vmas", "_starts", "shift", "nhuge")
+    __slots__ = ("vmas", "_starts", "shift", "nhuge", "observer")
 
     def __init__(self, shift: int = 12) -> None:
         self.vmas: list[VMA] = []
         self._starts: list[int] = []
         self.shift = shift
         self.nhuge = 0  # hugetlb VMAs in the list (access paths take the page-size-aware route)
+        # told of every VMA object that joins or leaves the list (the files' i_mmap,
+        # vmspec.engine.rmap.VMAObserver): ``added(vma)``, ``dropped(vma)``
+        self.observer = None
+
+    def attach(self, observer) -> None:
+        """Tell ``observer`` of every VMA now in the list and of every later change."""
+        self.observer = observer
+        for v in self.vmas:
+            observer.added(v)
+
+    def detach(self) -> None:
+        """Tell the observer every VMA is gone (exit) and stop telling it anything."""
+        if self.observer is not None:
+            for v in self.vmas:
+                self.observer.dropped(v)
+        self.observer = None
 
     def _reindex(self) -> None:
         self.vmas.sort(key=lambda v: v.start)
@@ -144,6 +160,8 @@ class VMAList:
     def insert(self, vma: VMA) -> VMA:
         """Add a VMA (the range must be free) and merge it with its neighbours; return the result."""
         self.vmas.append(vma)
+        if self.observer is not None:
+            self.observer.added(vma)
         self._reindex()
         return self.merge_around(vma.start, vma.end)
 
@@ -160,6 +178,8 @@ class VMAList:
                     tail.pgoff = v.pgoff + (cut - v.start) // v.hugetlb
                 v.end = cut
                 self.vmas.append(tail)
+                if self.observer is not None:
+                    self.observer.added(tail)
                 self._reindex()
         return self.overlapping(start, end)
 
@@ -167,6 +187,9 @@ class VMAList:
         """Unmap ``[start, end)`` from the list; return the removed pieces."""
         gone = self.split(start, end)
         if gone:
+            if self.observer is not None:
+                for v in gone:
+                    self.observer.dropped(v)
             ids = {id(v) for v in gone}
             self.vmas = [v for v in self.vmas if id(v) not in ids]
             self._reindex()
@@ -183,6 +206,8 @@ class VMAList:
                 prev = out[-1]
                 prev.end = v.end
                 prev.anon_vma = prev.anon_vma or v.anon_vma
+                if self.observer is not None:
+                    self.observer.dropped(v)
             else:
                 out.append(v)
             j += 1

@@ -1,0 +1,212 @@
+"""Allocating a frame: watermarks, kswapd, direct reclaim, memory-cgroup charges and the OOM
+killer, in the order the kernel tries them. The one place that orchestrates allocate -> reclaim
+-> OOM.
+
+Watermarks follow ``mm/page_alloc.c`` for one zone holding all of RAM but the ``kernel`` share
+(docs/engine.md gives the values): ``calculate_min_free_kbytes`` (``int_sqrt(lowmem_kB * 16)``
+clamped to 128..262144), raised by ``set_recommended_min_free_kbytes`` (``mm/khugepaged.c``) when
+THP is enabled (two pageblocks plus 9 per zone, at most 5 % of ``nr_free_buffer_pages``), then
+``__setup_per_zone_wmarks`` (min = min_free_kbytes / 4 pages, low and high a further
+``max(min / 4, managed * watermark_scale_factor / 10000)`` each); or the machine's ``watermarks``.
+
+Under ``replacement twolist`` (``__alloc_pages`` and ``__alloc_pages_slowpath``): an allocation
+takes a free frame while more than ``low`` are free; otherwise it wakes kswapd, which here runs at
+once and reclaims until more than ``high`` are free (``balance_pgdat``), then takes a frame if more
+than ``min`` are free; otherwise it reclaims directly (``try_to_free_pages``) and retries while
+reclaim makes progress or could still free enough (``should_reclaim_retry``: 16 attempts without
+progress), and only then calls the OOM killer (``__alloc_pages_may_oom``: a last try above
+``high``, then ``out_of_memory``). A page charged to a memory cgroup at its limit first reclaims
+from the group (``try_charge_memcg``: ``try_to_free_mem_cgroup_pages``, 16 retries without
+progress, then a memcg OOM kill). Readahead allocates with ``__GFP_NORETRY``: kswapd and one
+direct reclaim attempt, never the OOM killer. Under a textbook policy there are no watermarks:
+each page needed when no frame is free (or the group is at its limit) gives up exactly one page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import isqrt
+from typing import Callable
+
+from vmspec.engine import oom
+from vmspec.engine.errors import OOMKilled
+from vmspec.engine.frames import PGTABLE
+from vmspec.engine.vmscan import MAX_RECLAIM_RETRIES
+
+PAGEBLOCK_PAGES = 512  # pageblock_order = HUGETLB_PAGE_ORDER on x86-64
+MIGRATE_PCPTYPES = 3
+WATERMARK_SCALE_FACTOR = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Watermarks:
+    """The zone's watermarks in pages, and min_free_kbytes (0 when given by the machine)."""
+
+    min: int
+    low: int
+    high: int
+    min_free_kbytes: int = 0
+
+
+def _mult_frac(x: int, n: int, d: int) -> int:
+    return (x // d) * n + (x % d) * n // d
+
+
+def zone_watermarks(min_free_kbytes: int, managed: int) -> Watermarks:
+    """``__setup_per_zone_wmarks`` for one zone of ``managed`` pages."""
+    pages_min = min_free_kbytes >> 2  # PAGE_SHIFT - 10
+    delta = max(pages_min >> 2, _mult_frac(managed, WATERMARK_SCALE_FACTOR, 10000))
+    return Watermarks(pages_min, pages_min + delta, pages_min + 2 * delta, min_free_kbytes)
+
+
+def derive_watermarks(managed: int, thp_enabled: bool) -> Watermarks:
+    """min/low/high for one zone of ``managed`` 4 KiB pages, as Linux derives them at boot."""
+    mfk = min(max(isqrt(managed * 4 * 16), 128), 262144)  # calculate_min_free_kbytes
+    if thp_enabled:  # set_recommended_min_free_kbytes, one zone
+        nr_zones = 1
+        recommended = PAGEBLOCK_PAGES * nr_zones * 2
+        recommended += PAGEBLOCK_PAGES * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
+        free_buffer = managed - zone_watermarks(mfk, managed).high  # nr_free_buffer_pages
+        recommended = min(recommended, max(free_buffer, 0) // 20) << 2
+        mfk = max(mfk, recommended)
+    return zone_watermarks(mfk, managed)
+
+
+class PageAllocator:
+    """Hands out frames for a process, reclaiming and OOM-killing as the machine's policy says.
+
+    ``kill(victim)`` tears a process down as an OOM victim; ``procs`` are the processes in
+    creation order (the OOM killer's list); ``totalpages()`` is RAM + swap pages."""
+
+    def __init__(self, frames, watermarks: Watermarks, *, reclaim=None, textbook=None,
+                 procs: dict, kill: Callable, totalpages: Callable[[], int],
+                 page_size: int) -> None:
+        self.frames = frames
+        self.wm = watermarks
+        self.reclaim = reclaim  # vmscan.Reclaimer under twolist
+        self.textbook = textbook  # replacement.Textbook under fifo/lru/clock/random
+        self.procs = procs
+        self.kill = kill
+        self.totalpages = totalpages
+        self.page_size = page_size
+        self.oom_kills = 0
+        self.killed: list[str] = []
+
+    # ---- frames for a process ------------------------------------------------------------------
+
+    def alloc(self, p, flags: int, owner: int, index: int) -> int:
+        """Take a frame for ``p``'s operation; raise OOMKilled if ``p`` is killed for it."""
+        fr = self.frames
+        if self.textbook is not None:
+            return self._alloc_textbook(p, flags, owner, index)
+        cg = fr.cur_cg if not flags & PGTABLE else None
+        if cg is not None and cg.usage >= cg.limit:
+            self._charge(p, cg)
+        if fr.free <= self.wm.low:
+            self._slowpath(p)
+        f = fr.alloc(flags, owner, index)
+        if f < 0:
+            raise AssertionError("the allocator found room but no frame")
+        return f
+
+    def _alloc_textbook(self, p, flags: int, owner: int, index: int) -> int:
+        fr = self.frames
+        tb = self.textbook
+        while True:
+            cg = fr.cur_cg if not flags & PGTABLE else None
+            if cg is not None and cg.usage >= cg.limit:
+                if not tb.evict_one(cg.cid):
+                    self.oom(p, cg)
+                continue
+            f = fr.alloc(flags, owner, index)
+            if f >= 0:
+                return f
+            if not tb.evict_one(None):
+                self.oom(p, None)
+
+    def _slowpath(self, p) -> None:
+        """Make ``free > min`` (``__alloc_pages_slowpath``), reclaiming, then OOM-killing."""
+        fr = self.frames
+        wm = self.wm
+        rc = self.reclaim
+        rc.balance_pgdat()
+        if fr.free > wm.min:
+            return
+        no_progress = 0
+        while True:
+            progress = rc.try_to_free_pages() > 0
+            if fr.free > wm.min:
+                return
+            no_progress = 0 if progress else no_progress + 1
+            if no_progress <= MAX_RECLAIM_RETRIES and rc.reclaimable() + fr.free > wm.min:
+                continue
+            if fr.free > wm.high:
+                return
+            self.oom(p, None)
+            no_progress = 0
+            rc.balance_pgdat()
+            if fr.free > wm.min:
+                return
+
+    def _charge(self, p, cg) -> None:
+        """``try_charge_memcg``: reclaim from the group until one more page fits, else a memcg
+        OOM kill (which may be ``p``)."""
+        retries = MAX_RECLAIM_RETRIES
+        while cg.usage >= cg.limit:
+            freed = self.reclaim.try_to_free_pages(target=cg.cid)
+            if cg.usage < cg.limit or freed:
+                continue
+            if retries:
+                retries -= 1
+                continue
+            self.oom(p, cg)
+            retries = MAX_RECLAIM_RETRIES
+
+    def alloc_readahead(self, flags: int, owner: int, index: int) -> int:
+        """A readahead page (``__GFP_NORETRY``): -1 when none can be had without the OOM killer
+        (textbook policies: free frames only; never past a group's limit)."""
+        fr = self.frames
+        rc = self.reclaim
+        if rc is not None:
+            cg = fr.cur_cg
+            if cg is not None and cg.usage >= cg.limit:
+                rc.try_to_free_pages(target=cg.cid)
+                if cg.usage >= cg.limit:
+                    return -1
+            if fr.free <= self.wm.low:
+                rc.balance_pgdat()
+                if fr.free <= self.wm.min:
+                    rc.try_to_free_pages()
+                    if fr.free <= self.wm.min:
+                        return -1
+        return fr.alloc(flags, owner, index)
+
+    def room(self, n: int, flags: int = 0) -> bool:
+        """Return True if ``n`` frames can be handed out now without reclaim (a bulk fault)."""
+        fr = self.frames
+        if fr.room(flags) < n:
+            return False
+        return self.reclaim is None or fr.free - n >= self.wm.low
+
+    # ---- the OOM killer ------------------------------------------------------------------------
+
+    def oom(self, current, cg) -> None:
+        """``out_of_memory`` (or ``mem_cgroup_out_of_memory`` for group ``cg``): kill the process
+        with the highest badness among the running ones (the group's members), ``current`` if
+        nobody is killable; raise OOMKilled if that is ``current``."""
+        if cg is None:
+            total = self.totalpages()
+            cands = [q for q in self.procs.values() if q.alive]
+        else:
+            total = cg.limit
+            cands = [q for q in self.procs.values() if q.alive and q.memcg is cg]
+        scores = [(q.name, oom.badness(q.rss_pages, q.swapents, q.pt.nbytes, q.oom_score_adj,
+                                       total, self.page_size)) for q in cands]
+        victim = oom.select_victim(scores) or current.name
+        q = self.procs[victim]
+        self.kill(q)
+        self.killed.append(victim)
+        self.oom_kills += 1
+        if q is current:
+            why = "its memory cgroup reached memory_max" if cg is not None else "no free memory"
+            raise OOMKilled(f"{victim} was killed by the OOM killer ({why})")

@@ -1,0 +1,151 @@
+"""Reverse maps: from a frame to the PTEs that map it, without looking at every process.
+
+Models ``mm/rmap.c``. An anonymous page is found through its fork family: Linux's anon_vma tree
+links a VMA to the anon_vmas of the VMAs it was forked from, and a page shared through fork or
+the swap cache uses the root anon_vma (``__folio_set_anon``), so every process that can map an
+anonymous page is in the fork family of the process that created it, and maps it at the same
+address (there is no mremap in this model). A :class:`Family` holds the live members of one
+family (a spawned process and everything forked from it). A page-cache page is found through its
+file's ``i_mmap``: the file's VMAs in every process (an :class:`IMmap` kept up to date by each
+process's VMA list, ``vma_interval_tree_insert``/``remove``). A walk costs O(family members) or
+O(VMAs mapping the file), as Linux's does.
+
+``referenced`` is ``folio_referenced``: it counts and clears the accessed (young) bits of the
+PTEs that map a page and reports whether one of them was in an executable VMA (``VM_EXEC``).
+``unmap`` is ``try_to_unmap``: each PTE becomes a swap entry (anonymous) or none (file), moving a
+dirty bit to the page, with its TLB entry invalidated. Not modelled: KSM, migration entries,
+device-private pages, partially mapped large folios.
+"""
+
+from __future__ import annotations
+
+from vmspec.engine.frames import ANON, DIRTY, FILE, SHMEM
+from vmspec.engine.vma import X
+
+
+class Family:
+    """The live processes of one fork family, in creation order (pid -> Process)."""
+
+    __slots__ = ("members",)
+
+    def __init__(self) -> None:
+        self.members: dict = {}
+
+
+class IMmap:
+    """The VMAs that map one file, in every process (``address_space->i_mmap``)."""
+
+    __slots__ = ("vmas",)
+
+    def __init__(self) -> None:
+        self.vmas: dict[int, tuple] = {}  # id(vma) -> (vma, process)
+
+    def covering(self, idx: int):
+        """Yield ``(vma, process, va)`` for every VMA whose file range holds page ``idx``."""
+        for v, q in self.vmas.values():
+            off = idx - v.pgoff
+            if off >= 0:
+                va = v.start + (off << 12)
+                if va < v.end:
+                    yield v, q, va
+
+
+class VMAObserver:
+    """Keeps the files' ``IMmap`` in step with one process's VMA list (``VMAList.observer``)."""
+
+    __slots__ = ("proc", "cache")
+
+    def __init__(self, proc, cache) -> None:
+        self.proc = proc
+        self.cache = cache
+
+    def added(self, v) -> None:
+        if v.file is not None and not v.hugetlb:
+            self.cache.by_id[v.file].imap.vmas[id(v)] = (v, self.proc)
+
+    def dropped(self, v) -> None:
+        if v.file is not None and not v.hugetlb:
+            cf = self.cache.by_id.get(v.file)
+            if cf is not None:
+                cf.imap.vmas.pop(id(v), None)
+
+
+class RMap:
+    """Reverse-map walks over the machine's frames (``by_pid`` holds every process ever made)."""
+
+    __slots__ = ("frames", "cache", "by_pid", "tlb")
+
+    def __init__(self, frames, cache, by_pid: dict, tlb) -> None:
+        self.frames = frames
+        self.cache = cache
+        self.by_pid = by_pid
+        self.tlb = tlb
+
+    def mappers(self, f: int) -> list[tuple]:
+        """Return ``(process, vma or None, va)`` for every PTE that maps frame ``f``."""
+        fr = self.frames
+        if not fr.mapcount[f]:
+            return []
+        out = []
+        if fr.flags[f] & ANON:
+            vpn = int(fr.index[f])
+            key, i = vpn >> 9, vpn & 511
+            owner = self.by_pid.get(int(fr.owner[f]))
+            for q in owner.family.members.values():
+                t = q.pt.pfn.get(key)
+                if t is not None and t[i] == f:
+                    out.append((q, None, vpn << 12))
+        else:
+            cf = self.cache.by_id[int(fr.owner[f])]
+            for v, q, va in cf.imap.covering(int(fr.index[f])):
+                t = q.pt.pfn.get(va >> 21)
+                if t is not None and t[(va >> 12) & 511] == f:
+                    out.append((q, v, va))
+        if len(out) != fr.mapcount[f]:
+            raise AssertionError(f"frame {f}: mapcount {int(fr.mapcount[f])} but the reverse "
+                                 f"map finds {len(out)} PTEs")
+        return out
+
+    def referenced(self, f: int) -> tuple[int, bool]:
+        """``folio_referenced``: count and clear the young bits of the PTEs mapping ``f``;
+        return the count and whether a young PTE was in a VM_EXEC VMA."""
+        refs = 0
+        exe = False
+        for q, v, va in self.mappers(f):
+            y = q.pt.young[va >> 21]
+            i = (va >> 12) & 511
+            if y[i]:
+                y[i] = False
+                refs += 1
+                if v is not None and v.prot & X:
+                    exe = True
+        return refs, exe
+
+    def unmap(self, f: int, entry: int, mappers: list | None = None) -> None:
+        """``try_to_unmap``: make every PTE mapping ``f`` hold ``entry`` (a swap entry, or NONE
+        for a file page), moving PTE dirty bits to the page and invalidating TLB entries."""
+        fr = self.frames
+        fl = int(fr.flags[f])
+        anon = bool(fl & ANON)
+        shm = bool(fl & SHMEM)
+        dirty = False
+        for q, _v, va in (self.mappers(f) if mappers is None else mappers):
+            key, i = va >> 21, (va >> 12) & 511
+            q.pt.pfn[key][i] = entry
+            q.pt.wr[key][i] = False
+            q.pt.young[key][i] = False
+            d = q.pt.dirty[key]
+            if d[i]:
+                dirty = True
+                d[i] = False
+            if anon:
+                q.rss_anon -= 1
+                q.swapents += 1
+            elif shm:
+                q.rss_shmem -= 1
+            else:
+                q.rss_file -= 1
+            self.tlb.invalidate(q.pid, va >> 12, 12)
+        if dirty and fl & (ANON | FILE):
+            fr.flags[f] |= DIRTY
+        fr.mapcount[f] = 0

@@ -63,8 +63,11 @@ def _bind(name: str, field: str | None, binding: Binding) -> None:
     TABLE[(name, field)] = binding
 
 
-for _n in ("ram", "free", "used", "cached", "swap_used", "swap_free", "committed", "commit_limit"):
+for _n in ("ram", "free", "used", "cached", "swap_used", "swap_free", "committed", "commit_limit",
+           "active_anon", "inactive_anon", "active_file", "inactive_file", "unevictable"):
     _bind(_n, None, Binding(SIZE, "", _system(_n)))
+for _n in ("pswpin", "pswpout", "thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd"):
+    _bind(_n, None, Binding(COUNT, "", _system(_n)))
 _bind("killed", None, Binding(PROCS, "", lambda s: tuple(_attr(s, "killed"))))
 _bind("oom_kills", None, Binding(COUNT, "", _system("oom_kills")))
 _bind("time", None, Binding(DURATION, "", _system("time")))

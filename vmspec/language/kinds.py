@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from vmspec.errors import SpecError
 from vmspec.language import ast
-from vmspec.language.words import suggest
+from vmspec.language.words import LRU_SIZES, VMSTAT_COUNTS, suggest
 
 SIZE, COUNT, DURATION, RATIO = "Size", "Count", "Duration", "Ratio"
 BOOLEAN, STATUS, VIA, PROCESSES, PROCESS = "Boolean", "Status", "Via", "Processes", "Process"
@@ -34,7 +34,8 @@ _ARTICLE = {SIZE: "a Size", COUNT: "a Count", DURATION: "a Duration", RATIO: "a 
 # "PP|RR" two processes or two regions. Field observables map field -> kind.
 OBSERVABLES: dict[str, tuple[tuple[str, ...], str]] = {
     **{name: (("",), SIZE) for name in ("ram", "free", "used", "cached", "swap_used", "swap_free",
-                                        "committed", "commit_limit")},
+                                        "committed", "commit_limit", *LRU_SIZES)},
+    **{name: (("",), COUNT) for name in VMSTAT_COUNTS},
     "killed": (("",), PROCESSES),
     "oom_kills": (("",), COUNT),
     "time": (("", "P"), DURATION),

@@ -10,9 +10,11 @@ from typing import Any
 
 RESERVED = frozenset({"on", "as", "expect", "always"})
 ERROR_NAMES = ("ENOMEM", "EINVAL", "SIGSEGV", "SIGBUS", "OOM")
+LRU_SIZES = ("active_anon", "inactive_anon", "active_file", "inactive_file", "unevictable")
+VMSTAT_COUNTS = ("pswpin", "pswpout", "thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd")
 BARE_OBSERVABLES = frozenset(
     {"ram", "free", "used", "cached", "swap_used", "swap_free", "committed", "commit_limit",
-     "killed", "oom_kills", "time"}
+     "killed", "oom_kills", "time", *LRU_SIZES, *VMSTAT_COUNTS}
 )
 
 

@@ -1,6 +1,6 @@
 """Random operation sequences on small machines with swap and a textbook replacement policy,
 under memory pressure (machine-wide, or a memory_max group's), keep every engine invariant
-(slots, swap cache, MM_SWAPENTS, group usage included),
+(slots, swap cache, MM_SWAPENTS, group usage, LRU lists included) and lose no page,
 with the TLB checked against the naive TLBRef. An ``Unsupported`` (a shmem page chosen as the
 victim) ends the example: the engine refuses rather than guessing, and nothing is checked after."""
 
@@ -22,7 +22,7 @@ class SwapMachine(RuleBasedStateMachine):
     def boot(self, policy, ram, swap, cluster, cg):
         self.s = System(MachineConfig(ram=ram * PAGE, swap=swap * PAGE, replacement=policy,
                                       page_cluster=cluster, tlb=SMALL_TLB, overcommit="always"),
-                        reference_tlb=True)
+                        reference_tlb=True, check_pages=True)
         self.s.create_file("f", 24 * PAGE)
         self.s.create_file("g", 64 * PAGE)
         self.s.spawn("p", memory_max=cg * PAGE if cg else None)  # p's children join its group

@@ -109,6 +109,8 @@ def mapcounts(sysm, p: Process) -> np.ndarray:
 def zap(sysm, p: Process, start: int, end: int) -> None:
     """Clear the PTEs of ``[start, end)``: drop mapcounts, free anonymous frames nobody maps."""
     fr = sysm.frames
+    if sysm.check_pages:
+        sysm.pagecheck.forget(p, start, end)
     if p.pt.huge[21] or p.pt.huge[30]:
         sysm.hugetlb.zap(p, start, end)
     for key in p.pt.keys_in(start, end):
@@ -139,6 +141,8 @@ def zap(sysm, p: Process, start: int, end: int) -> None:
                 sysm.put_slot(slot)
         seg[:] = NONE
         w[i0:i1] = False
+        p.pt.young[key][i0:i1] = False
+        p.pt.dirty[key][i0:i1] = False
 
 
 def _release_tables(sysm, frames: list[int]) -> None:
@@ -674,6 +678,9 @@ def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
         picked.extend(cand[fr.mapcount[cand] == 1].tolist())
     if sysm.textbook is not None and sysm.swapdev is None:
         picked = [f for f in picked if not fr.flags[f] & ANON]
+    if any(fr.flags[f] & SHMEM for f in picked):
+        raise Unsupported("MADV_PAGEOUT of shared anonymous memory (shmem): swapping shmem "
+                          "out is not modelled yet")
     sysm.reclaim.reclaim_pages(picked)
 
 

@@ -65,6 +65,8 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
     except OOMKilled:
         teardown(sysm, c, "exited")
         raise
+    if sysm.check_pages:
+        sysm.pagecheck.forked(p, c)
     sysm.tlb_model.flush_pid(p.pid)
     return c
 

@@ -116,6 +116,8 @@ class FrameTable:
         else:
             return -1
         self.used += 1
+        if self.content is not None:
+            self.content[f] = 0
         self.owner[f] = owner
         self.index[f] = index
         self.mapcount[f] = 0
@@ -148,6 +150,8 @@ class FrameTable:
         out = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
             np.zeros(0, np.int64)
         self.used += n
+        if self.content is not None:
+            self.content[out] = 0
         flags |= self.arrive_flags
         self.flags[out] = flags
         self.owner[out] = owner

@@ -24,7 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import InvariantBroken
-from vmspec.engine.frames import ANON, FILE, PGTABLE, SHMEM, SWAPCACHE
+from vmspec.engine.addrspace import frames_in
+from vmspec.engine.frames import ACTIVE, ANON, FILE, PGTABLE, SHMEM, SWAPCACHE
+from vmspec.engine.lruvec import (ACTIVE_ANON, ACTIVE_FILE, INACTIVE_ANON, INACTIVE_FILE,
+                                  NOT_ON_LIST, NR_LISTS, UNEVICTABLE)
 from vmspec.engine.swap import CLUSTER, SWP_FIRST, decode
 from vmspec.engine.vma import W
 
@@ -97,6 +100,10 @@ def check_invariants(sysm) -> None:
             n = int(np.count_nonzero(cg_ids == cid))
             if n != cg.usage:
                 _fail(f"memory cgroup of {cg.name}: usage {cg.usage} but {n} frames charged")
+    _check_lru(sysm, live, role)
+    if sysm.check_pages:
+        sysm.pagecheck.check()
+    _check_rmap(sysm, live)
     _check_commit(sysm, live)
     _check_hugetlb(sysm, live)
     _check_tlb(sysm, live)
@@ -274,6 +281,99 @@ def _check_process(sysm, p, role, refs, swaprefs=None) -> None:
             if not p.vmas.intersects(k << shift, (k + 1) << shift):
                 _fail(f"{p.name}: a page table at {k << shift:#x} (span 2^{shift}) outlived "
                       "every VMA in its span (free_pgtables should have freed it)")
+
+
+def _check_lru(sysm, live, role) -> None:
+    """Every user page (mapped, cached or in the swap cache) is on exactly one LRU list of its
+    memory group's lruvec, of its type (anon lists for anonymous, shmem and swap-cache pages),
+    unevictable exactly when a VM_LOCKED PTE maps it, active exactly when PG_active is set (never
+    under a textbook policy); free frames and page tables are on none; list sizes are exact and
+    each queue holds each of its pages once."""
+    fr = sysm.frames
+    lists = fr.lists
+    hw = fr.hw
+    where = lists.where[:hw]
+    user = (role == 3) | (role == 4) | (role == 5)
+    if (where[~user] != NOT_ON_LIST).any():
+        f = int(np.flatnonzero(~user & (where != NOT_ON_LIST))[0])
+        _fail(f"frame {f} (free or a page table) is on LRU list {int(lists.where[f])}")
+    if (where[user] < 0).any():
+        f = int(np.flatnonzero(user & (where < 0))[0])
+        _fail(f"user page {f} is on no LRU list")
+    fl = fr.flags[:hw]
+    filetype = ((fl & FILE) != 0) & ((fl & SHMEM) == 0)
+    base = np.where(filetype, INACTIVE_FILE, INACTIVE_ANON)
+    ok = (where == base) | (where == base + 1) | (where == UNEVICTABLE)
+    if (user & ~ok).any():
+        f = int(np.flatnonzero(user & ~ok)[0])
+        _fail(f"frame {f} (flags {int(fr.flags[f]):#x}) is on list {int(lists.where[f])} of "
+              "the other type")
+    active = (where == ACTIVE_ANON) | (where == ACTIVE_FILE)
+    if (user & (active != ((fl & ACTIVE) != 0)) & (where != UNEVICTABLE)).any():
+        _fail("PG_active and the active lists disagree")
+    if sysm.textbook is not None and active.any():
+        _fail("a page is on an active list under a textbook policy")
+    locks = np.zeros(hw, np.int64)
+    for p in live:
+        for v in p.vmas:
+            if v.locked and not v.hugetlb:
+                fs = frames_in(p, v.start, v.end)
+                np.add.at(locks, fs, 1)
+    mlock = lists.mlock[:hw] if lists.mlock is not None else np.zeros(hw, np.int32)
+    bad = np.flatnonzero(locks != mlock)
+    if len(bad):
+        f = int(bad[0])
+        _fail(f"frame {f}: mlock count {int(mlock[f])} but {int(locks[f])} VM_LOCKED PTEs map it")
+    if (user & ((where == UNEVICTABLE) != (locks > 0))).any():
+        f = int(np.flatnonzero(user & ((where == UNEVICTABLE) != (locks > 0)))[0])
+        _fail(f"frame {f} is {'' if lists.where[f] == UNEVICTABLE else 'not '}unevictable but "
+              f"{int(locks[f])} VM_LOCKED PTEs map it")
+    cids = fr.cgid[:hw] if fr.cgs else np.zeros(hw, np.int32)
+    total = [0] * NR_LISTS
+    for cid, vec in lists.vecs.items():
+        for lid in range(NR_LISTS):
+            mine = np.flatnonzero(user & (where == lid) & (cids == cid))
+            if len(mine) != vec.count[lid]:
+                _fail(f"lruvec {cid} list {lid}: size {vec.count[lid]} but {len(mine)} pages")
+            total[lid] += len(mine)
+            queued = list(vec.queues[lid].live(lists.where, lists.seq))
+            if sorted(queued) != mine.tolist():
+                _fail(f"lruvec {cid} list {lid}: the queue holds {len(queued)} live entries for "
+                      f"{len(mine)} pages")
+            if vec.queues[lid].entries < len(queued):
+                _fail(f"lruvec {cid} list {lid}: fewer entries counted than live")
+    if total != lists.total:
+        _fail(f"LRU totals {lists.total} but the lruvecs hold {total}")
+
+
+def _check_rmap(sysm, live) -> None:
+    """Each live process is in its fork family and no dead one is; each file's i_mmap holds
+    exactly the file VMAs of the live processes; no PTE without a page is young or dirty."""
+    members = {}
+    for p in live:
+        if p.family is None or p.family.members.get(p.pid) is not p:
+            _fail(f"{p.name} is not in its fork family")
+        for pid, q in p.family.members.items():
+            members[pid] = q
+    for pid, q in members.items():
+        if not q.alive:
+            _fail(f"{q.name} is {q.status} but still in a fork family")
+    want = {}
+    for p in live:
+        for v in p.vmas:
+            if v.file is not None and not v.hugetlb:
+                want[id(v)] = (v.file, p.pid)
+    have = {}
+    for cf in sysm.cache.files.values():
+        for key, (v, q) in cf.imap.vmas.items():
+            have[key] = (cf.fid, q.pid)
+    if want != have:
+        _fail(f"i_mmap holds {len(have)} VMAs but the processes map files with {len(want)}")
+    for p in live:
+        for key, t in p.pt.pfn.items():
+            gone = (t == -1) | (t <= SWP_FIRST)
+            if (gone & p.pt.young[key]).any() or (gone & p.pt.dirty[key]).any():
+                _fail(f"{p.name}: a PTE without a page is young or dirty at {key << 21:#x}")
 
 
 def _check_commit(sysm, live) -> None:

@@ -250,7 +250,7 @@ class LRULists:
 
     def add_front(self, f: int, lid: int, cid: int) -> None:
         """Put frame ``f`` at the tail (old end) of a list: reclaim takes it next
-        (``folio_rotate_reclaimable``). Not used under the ``random`` policy."""
+        (``folio_rotate_reclaimable``; twolist only)."""
         s = self.front
         self.front = s - 1
         self.where[f] = lid
@@ -259,6 +259,8 @@ class LRULists:
         v.queues[lid].push_front(f, s)
         v.count[lid] += 1
         self.total[lid] += 1
+        if self.observer is not None:
+            self.observer.added(f, lid, cid, s)
 
     def remove(self, f: int, cid: int) -> int:
         """Take frame ``f`` off its list (if it is on one); return the list it was on."""

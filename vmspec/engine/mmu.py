@@ -67,6 +67,7 @@ class MMU:
         self.young_on = False
         self.dirty_on = False
         self.page_alloc = None
+        self.pagecheck = None  # System(check_pages=True): every write stamps its page
 
     # ---- accessed and dirty bits, replacement bookkeeping --------------------------------------
 
@@ -83,6 +84,8 @@ class MMU:
             f = int(pt.pfn[key][i])
             if f >= 0:
                 self.policy.touch(f)
+        if write and self.pagecheck is not None:
+            self.pagecheck.written(p, vpn)
 
     def _accessed_slice(self, p: Process, pv: np.ndarray, write: bool) -> None:
         """One access to each page of ``pv`` (one PTE table), in order (a sweep's slice)."""
@@ -96,6 +99,9 @@ class MMU:
         if self.policy is not None:
             cur = pt.pfn[key][idx]
             self.policy.touch_many(cur[cur >= 0])
+        if write and self.pagecheck is not None:
+            for vpn in pv.tolist():
+                self.pagecheck.written(p, vpn)
 
     # ---- hugetlb pages -----------------------------------------------------------------------
 
@@ -170,7 +176,7 @@ class MMU:
         else:
             p.misses += 1
             self.tlb.fill(p.pid, vpn, SHIFT, self.resolve(p, va, write))
-        if self.young_on or self.dirty_on or self.policy is not None:
+        if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
             self._accessed(p, vpn, write)
 
     # ---- tight loop --------------------------------------------------------------------------
@@ -180,7 +186,7 @@ class MMU:
         """Access pages in order: ``items`` are page numbers (all reads or all writes, as
         ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
         an unmapped page instead of SIGSEGV (lackey replay)."""
-        if p.vmas.nhuge or self.policy is not None:
+        if p.vmas.nhuge or self.policy is not None or self.pagecheck is not None:
             self._run_aware(p, items, write, automap)
             return
         lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
@@ -284,7 +290,7 @@ class MMU:
                         self.access_one(p, int(pv[k]) << SHIFT, write)
             else:
                 self._tlb_slice(p, pv, write, m, contiguous)
-                if self.young_on or self.dirty_on or self.policy is not None:
+                if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
                     self._accessed_slice(p, pv, write)
             pos = end
 

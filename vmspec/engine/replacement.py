@@ -279,4 +279,6 @@ class Textbook:
                 sw.dup(slot)
         if fr.flags[f] & DIRTY:
             sw.pswpout += 1
+            if sw.content is not None:
+                sw.content[slot] = int(fr.content[f])
         fr.release(f)  # written out and dropped: the release takes it out of the swap cache

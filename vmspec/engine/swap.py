@@ -69,6 +69,7 @@ class SwapDevice:
         self.last_ra = 0
         self.pswpin = 0  # pages read from the device (/proc/vmstat)
         self.pswpout = 0  # pages written to it
+        self.content: dict[int, int] | None = None  # slot -> page contents (System.check_pages)
 
     # ---- slots -------------------------------------------------------------------------------
 

@@ -213,7 +213,8 @@ class System:
         else:
             self.watermarks = derive_watermarks(managed, m.thp != "never")
         self.reclaim = Reclaimer(self.frames, self.rmap, self.swapdev, self.cache,
-                                 self.watermarks, m.swappiness)
+                                 self.watermarks, m.swappiness,
+                                 two_lists=m.replacement == "twolist")
         self.textbook = (Textbook(m.replacement, self.frames, self.rmap, self.swapdev, self.cache)
                          if m.replacement != "twolist" else None)
         self.page_alloc = PageAllocator(

@@ -29,6 +29,8 @@ from vmspec.engine.lruvec import (ACTIVE_ANON, ACTIVE_FILE, INACTIVE_ANON, INACT
                                   UNEVICTABLE, LRUVec, is_active_list, is_file_list)
 from vmspec.engine.swap import encode
 
+SHMEM_RECLAIM = ("reclaim reached a shmem page (shared anonymous memory): swapping shmem out is "
+                 "not modelled yet (use private anonymous memory, or give the machine more ram)")
 SWAP_CLUSTER_MAX = 32
 DEF_PRIORITY = 12
 MAX_RECLAIM_RETRIES = 16
@@ -92,7 +94,8 @@ def inactive_is_low(inactive: int, active: int) -> bool:
 class Reclaimer:
     """The reclaim machinery of one machine (docs/engine.md, "Reclaim")."""
 
-    def __init__(self, frames, rmap, swap, cache, watermarks, swappiness: int) -> None:
+    def __init__(self, frames, rmap, swap, cache, watermarks, swappiness: int,
+                 two_lists: bool = True) -> None:
         self.frames = frames
         self.lists = frames.lists
         self.rmap = rmap
@@ -100,6 +103,7 @@ class Reclaimer:
         self.cache = cache
         self.wm = watermarks
         self.swappiness = swappiness
+        self.two_lists = two_lists  # False under a textbook policy: nothing is ever active
         self.kswapd_failures = 0
         self.cursor = -1  # the shared memcg iterator position of partial walks
         self.counts = ReclaimCounts()
@@ -151,7 +155,7 @@ class Reclaimer:
             lid = UNEVICTABLE
         else:
             lid = lru_type(fl) + (1 if fl & ACTIVE else 0)
-        if tail and lists.observer is None:
+        if tail and self.two_lists:
             lists.add_front(f, lid, cid)
         else:
             lists.add(f, lid, cid)
@@ -213,7 +217,7 @@ class Reclaimer:
         freed = 0
         may_writepage = sc.may_writepage if sc is not None else True
         rotate: list[int] = []
-        for f in folios:
+        for n, f in enumerate(folios):
             if sc is not None:
                 sc.nr_scanned += 1
             if lists.is_mlocked(f):
@@ -231,10 +235,9 @@ class Reclaimer:
                 continue
             fl = int(flags[f])
             if fl & SHMEM:
-                raise Unsupported(
-                    "reclaim reached a shmem page (shared anonymous memory): swapping shmem "
-                    "out is not modelled yet (use private anonymous memory, or give the machine "
-                    "more ram)")
+                for g in folios[n:]:
+                    self._putback(g, cid)
+                raise Unsupported(SHMEM_RECLAIM)
             slot = 0
             if fl & ANON:
                 if fl & SWAPCACHE:
@@ -259,6 +262,8 @@ class Reclaimer:
                 flags[f] = fl & ~DIRTY & 0xFFFF  # pageout: written at once (docs/engine.md)
                 if slot:
                     swap.pswpout += 1
+                    if swap.content is not None:
+                        swap.content[slot] = int(fr.content[f])
                 stat.nr_pageout += 1
                 rotate.append(f)
                 continue
@@ -277,7 +282,7 @@ class Reclaimer:
         if fl & SWAPCACHE and sw.full() and not sw.refs(sw.frame_slot[f]):
             sw.drop_cache(f)  # folio_free_swap
             fl = (fl & ~SWAPCACHE & 0xFFFF) | DIRTY
-        if not self.lists.is_mlocked(f):
+        if self.two_lists and not self.lists.is_mlocked(f):
             fl |= ACTIVE
             stat.nr_activate += 1
             self.counts.activated += 1

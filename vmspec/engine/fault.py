@@ -131,43 +131,51 @@ class FaultHandler:
         (SwapCached). A shared page is mapped read-only, and a write then copies it (cow) within
         the same fault."""
         sw = self.swap
-        fl = self.frames.flags
-        mc = self.frames.mapcount
-        fr = sw.cached(slot)
+        frames = self.frames
+        fr = sw.cache[slot]  # a swap PTE points at it: the slot's state exists
         if fr >= 0:
             major = False
-            if fl[fr] & READAHEAD:
-                fl[fr] &= 0xFFFF & ~READAHEAD
+            if frames.flags[fr] & READAHEAD:
+                frames.flags[fr] &= 0xFFFF & ~READAHEAD
                 sw.ra_hits += 1
         else:
             major = True
             fr = self.alloc(p, ANON | SWAPCACHE, p.pid, va >> 12)
-            sw.add_cache(slot, fr)
+            sw.cache[slot] = fr
+            sw.frame_slot[fr] = slot
             sw.pswpin += 1
-            self._copy_content_from_slot(fr, slot)
-            self._pinned(fr, self._swap_readahead, slot)
-        self._anon_vma(v)
-        self.frames.owner[fr] = p.pid
-        self.frames.index[fr] = va >> 12
+            if frames.content is not None:
+                self._copy_content_from_slot(fr, slot)
+            if sw.page_cluster:
+                self._pinned(fr, self._swap_readahead, slot)
+        if not v.anon_vma:
+            v.anon_vma = self.next_anon_vma()
+        fl, mc = frames.flags, frames.mapcount  # after the allocations: the arrays may grow
+        frames.owner[fr] = p.pid
+        frames.index[fr] = va >> 12
         t[i] = fr
-        mc[fr] += 1
+        n = int(mc[fr]) + 1
+        mc[fr] = n
         p.rss_anon += 1
         p.swapents -= 1
         if v.locked:
             self.lock(p, fr, 1)
-        self.put_slot(slot)  # the cache page keeps the slot in use
-        if sw.refs(slot) == 0 and mc[fr] == 1:
-            fl[fr] |= EXCL
+        sw.count[slot] -= 1  # swap_free: the cache page keeps the slot in use
+        if n == 1 and sw.count[slot] == 0:
+            flags = int(fl[fr]) | EXCL
             w[i] = v.writable
             if write or sw.full() or v.locked:
                 sw.drop_cache(fr)
-                fl[fr] &= 0xFFFF & ~SWAPCACHE
-                fl[fr] |= DIRTY
+                flags = (flags & ~SWAPCACHE) | DIRTY
+            fl[fr] = flags
         else:
             w[i] = False
             if write:
                 self._wp_private(p, v, t, w, i, va, fr, shared=True)
-        self._count(p, major)
+        if major:
+            p.major += 1
+        else:
+            p.minor += 1
 
     def _copy_content_from_slot(self, f: int, slot: int) -> None:
         content = self.frames.content

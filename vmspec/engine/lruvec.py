@@ -275,6 +275,22 @@ class LRULists:
             self.observer.removed(f, lid, cid, int(self.seq[f]))
         return lid
 
+    def requeue(self, f: int, lid: int, cid: int) -> None:
+        """Move frame ``f``, on list ``lid`` of lruvec ``cid``, to that list's head (an lru
+        touch, a clock second chance): a new sequence number and a new entry, the old one stale."""
+        s = self.tick
+        self.tick = s + 1
+        old = int(self.seq[f])
+        self.seq[f] = s
+        v = self.vecs[cid]
+        q = v.queues[lid]
+        q.push(f, s)
+        if q.entries > 2 * v.count[lid] + _TRIM:
+            q.compact(self.where, self.seq)
+        if self.observer is not None:
+            self.observer.removed(f, lid, cid, old)  # observers see a move as removal + add
+            self.observer.added(f, lid, cid, s)
+
     def move(self, f: int, lid: int, cid: int) -> None:
         """Move frame ``f`` to the head of list ``lid`` (activation, deactivation, putback)."""
         self.remove(f, cid)

@@ -164,10 +164,9 @@ class Textbook:
         """Record one access to frame ``f`` (lru: to the young end; clock: the reference bit)."""
         if self.policy == "lru":
             lists = self.lists
-            lid = int(lists.where[f])
-            if lid in (INACTIVE_ANON, INACTIVE_FILE):
-                cid = self.frames.cid_of(f)
-                lists.move(f, lid, cid)
+            lid = lists.where[f]
+            if lid == INACTIVE_ANON or lid == INACTIVE_FILE:
+                lists.requeue(f, int(lid), self.frames.cid_of(f))
         elif self.policy == "clock":
             self.frames.flags[f] |= REFERENCED
 
@@ -208,6 +207,16 @@ class Textbook:
         -1 if no page can be given up."""
         if self.policy == "random":
             return self._choose_random(cid)
+        lists = self.lists
+        if cid is not None and not self.frames.pinned and self.policy != "clock":
+            vec = lists.vecs[cid]  # the common case: one lruvec, nothing pinned
+            where, seq = lists.where, lists.seq
+            ff = vec.queues[INACTIVE_FILE].first(where, seq) if vec.count[INACTIVE_FILE] else -1
+            if self._anon_ok() and vec.count[INACTIVE_ANON]:
+                fa = vec.queues[INACTIVE_ANON].first(where, seq)
+                if ff < 0 or (fa >= 0 and seq[fa] < seq[ff]):
+                    return fa
+            return ff
         while True:
             best = min(self._heads(cid), default=None)
             if best is None:
@@ -216,7 +225,7 @@ class Textbook:
             if self.policy != "clock" or not self.frames.flags[f] & REFERENCED:
                 return f
             self.frames.flags[f] &= 0xFFFF & ~REFERENCED  # second chance: behind the hand
-            self.lists.move(f, lid, vcid)
+            lists.requeue(f, lid, vcid)
 
     def _choose_random(self, cid: int | None) -> int:
         idx = self.index

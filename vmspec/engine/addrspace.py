@@ -13,9 +13,8 @@ owns locking-free orchestration and the OOM policy. hugetlb mappings (``hugetlb_
 rounded up to the huge page size, placed huge-aligned, reserved at mmap (ENOMEM when the pool
 cannot) unless MAP_NORESERVE, never charged to Committed_AS (7.1); munmap needs huge-page-aligned
 cuts (``hugetlb_vm_op_split``: EINVAL). Not modelled: MAP_FIXED and hints, mremap,
-stack growth, THP, mprotect/madvise/mlock of hugetlb mappings (Unsupported), MADV_PAGEOUT of file mappings
-(Unsupported; anonymous pages go to swap, see ``_pageout``, and stay without swap), shmem accounting by
-inode lifetime beyond "freed when its last mapping goes".
+stack growth, THP, mprotect/madvise/mlock of hugetlb mappings (Unsupported), MADV_PAGEOUT of shmem
+(Unsupported), shmem accounting by inode lifetime beyond "freed when its last mapping goes".
 """
 
 from __future__ import annotations

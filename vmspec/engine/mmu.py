@@ -15,10 +15,11 @@ A sweep still makes one access per base page: per huge page, the first access is
 walks, maybe faults, and fills); the others find that entry most recently used and hit, unless no
 level holds the size, when each walks again; so a sweep costs O(huge pages), not O(base pages).
 A process with a hugetlb VMA takes the page-size-aware per-access path in ``run``.
-Swap entries (vmspec.engine.swap) are not present: a slice holding one goes page by page. With
-``replacement lru`` or ``clock`` every access records itself for the policy (``_touch``: the LRU
-stamp or the reference bit); ``run`` then takes the per-access path and a sweep stamps each
-bulk slice in access order. Not modelled: THP translations, accessed bits.
+Swap entries (vmspec.engine.swap) are not present: a slice holding one goes page by page. Every
+access sets its PTE's accessed bit (twolist) and, on a write, its dirty bit (machines with swap);
+with ``replacement lru`` or ``clock`` every access also records itself for the policy
+(``Textbook.touch``); ``run`` then takes the per-access path and a sweep records each
+bulk slice in access order. Not modelled: THP translations.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from vmspec.engine import Image, MachineConfig, Segment, System
-from vmspec.engine.errors import EINVAL, ENOMEM, SIGSEGV, OOMKilled, Unsupported
+from vmspec.engine.errors import EINVAL, ENOMEM, SIGSEGV, OOMKilled
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 
@@ -345,12 +345,6 @@ def test_time_and_system_getters():
     assert s.time("p") == 1160 + 80 + 1
     assert s.ram() == s.ram == 64 * MiB and s.free() == s.free and s.accesses == 2
     assert s.tlb("p").hit_rate == Fraction(1, 2)
-
-
-def test_unsupported_machines():
-    """Not modelled yet: thp always (refused at once)."""
-    with pytest.raises(Unsupported):
-        System(MachineConfig(ram=64 * MiB, thp="always"))
 
 
 def test_memory_max_with_twolist_reclaims_into_swap():

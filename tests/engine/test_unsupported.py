@@ -1,6 +1,6 @@
 """Machines with swap, hugetlbfs pools or a textbook replacement policy run every scenario that
 never needs them exactly as a machine without; where something not modelled would decide the
-outcome (MADV_HUGEPAGE on a THP-sized range), the engine says so with Unsupported instead of
+outcome (swapping shared anonymous memory out), the engine says so with Unsupported instead of
 guessing (docs/engine.md, "Not modelled yet")."""
 
 import pytest
@@ -69,12 +69,15 @@ def test_madvise_hugepage_only_where_a_huge_page_fits():
     sysm.access("p", "small", 0, 1 * MiB, write=True)
     assert sysm.faults("p").minor == 256  # ENGINE-FACTS 4.2, the 1 MiB HUGEPAGE row
     sysm.mmap("p", "big", 4 * MiB)
-    with pytest.raises(Unsupported, match="transparent huge pages"):
-        sysm.madvise("p", "big", 0, 4 * MiB, "hugepage")
+    sysm.madvise("p", "big", 0, 4 * MiB, "hugepage")
+    sysm.access("p", "big", 0, 4 * MiB, write=True)
+    assert sysm.faults("p").minor == 256 + 2 and sysm.huge("p", "big") == 4 * MiB
     never = System(MachineConfig(ram=64 * MiB, thp="never"))
     never.spawn("p")
     never.mmap("p", "big", 4 * MiB)
     never.madvise("p", "big", 0, 4 * MiB, "hugepage")  # THP off: the advice changes nothing
+    never.access("p", "big", 0, 4 * MiB, write=True)
+    assert never.faults("p").minor == 1024 and never.huge("p", "big") == 0
 
 
 def test_pageout():
@@ -94,3 +97,16 @@ def test_pageout():
     swapping.madvise("p", "b", 0, 1 * MiB, "pageout")  # clean file pages: dropped at once
     assert swapping.cached == 0 and swapping.rss("p") == 0
     swapping.check_invariants()
+
+
+def test_reclaim_reaching_shmem_is_unsupported():
+    """Shared anonymous memory would go to swap through shmem_writeout: not modelled."""
+    sysm = System(MachineConfig(ram=16 * MiB, swap=64 * MiB))
+    sysm.spawn("p")
+    sysm.mmap("p", "s", 8 * MiB, shared=True)
+    sysm.access("p", "s", 0, 8 * MiB, write=True)
+    sysm.mmap("p", "a", 16 * MiB)
+    with pytest.raises(Unsupported, match="shmem"):
+        sysm.access("p", "a", 0, 16 * MiB, write=True)
+    with pytest.raises(Unsupported, match="shmem"):
+        sysm.madvise("p", "s", 0, 8 * MiB, "pageout")

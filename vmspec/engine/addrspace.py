@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, Unsupported
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM, SWAPCACHE
+from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
 from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_ADDR, PMD_SIZE,
                                   image_layout, page_align)
@@ -60,8 +60,9 @@ def vsz(p: Process) -> int:
     return sum(v.length for v in p.vmas)
 
 
-def frames_in(p: Process, start: int, end: int) -> np.ndarray:
-    """Return the frames (not the zero page) mapped by ``p`` in ``[start, end)``, address order."""
+def frames_in(p: Process, start: int, end: int, thp: bool = True) -> np.ndarray:
+    """Return the frames (not the zero page) mapped by ``p`` in ``[start, end)``, address order
+    (``thp``: with the pages of huge PMDs)."""
     out = []
     for key in p.pt.keys_in(start, end):
         t = p.pt.pfn[key]
@@ -71,6 +72,32 @@ def frames_in(p: Process, start: int, end: int) -> np.ndarray:
         i1 = (((hi - 1) >> 12) & 511) + 1  # every page a byte of [lo, hi) is in
         seg = t[i0:i1]
         out.append(seg[seg >= 0])
+    if thp and p.pt.thp:
+        out.append(thp_frames_in(p, start, end))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def thp_leaves_in(p: Process, start: int, end: int) -> list[int]:
+    """Return the keys (va >> 21) of the huge PMDs of ``p`` that a byte of ``[start, end)`` is
+    in, ascending."""
+    if not p.pt.thp or end <= start:
+        return []
+    lo, hi = start >> 21, (end - 1) >> 21
+    if hi - lo + 1 <= len(p.pt.thp):
+        return [k for k in range(lo, hi + 1) if k in p.pt.thp]
+    return sorted(k for k in p.pt.thp if lo <= k <= hi)
+
+
+def thp_frames_in(p: Process, start: int, end: int) -> np.ndarray:
+    """Return the frames of huge pages ``p`` maps by PMD in ``[start, end)``, address order."""
+    out = []
+    for key in thp_leaves_in(p, start, end):
+        leaf = p.pt.thp[key]
+        if leaf.head < 0:
+            continue
+        lo = max(start, key << 21)
+        hi = min(end, (key + 1) << 21)
+        out.append(leaf.subs[(lo >> 12) & 511:(((hi - 1) >> 12) & 511) + 1])
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
@@ -85,6 +112,12 @@ def swap_entries_in(p: Process, start: int, end: int) -> np.ndarray:
         seg = t[(lo >> 12) & 511:(((hi - 1) >> 12) & 511) + 1]
         out.append(decode(seg[seg <= SWP_FIRST]))
     return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def thp_bytes_in(p: Process, start: int, end: int) -> int:
+    """Return the bytes of transparent huge pages (not the huge zero page) ``p`` maps by PMD
+    that a byte of ``[start, end)`` is in (smaps AnonHugePages)."""
+    return sum(1 << 21 for k in thp_leaves_in(p, start, end) if p.pt.thp[k].head >= 0)
 
 
 def huge_pages_in(p: Process, start: int, end: int) -> dict[int, set[int]]:
@@ -112,6 +145,11 @@ def zap(sysm, p: Process, start: int, end: int) -> None:
         sysm.pagecheck.forget(p, start, end)
     if p.pt.huge[21] or p.pt.huge[30]:
         sysm.hugetlb.zap(p, start, end)
+    if p.pt.thp:
+        sysm.thp.split_range(p, start, end)
+        for key in thp_leaves_in(p, start, end):
+            sysm.thp.zap_pmd(p, key)
+    folios = []
     for key in p.pt.keys_in(start, end):
         t, w = p.pt.pfn[key], p.pt.wr[key]
         lo = max(start, key << PTE_SHIFT)
@@ -131,6 +169,11 @@ def zap(sysm, p: Process, start: int, end: int) -> None:
             p.rss_shmem -= n_shm
             p.rss_file -= len(mapped) - n_anon - n_shm
             dead = mapped[anon & (fr.mapcount[mapped] == 0)]
+            if fr.folios and len(dead):  # pages of huge folios: their folio decides
+                large = fr.head[dead] >= 0
+                if large.any():
+                    folios.extend(fr.head[dead[large]].tolist())
+                    dead = dead[~large]
             if len(dead):
                 fr.release_many(dead)
         if p.swapents:
@@ -142,6 +185,8 @@ def zap(sysm, p: Process, start: int, end: int) -> None:
         w[i0:i1] = False
         p.pt.young[key][i0:i1] = False
         p.pt.dirty[key][i0:i1] = False
+    if folios:
+        sysm.thp.maybe_split(folios)
 
 
 def _release_tables(sysm, frames: list[int]) -> None:
@@ -199,6 +244,7 @@ def spawn(sysm, name: str, pid: int, image) -> Process:
     p.family = Family()
     p.family.members[pid] = p
     p.vmas.attach(sysm.vma_observer(p))
+    p.thp_capable = sysm.machine.thp == "always"  # bss, heap and stack may hold huge pages
     mode = sysm.machine.overcommit
     try:
         for kind, (start, length) in (("text", lay.text), ("data", lay.data), ("bss", lay.bss)):
@@ -300,6 +346,8 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
     if file is not None:
         v.account = acct
     p.vmas.insert(v)
+    if sysm.thp is not None and sysm.thp.vma_allows(v):
+        p.thp_capable = True
     p.regions[name] = Region(addr, length, via="mmap")
     if populate:
         populate_range(sysm, p, addr, addr + plen)
@@ -368,6 +416,8 @@ def munmap_range(sysm, p: Process, s: int, e: int) -> None:
             if v.hugetlb and v.start < cut < v.end and cut % v.hugetlb:
                 raise EINVAL(f"munmap would split a {v.hugetlb >> 20} MiB hugetlb mapping at "
                              f"{cut:#x}, which is not huge-page aligned (hugetlb_vm_op_split)")
+    if p.pt.thp:
+        sysm.thp.split_range(p, s, e)
     gone = p.vmas.remove(s, e)
     for v in gone:
         if v.locked:
@@ -440,7 +490,10 @@ def _mmap_anon(sysm, p: Process, length: int) -> int:
         sysm.committed_pages -= plen >> 12
         p.committed -= plen >> 12
         raise ENOMEM("no room for malloc's mapping")
-    p.vmas.insert(VMA(addr, addr + plen, R | W, account=True))
+    v = VMA(addr, addr + plen, R | W, account=True)
+    p.vmas.insert(v)
+    if sysm.thp is not None and sysm.thp.vma_allows(v):
+        p.thp_capable = True
     return addr
 
 
@@ -519,9 +572,22 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
             sysm.hugetlb.fault(p, v, hva, fw, handler.table_alloc(p), mmu._invalidate_huge)
         return
     lo, hi = max(s, v.start), min(e, v.end)
+    thp = sysm.thp if sysm.thp is not None and sysm.thp.vma_allows(v) else None
     for key in range(lo >> PTE_SHIFT, ((hi - 1) >> PTE_SHIFT) + 1):
         a = max(lo, key << PTE_SHIFT)
         b = min(hi, (key + 1) << PTE_SHIFT)
+        if thp is not None:
+            leaf = p.pt.thp.get(key)
+            if leaf is None and thp.suitable(p, v, key):
+                if thp.fault(p, v, key, fw):  # one GUP fault maps the huge page
+                    _touch_huge(sysm, p, key)
+                    continue
+            elif leaf is not None:
+                if fw and not leaf.wr and not thp.wp_fault(p, v, key, leaf):
+                    pass  # split: the 4 KiB faults below copy the pages
+                else:
+                    _touch_huge(sysm, p, key)
+                    continue
         pv = np.arange(a >> 12, b >> 12, dtype=np.int64)
         if not mmu.fault_slice(p, v, pv, fw):
             for vpn in pv.tolist():
@@ -536,6 +602,13 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
             if t is not None:
                 seg = t[pv & 511]
                 sysm.reclaim.mark_accessed_many(seg[seg >= 0])
+
+
+def _touch_huge(sysm, p: Process, key: int) -> None:
+    """GUP's FOLL_TOUCH on a huge page (twolist: ``folio_mark_accessed``)."""
+    leaf = p.pt.thp[key]
+    if sysm.textbook is None and leaf.head >= 0:
+        sysm.reclaim.mark_accessed(leaf.head, sysm.frames.cid_of(leaf.head))
 
 
 # ---- mprotect / madvise / mlock -----------------------------------------------------------------
@@ -584,7 +657,11 @@ def _mprotect_mapped(sysm, p: Process, s: int, e: int, prot: str) -> None:
     if need and not sysm.charge(p, need >> 12):
         raise ENOMEM(f"overcommit ({mode}) refuses making {need} bytes writable")
     fr = sysm.frames
+    if p.pt.thp:
+        sysm.thp.split_range(p, s, e)
     for v in p.vmas.split(s, e):
+        for key in thp_leaves_in(p, v.start, v.end):
+            sysm.thp.protect(p, key, bool(newp & W))
         if newp & W and not (v.account or v.shared or v.noreserve or v.hugetlb or v.writable):
             v.account = True
         elif not newp & W and v.account and v.file is None and not v.anon_vma:
@@ -635,16 +712,15 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
                     sysm.frames.release(p.pt.drop_pte_table(key))
         sysm.tlb_model.invalidate_range(p.pid, s, e)
     elif advice in ("hugepage", "nohugepage"):
-        if advice == "hugepage" and sysm.machine.thp != "never":
-            for v in vmas:
-                lo, hi = max(s, v.start), min(e, v.end)
-                if v.file is None and not v.shared and page_align(lo, PMD_SIZE) + PMD_SIZE <= hi:
-                    raise Unsupported(
-                        "MADV_HUGEPAGE on a range that can hold a 2 MiB-aligned huge page: "
-                        "transparent huge pages are not modelled yet (ENGINE-FACTS 4.3)")
+        # hugepage_madvise: VM_HUGEPAGE / VM_NOHUGEPAGE on the range; huge pages already there
+        # stay (khugepaged, which would collapse the others later, is not modelled)
+        if p.pt.thp:
+            sysm.thp.split_range(p, s, e)
         for v in p.vmas.split(s, e):
             v.thp = advice
         p.vmas.merge_around(s, e)
+        if advice == "hugepage" and sysm.thp is not None:
+            p.thp_capable = True
     else:
         if advice == "pageout":
             for v in vmas:
@@ -668,6 +744,12 @@ def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
     swap (or once swap is full) anonymous pages are activated instead (twolist)."""
     fr = sysm.frames
     picked = []
+    if p.pt.thp:  # a huge page the range covers goes whole (reclaim splits it); others split
+        sysm.thp.split_range(p, lo, hi)
+        for key in thp_leaves_in(p, lo, hi):
+            leaf = p.pt.thp[key]
+            if leaf.head >= 0 and (fr.mapcount[leaf.subs] == 1).all():
+                picked.append(leaf.head)
     for key in p.pt.keys_in(lo, hi):
         t = p.pt.pfn[key]
         a = max(lo, key << PTE_SHIFT)
@@ -705,6 +787,8 @@ def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
     _refuse_hugetlb(p, s, e, "mlock" if lock else "munlock")
     if not _covered(p, s, e):
         raise ENOMEM(f"m{'un' if not lock else ''}lock range {s:#x}-{e:#x} is not fully mapped")
+    if p.pt.thp:
+        sysm.thp.split_range(p, s, e)
     for v in p.vmas.split(s, e):
         if v.locked == lock:
             continue  # mlock_fixup: nothing changes for a VMA already so
@@ -720,11 +804,15 @@ def mlock(sysm, p: Process, r: Region, lock: bool) -> None:
 
 
 def _mlock_pages(sysm, p: Process, lo: int, hi: int, delta: int) -> None:
-    """Add ``delta`` to the mlock count of every frame ``p`` maps in ``[lo, hi)`` (mlock moves
-    them to the unevictable list, munlock back to their inactive list)."""
-    frames = frames_in(p, lo, hi)
-    for f in frames.tolist():
-        sysm.handler.lock(p, f, delta)
+    """Add ``delta`` to the mlock count of every page ``p`` maps in ``[lo, hi)``, once per PTE
+    and once per huge PMD (mlock moves them to the unevictable list, munlock back to their
+    inactive list)."""
+    lock = sysm.handler.lock
+    for f in frames_in(p, lo, hi, thp=False).tolist():
+        lock(p, f, delta)
+    for key in thp_leaves_in(p, lo, hi):
+        if p.pt.thp[key].head >= 0:
+            lock(p, p.pt.thp[key].head, delta)
 
 
 def munlock_pages(sysm, p: Process, lo: int, hi: int) -> None:

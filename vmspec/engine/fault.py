@@ -49,6 +49,7 @@ class FaultHandler:
         self.invalidate = invalidate
         self.next_anon_vma = next_anon_vma
         self.swap = swap  # the machine's SwapDevice, if it has swap
+        self.thp = None  # the machine's THP (vmspec.engine.thp), unless thp is never
         self.put_slot = put_slot  # drops one swap PTE's reference (free_swap_and_cache)
 
     def table_alloc(self, p: Process) -> Callable[[int], int]:
@@ -56,8 +57,10 @@ class FaultHandler:
         return lambda level: self.alloc(p, PGTABLE, p.pid, level)
 
     def lock(self, p: Process, f: int, delta: int) -> None:
-        """A PTE of a VM_LOCKED VMA now maps (+1) or no longer maps (-1) frame ``f``."""
+        """A PTE or PMD of a VM_LOCKED VMA now maps (+1) or no longer maps (-1) frame ``f``
+        (a huge folio counts its locked mappings at its head)."""
         fr = self.frames
+        f = fr.head_of(f)
         fr.lists.mlock_one(f, delta, fr.cid_of(f), lru_type(int(fr.flags[f])))
 
     def fault(self, p: Process, v: VMA, va: int, write: bool) -> None:
@@ -248,7 +251,10 @@ class FaultHandler:
         if v.locked:
             self.lock(p, f, -1)
         mc[f] -= 1
-        if fl[f] & ANON and mc[f] == 0 and (
+        folio = frames.head_of(f) if frames.folios else -1
+        if folio in frames.folios:
+            pass  # a page of a huge folio: the folio is checked below, once the PTE changed
+        elif fl[f] & ANON and mc[f] == 0 and (
                 not fl[f] & SWAPCACHE or not self.swap.refs(self.swap.frame_slot[f])):
             # The allocation OOM-killed the page's other mapper, or this was the last mapper of a
             # swap-cache page no swap entry needs: the copy goes ahead (the decision was taken
@@ -268,6 +274,8 @@ class FaultHandler:
         if v.locked:
             self.lock(p, fr, 1)
         self.invalidate(p, va >> 12)
+        if folio in frames.folios:
+            self.thp.maybe_split([folio])  # the deferred split, at once
 
     def _map_file(self, p: Process, v: VMA, cf: CachedFile, t, w, i: int, fr: int,
                   writable: bool) -> None:

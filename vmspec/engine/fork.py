@@ -14,7 +14,7 @@ import numpy as np
 
 from vmspec.engine.addrspace import (_free_unused_hugetlb, _free_unused_shmem, _release_tables,
                                      _table_alloc, munlock_pages, zap)
-from vmspec.engine.errors import ENOMEM, OOMKilled, Unsupported
+from vmspec.engine.errors import ENOMEM, Unsupported
 from vmspec.engine.frames import ANON, EXCL, SHMEM
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
 from vmspec.engine.layout import page_align
@@ -56,19 +56,39 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
                 raise ENOMEM("overcommit refuses to duplicate the address space (fork)")
             charged += v.length >> 12
     c.family.members[c.pid] = c  # the child's PTEs are in the reverse map while they are copied
+    c.thp_capable = p.thp_capable
     try:
         for v in p.vmas:
             if v.anon_vma:
+                _copy_thp(sysm, p, c, v)
                 _copy_tables(sysm, p, c, v)
                 if v.hugetlb:
                     _copy_huge_leaves(sysm, p, c, v)
-    except OOMKilled:
+    except BaseException:  # OOM-killed while allocating the child's tables, or a refusal
         teardown(sysm, c, "exited")
         raise
     if sysm.check_pages:
         sysm.pagecheck.forked(p, c)
     sysm.tlb_model.flush_pid(p.pid)
     return c
+
+
+def _copy_thp(sysm, p: Process, c: Process, v: VMA) -> None:
+    """``copy_huge_pmd`` for every huge PMD of the VMA; the folios are pinned meanwhile, so the
+    child's table allocations cannot reclaim (split) them."""
+    if not p.pt.thp:
+        return
+    from vmspec.engine.addrspace import thp_leaves_in
+    keys = thp_leaves_in(p, v.start, v.end)
+    heads = {p.pt.thp[k].head for k in keys} - {-2}
+    pinned = sysm.frames.pinned
+    new = heads - pinned
+    pinned |= new
+    try:
+        for key in keys:
+            sysm.thp.copy_pmd(p, c, key, p.pt.thp[key])
+    finally:
+        pinned -= new
 
 
 def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:

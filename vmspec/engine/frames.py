@@ -49,7 +49,7 @@ class FrameTable:
 
     __slots__ = ("total", "mapcount", "flags", "owner", "index", "_stack", "_top", "hw",
                  "used", "cgid", "cur_cg", "cgs", "lists", "arrive_flags", "swap_hook",
-                 "pinned", "content")
+                 "pinned", "content", "head", "folios")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -72,6 +72,10 @@ class FrameTable:
         self.swap_hook = None  # takes a swap-cache frame out of the swap cache when it is freed
         self.pinned: set[int] = set()  # frames reclaim must not take (a copy-on-write source)
         self.content: np.ndarray | None = None  # page contents, when the System tracks them
+        # huge folios (vmspec.engine.thp): each page's head frame (-1: a page of its own),
+        # allocated with the first folio; head -> the folio's 512 frames, oldest first
+        self.head: np.ndarray | None = None
+        self.folios: dict[int, np.ndarray] = {}
 
     @property
     def free(self) -> int:
@@ -85,10 +89,11 @@ class FrameTable:
             return
         new = min(max(need, cap * 2), self.total)
         names = ("mapcount", "flags", "owner", "index") + (("cgid",) if self.cgs else ()) + \
-            (("content",) if self.content is not None else ())
+            (("content",) if self.content is not None else ()) + \
+            (("head",) if self.head is not None else ())
         for name in names:
             old = getattr(self, name)
-            arr = np.zeros(new, old.dtype)
+            arr = np.full(new, -1, old.dtype) if name == "head" else np.zeros(new, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
         self.lists.grow(new)
@@ -134,9 +139,10 @@ class FrameTable:
             self.flags[f] = flags
         return f
 
-    def alloc_many(self, n: int, flags: int, owner: int, index: np.ndarray) -> np.ndarray:
-        """Take ``n`` user-page frames in the order ``n`` calls of ``alloc`` would; the caller
-        checks ``room``."""
+    def alloc_many(self, n: int, flags: int, owner: int, index: np.ndarray,
+                   lru: bool = True) -> np.ndarray:
+        """Take ``n`` user-page frames in the order ``n`` calls of ``alloc`` would (on the LRU
+        one by one unless ``lru`` is False); the caller checks ``room``."""
         take = min(n, self._top)
         parts = []
         if take:
@@ -163,8 +169,29 @@ class FrameTable:
             cid = cg.cid
             self.cgid[out] = cid
             cg.usage += n
-        self.lists.add_many(out, lru_type(flags), cid)
+        if lru:
+            self.lists.add_many(out, lru_type(flags), cid)
         return out
+
+    def alloc_folio(self, flags: int, owner: int, index: np.ndarray) -> np.ndarray:
+        """Take 512 frames as one huge folio (one LRU entry of 512 pages); the caller checks
+        ``room``. Return its frames, the head first."""
+        subs = self.alloc_many(512, flags, owner, index, lru=False)
+        if self.head is None:
+            self.head = np.full(len(self.mapcount), -1, np.int64)
+        head = int(subs[0])
+        self.head[subs] = head
+        self.folios[head] = subs
+        self.lists.large[head] = 512
+        self.lists.add(head, lru_type(flags), self.cid_of(head))
+        return subs
+
+    def head_of(self, f: int) -> int:
+        """Return the head frame of ``f``'s huge folio, or ``f`` for a page of its own."""
+        if self.head is None:
+            return f
+        h = int(self.head[f])
+        return f if h < 0 else h
 
     def add_group(self, cg) -> None:
         """Register a memory cgroup; ``cgid`` is kept as long as the other arrays from now on."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import InvariantBroken
-from vmspec.engine.addrspace import frames_in
+from vmspec.engine.addrspace import frames_in, thp_leaves_in
 from vmspec.engine.frames import ACTIVE, ANON, FILE, PGTABLE, SHMEM, SWAPCACHE
 from vmspec.engine.lruvec import (ACTIVE_ANON, ACTIVE_FILE, INACTIVE_ANON, INACTIVE_FILE,
                                   NOT_ON_LIST, NR_LISTS, UNEVICTABLE)
@@ -268,6 +268,35 @@ def _check_process(sysm, p, role, refs, swaprefs=None) -> None:
                 if w[i] and not v.prot & W:
                     _fail(f"{p.name}: writable PTE at {(key << 21) + (i << 12):#x} in a "
                           "mapping without write permission")
+    for key, leaf in pt.thp.items():
+        va = key << 21
+        if key in pt.pfn:
+            _fail(f"{p.name}: a huge PMD at {va:#x} has a PTE table below it")
+        if key not in pt.deposit:
+            _fail(f"{p.name}: the huge PMD at {va:#x} has no deposited table")
+        if key >> 9 not in pt.pmd or key >> 18 not in pt.pud:
+            _fail(f"{p.name}: the huge PMD at {va:#x} has no PMD/PUD table above it")
+        v = p.vmas.find(va)
+        if v is None or v.end < va + (1 << 21) or v.file is not None or v.shared or v.hugetlb:
+            _fail(f"{p.name}: a huge PMD at {va:#x} outside a private anonymous VMA")
+        if leaf.wr and not v.prot & W:
+            _fail(f"{p.name}: a writable huge PMD at {va:#x} in a mapping without write")
+        if leaf.head >= 0:
+            subs = fr.folios.get(leaf.head)
+            if subs is None or leaf.subs is not subs:
+                _fail(f"{p.name}: the huge PMD at {va:#x} maps no huge folio")
+            if (fr.index[subs] != np.arange(key << 9, (key + 1) << 9)).any():
+                _fail(f"{p.name}: huge folio {leaf.head} is not at the address mapping it")
+            refs[subs] += 1
+            if (role[subs] == 1).any() or (role[subs] == 2).any():
+                _fail(f"{p.name}: a huge PMD maps a free or page-table frame")
+            role[subs] = 4
+            anon += 512
+        elif leaf.wr or leaf.dirty:
+            _fail(f"{p.name}: the huge zero page is mapped writable or dirty at {va:#x}")
+    for key in pt.deposit:
+        if key not in pt.thp:
+            _fail(f"{p.name}: a deposited table at {key << 21:#x} without a huge PMD")
     if nswap != p.swapents:
         _fail(f"{p.name}: MM_SWAPENTS {p.swapents} but page tables hold {nswap} swap entries")
     if (anon, filep, shm) != (p.rss_anon, p.rss_file, p.rss_shmem):
@@ -294,6 +323,27 @@ def _check_lru(sysm, live, role) -> None:
     hw = fr.hw
     where = lists.where[:hw]
     user = (role == 3) | (role == 4) | (role == 5)
+    weight = np.ones(hw, np.int64)
+    tail = np.zeros(hw, np.bool_)
+    for head, subs in fr.folios.items():
+        if fr.head is None or (fr.head[subs] != head).any() or int(subs[0]) != head:
+            _fail(f"huge folio {head}: its frames do not name it as their head")
+        if lists.large.get(head) != 512:
+            _fail(f"huge folio {head} is not counted as 512 pages on its list")
+        if (fr.owner[subs] != fr.owner[head]).any() or not (fr.flags[subs] & ANON).all():
+            _fail(f"huge folio {head}: its frames disagree on owner or kind")
+        tail[subs[1:]] = True
+        weight[head] = 512
+    if set(lists.large) != set(fr.folios):
+        _fail("the LRU's huge entries and the huge folios disagree")
+    if fr.head is not None:
+        lone = np.flatnonzero((fr.head[:hw] >= 0) & ~tail)
+        lone = [f for f in lone.tolist() if f not in fr.folios]
+        if lone:
+            _fail(f"frame {lone[0]} names head {int(fr.head[lone[0]])} but is in no huge folio")
+    if (where[tail] != NOT_ON_LIST).any():
+        _fail("a tail page of a huge folio is on an LRU list of its own")
+    user &= ~tail
     if (where[~user] != NOT_ON_LIST).any():
         f = int(np.flatnonzero(~user & (where != NOT_ON_LIST))[0])
         _fail(f"frame {f} (free or a page table) is on LRU list {int(lists.where[f])}")
@@ -317,8 +367,13 @@ def _check_lru(sysm, live, role) -> None:
     for p in live:
         for v in p.vmas:
             if v.locked and not v.hugetlb:
-                fs = frames_in(p, v.start, v.end)
+                fs = frames_in(p, v.start, v.end, thp=False)
+                if fr.head is not None and len(fs):
+                    fs = np.where(fr.head[fs] >= 0, fr.head[fs], fs)
                 np.add.at(locks, fs, 1)
+                for key in thp_leaves_in(p, v.start, v.end):
+                    if p.pt.thp[key].head >= 0:
+                        locks[p.pt.thp[key].head] += 1
     mlock = lists.mlock[:hw] if lists.mlock is not None else np.zeros(hw, np.int32)
     bad = np.flatnonzero(locks != mlock)
     if len(bad):
@@ -333,9 +388,10 @@ def _check_lru(sysm, live, role) -> None:
     for cid, vec in lists.vecs.items():
         for lid in range(NR_LISTS):
             mine = np.flatnonzero(user & (where == lid) & (cids == cid))
-            if len(mine) != vec.count[lid]:
-                _fail(f"lruvec {cid} list {lid}: size {vec.count[lid]} but {len(mine)} pages")
-            total[lid] += len(mine)
+            pages = int(weight[mine].sum())
+            if pages != vec.count[lid]:
+                _fail(f"lruvec {cid} list {lid}: size {vec.count[lid]} but {pages} pages")
+            total[lid] += pages
             queued = list(vec.queues[lid].live(lists.where, lists.seq))
             if sorted(queued) != mine.tolist():
                 _fail(f"lruvec {cid} list {lid}: the queue holds {len(queued)} live entries for "
@@ -403,6 +459,13 @@ def _check_tlb(sysm, live) -> None:
                 _fail(f"TLB {level} holds an entry of a process that is gone (pid {pid})")
             va = vpn << shift
             v = p.vmas.find(va)
+            if shift == 21 and vpn in p.pt.thp:
+                leaf = p.pt.thp[vpn]
+                if v is None or not v.prot:
+                    _fail(f"TLB {level}: {p.name} huge page {va:#x} is cached but not mapped")
+                if writable and (not v.prot & W or not leaf.wr):
+                    _fail(f"TLB {level}: {p.name} huge page {va:#x} is cached writable but is not")
+                continue
             if shift != 12:
                 leaf = p.pt.huge[shift].get(vpn)
                 if v is None or v.hugetlb != 1 << shift or not v.prot or leaf is None:

@@ -133,20 +133,23 @@ class PageQueue:
                 ok = (where[part] == lid) & (seq[part] == ps)
                 yield from part[ok].tolist()
 
-    def take(self, k: int, where: np.ndarray, seq: np.ndarray) -> list[int]:
-        """Remove and return up to ``k`` live frames, oldest first."""
+    def take(self, k: int, where: np.ndarray, seq: np.ndarray, large: dict) -> list[int]:
+        """Remove and return live frames, oldest first, until they hold ``k`` pages (a huge
+        folio's head holds 512: ``isolate_lru_folios`` counts base pages)."""
         out: list[int] = []
         lid = self.lid
-        while len(out) < k:
+        pages = 0
+        while pages < k:
             c = self._head()
             if c is None:
                 break
             fs, ss, i = c
             n = len(fs)
-            while i < n and len(out) < k:
+            while i < n and pages < k:
                 f = fs[i]
                 if where[f] == lid and seq[f] == ss[i]:
                     out.append(f)
+                    pages += large.get(f, 1) if large else 1
                 i += 1
                 self.entries -= 1
             c[2] = i
@@ -196,7 +199,7 @@ class LRULists:
     cgroup's (``cgid``, 0: the machine's). ``total`` sums each list over every lruvec (what
     /proc/meminfo shows). ``observer`` (the ``random`` policy) hears of every add and removal."""
 
-    __slots__ = ("where", "seq", "vecs", "total", "tick", "front", "observer", "mlock")
+    __slots__ = ("where", "seq", "vecs", "total", "tick", "front", "observer", "mlock", "large")
 
     def __init__(self, capacity: int) -> None:
         self.where = np.full(capacity, NOT_ON_LIST, np.int8)
@@ -207,6 +210,7 @@ class LRULists:
         self.front = -1  # sequence numbers of pages put at the old end count down from here
         self.observer = None
         self.mlock: np.ndarray | None = None  # PTEs in VM_LOCKED VMAs mapping each frame
+        self.large: dict[int, int] = {}  # a huge folio's head -> its pages (one entry counts 512)
 
     def grow(self, cap: int) -> None:
         """Grow the per-frame arrays to ``cap`` frames (FrameTable calls this as it grows)."""
@@ -241,8 +245,9 @@ class LRULists:
         v = self.vecs[cid] if cid in self.vecs else self.vec(cid)
         q = v.queues[lid]
         q.push(f, s)
-        v.count[lid] += 1
-        self.total[lid] += 1
+        n = self.large.get(f, 1) if self.large else 1
+        v.count[lid] += n
+        self.total[lid] += n
         if q.entries > 2 * v.count[lid] + _TRIM:
             q.compact(self.where, self.seq)
         if self.observer is not None:
@@ -257,8 +262,9 @@ class LRULists:
         self.seq[f] = s
         v = self.vec(cid)
         v.queues[lid].push_front(f, s)
-        v.count[lid] += 1
-        self.total[lid] += 1
+        n = self.large.get(f, 1) if self.large else 1
+        v.count[lid] += n
+        self.total[lid] += n
         if self.observer is not None:
             self.observer.added(f, lid, cid, s)
 
@@ -269,8 +275,9 @@ class LRULists:
             self.where[f] = NOT_ON_LIST
             return lid
         self.where[f] = NOT_ON_LIST
-        self.vecs[cid].count[lid] -= 1
-        self.total[lid] -= 1
+        n = self.large.get(f, 1) if self.large else 1
+        self.vecs[cid].count[lid] -= n
+        self.total[lid] -= n
         if self.observer is not None:
             self.observer.removed(f, lid, cid, int(self.seq[f]))
         return lid
@@ -361,6 +368,10 @@ class LRULists:
                 self.move(f, UNEVICTABLE, cid)
         elif before + delta == 0 and self.where[f] == UNEVICTABLE:
             self.move(f, home, cid)
+
+    def mlock_add(self, f: int, n: int) -> None:
+        """Add ``n`` to the mlock count of frame ``f``, already mlocked (a locked PMD split)."""
+        self.mlock[f] += n
 
     def is_mlocked(self, f: int) -> bool:
         """Return True if some PTE of a VM_LOCKED VMA maps frame ``f``."""

@@ -69,6 +69,7 @@ class MMU:
         self.dirty_on = False
         self.page_alloc = None
         self.pagecheck = None  # System(check_pages=True): every write stamps its page
+        self.thp = None  # vmspec.engine.thp.THP unless the machine's thp is never
 
     # ---- accessed and dirty bits, replacement bookkeeping --------------------------------------
 
@@ -170,6 +171,8 @@ class MMU:
             if v is not None and v.hugetlb:
                 self.access_huge(p, v, va, write)
                 return
+        if self.thp is not None and self.access_thp(p, va, write, 1):
+            return
         p.accesses += 1
         vpn = va >> SHIFT
         if self.tlb.lookup(p.pid, vpn, SHIFT, write):
@@ -180,6 +183,73 @@ class MMU:
         if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
             self._accessed(p, vpn, write)
 
+    # ---- transparent huge pages ---------------------------------------------------------------
+
+    def access_thp(self, p: Process, va: int, write: bool, n: int,
+                   vpns: np.ndarray | None = None) -> int:
+        """Make ``n`` accesses in one 2 MiB range starting at ``va`` if a huge PMD maps it, or
+        may map it (an empty PMD of a VMA that allows a huge page there): the first looks the
+        TLB up with the 2 MiB page size (a miss walks one level fewer, maybe faults, fills), the
+        others hit the entry it left. Return how many accesses were made: 0 if the range is not
+        huge, 1 if the fault fell back to 4 KiB pages (the rest are the caller's)."""
+        pt = p.pt
+        key = va >> 21
+        leaf = pt.thp.get(key) if pt.thp else None
+        if leaf is None:
+            if key in pt.pfn:
+                return 0
+            v = p.vmas.find(va)
+            if v is None or not self.thp.suitable(p, v, key):
+                return 0
+        else:
+            v = p.vmas.find(va)
+        if not v.prot & (W if write else R):
+            p.accesses += 1
+            p.misses += 1
+            raise _segv(p, va, v, write)
+        pid = p.pid
+        p.accesses += 1
+        if leaf is not None and self.tlb.lookup(pid, key, 21, write):
+            p.hits += 1
+        else:
+            p.misses += 1
+            if leaf is None:
+                self.tlb.lookup(pid, key, 21, write)  # nothing maps it: a miss
+                if not self.thp.fault(p, v, key, write):
+                    self._fallback(p, va, write)
+                    return 1
+                leaf = pt.thp[key]
+            elif write and not leaf.wr:
+                if not self.thp.wp_fault(p, v, key, leaf):
+                    self._fallback(p, va, write)  # split: the 4 KiB copy-on-write of this page
+                    return 1
+            p.walk_saved += 1
+            self.tlb.fill(pid, key, 21, leaf.wr)
+        leaf.young = True
+        if write:
+            leaf.dirty = True
+        rest = n - 1
+        if rest > 0:
+            p.accesses += rest
+            if self.tlb_holds[21]:
+                p.hits += rest
+            else:
+                p.misses += rest
+                p.walk_saved += rest
+        if self.policy is not None and leaf.head >= 0:
+            self.policy.touch(leaf.head)
+        if write and self.pagecheck is not None:
+            for vpn in (vpns.tolist() if vpns is not None else [va >> SHIFT]):
+                self.pagecheck.written(p, vpn)
+        return n
+
+    def _fallback(self, p: Process, va: int, write: bool) -> None:
+        """The access whose huge-page fault fell back: 4 KiB fault and TLB fill (it already
+        counted its access and its miss)."""
+        self.tlb.fill(p.pid, va >> SHIFT, SHIFT, self.resolve(p, va, write))
+        if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
+            self._accessed(p, va >> SHIFT, write)
+
     # ---- tight loop --------------------------------------------------------------------------
 
     def run(self, p: Process, items: Iterable, write: bool | None,
@@ -187,7 +257,8 @@ class MMU:
         """Access pages in order: ``items`` are page numbers (all reads or all writes, as
         ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
         an unmapped page instead of SIGSEGV (lackey replay)."""
-        if p.vmas.nhuge or self.policy is not None or self.pagecheck is not None:
+        if p.vmas.nhuge or self.policy is not None or self.pagecheck is not None or \
+                (self.thp is not None and (p.pt.thp or p.thp_capable)):
             self._run_aware(p, items, write, automap)
             return
         lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
@@ -281,6 +352,19 @@ class MMU:
                 self.access_huge(p, v, va, write, n_acc)
                 pos = end
                 continue
+            if self.thp is not None and (p.pt.thp or p.thp_capable):
+                lim = ((vpn >> 9) + 1) << 9
+                end = pos + int(np.searchsorted(vpns[pos:min(n, pos + 512)], lim))
+                n_acc = end - pos if mult is None else int(mult[pos:end].sum())
+                done = self.access_thp(p, va, write, n_acc, vpns[pos:end])
+                if done == n_acc:
+                    pos = end
+                    continue
+                if done:  # the first page fell back to 4 KiB: its other accesses, then the rest
+                    for _ in range(0 if mult is None else int(mult[pos]) - 1):
+                        self.access_one(p, va, write)
+                    pos += 1
+                    continue
             lim = min(v.end >> SHIFT, ((vpn >> 9) + 1) << 9)
             end = pos + int(np.searchsorted(vpns[pos:min(n, pos + 512)], lim))
             pv = vpns[pos:end]

@@ -181,6 +181,33 @@ class PageAllocator:
                         return -1
         return fr.alloc(flags, owner, index)
 
+    def alloc_huge(self, p, *, madvised: bool, owner: int, index):
+        """A 512-page folio for a THP fault, or None to fall back to 4 KiB pages. Order 9 is
+        costly: no OOM killer, and no kswapd (``GFP_TRANSHUGE_LIGHT``); it is taken when 512
+        frames are free above the low watermark, else above min; a MADV_HUGEPAGE region may
+        first reclaim directly once (defrag ``madvise``, ``vma_thp_gfp_mask``); a memory group
+        needs room for all 512 pages (reclaiming once, if madvised). Under a textbook policy a
+        huge page is made only of free frames (no page is given up for it)."""
+        from vmspec.engine.frames import ANON, DIRTY, EXCL
+        fr = self.frames
+        n = 512
+        if self.textbook is not None:
+            if fr.room(ANON) < n:
+                return None
+        else:
+            cg = fr.cur_cg
+            if cg is not None and cg.limit - cg.usage < n:
+                if madvised:
+                    self.reclaim.try_to_free_pages(target=cg.cid, nr_pages=n)
+                if cg.limit - cg.usage < n:
+                    return None
+            if fr.free - n < self.wm.min:
+                if madvised:
+                    self.reclaim.try_to_free_pages(nr_pages=n)
+                if fr.free - n < self.wm.min:
+                    return None
+        return fr.alloc_folio(ANON | EXCL | DIRTY, owner, index)
+
     def room(self, n: int, flags: int = 0) -> bool:
         """Return True if ``n`` frames can be handed out now without reclaim (a bulk fault)."""
         fr = self.frames

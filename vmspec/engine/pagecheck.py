@@ -36,13 +36,21 @@ class PageCheck:
     def written(self, p, vpn: int) -> None:
         """One write access to ``p``'s page at ``vpn`` has just completed."""
         fr = self.sysm.frames
-        t = p.pt.pfn.get(vpn >> 9)
-        f = int(t[vpn & 511]) if t is not None else -1
+        f = self._frame(p, vpn)
         if f < 0 or not fr.flags[f] & ANON:
             return
         self.stamp += 1
         fr.content[f] = self.stamp
         self.expected.setdefault(p.pid, {})[vpn] = self.stamp
+
+    @staticmethod
+    def _frame(p, vpn: int) -> int:
+        """The PTE (or huge PMD) value mapping ``p``'s page ``vpn`` (-1 if none)."""
+        leaf = p.pt.thp.get(vpn >> 9) if p.pt.thp else None
+        if leaf is not None:
+            return int(leaf.subs[vpn & 511]) if leaf.head >= 0 else -2
+        t = p.pt.pfn.get(vpn >> 9)
+        return int(t[vpn & 511]) if t is not None else -1
 
     def forked(self, parent, child) -> None:
         """The child's pages hold what the parent's do."""
@@ -70,8 +78,7 @@ class PageCheck:
             if not p.alive:
                 continue
             for vpn, want in self.expected.get(p.pid, {}).items():
-                t = p.pt.pfn.get(vpn >> 9)
-                v = int(t[vpn & 511]) if t is not None else -1
+                v = self._frame(p, vpn)
                 if v >= 0:
                     got = int(fr.content[v])
                 elif v <= SWP_FIRST:

@@ -30,7 +30,8 @@ TABLE_BYTES = 4096
 class PageTable:
     """All page tables of one address space. Upper levels map a table key to the table's frame."""
 
-    __slots__ = ("levels", "pfn", "wr", "young", "dirty", "ptf", "pmd", "pud", "p4d", "huge")
+    __slots__ = ("levels", "pfn", "wr", "young", "dirty", "ptf", "pmd", "pud", "p4d", "huge",
+                 "thp", "deposit")
 
     def __init__(self, levels: int) -> None:
         self.levels = levels
@@ -44,17 +45,21 @@ class PageTable:
         self.p4d: dict[int, int] = {}  # va >> 48 -> frame holding the P4D table (5-level)
         # hugetlb leaves: shift -> {va >> shift: (huge page id, writable)}
         self.huge: dict[int, dict[int, tuple[int, bool]]] = {21: {}, 30: {}}
+        # transparent huge pages (vmspec.engine.thp): va >> 21 -> PMDLeaf, and the PTE table
+        # deposited with each (pgtable_trans_huge_deposit), counted in VmPTE
+        self.thp: dict = {}
+        self.deposit: dict[int, int] = {}
 
     @property
     def nbytes(self) -> int:
         """Return VmPTE in bytes: PUD, PMD and PTE tables (ENGINE-FACTS 2.2; P4D tables are not
         accounted in ``pgtables_bytes``)."""
-        return TABLE_BYTES * (len(self.ptf) + len(self.pmd) + len(self.pud))
+        return TABLE_BYTES * (len(self.ptf) + len(self.deposit) + len(self.pmd) + len(self.pud))
 
     @property
     def nframes(self) -> int:
         """Return how many frames the tables take (every table but the PGD, P4D included)."""
-        return len(self.ptf) + len(self.pmd) + len(self.pud) + len(self.p4d)
+        return len(self.ptf) + len(self.deposit) + len(self.pmd) + len(self.pud) + len(self.p4d)
 
     def missing(self, key: int) -> int:
         """Return how many tables a fault under PTE-table ``key`` would allocate."""
@@ -136,4 +141,5 @@ class PageTable:
 
     def all_frames(self) -> list[int]:
         """Return every table frame (exit)."""
-        return [*self.ptf.values(), *self.pmd.values(), *self.pud.values(), *self.p4d.values()]
+        return [*self.ptf.values(), *self.deposit.values(), *self.pmd.values(), *self.pud.values(),
+                *self.p4d.values()]

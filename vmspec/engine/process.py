@@ -61,6 +61,7 @@ class Process:
     hresv: set = field(default_factory=set)  # addresses of private huge pages reserved, unfaulted
     memcg: object = None  # the process's memory cgroup (vmspec.engine.memcg), None: the root
     family: object = None  # its fork family (vmspec.engine.rmap.Family), for anonymous rmap
+    thp_capable: bool = False  # some VMA may hold transparent huge pages (per-access paths)
 
     @property
     def alive(self) -> bool:

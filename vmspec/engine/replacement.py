@@ -152,6 +152,7 @@ class Textbook:
         self.swap = swap
         self.cache = cache
         self.rng = np.random.default_rng(0)
+        self.thp = None  # the machine's THP, to split a huge folio chosen as the victim
         self.index = None
         if policy == "random":
             self.index = self.lists.observer = _RandomIndex()
@@ -261,6 +262,8 @@ class Textbook:
         anonymous page gets a swap slot (its swap-cache slot, else a new one), every PTE mapping
         it becomes a swap entry, it is written if dirty, and its frame is freed at once."""
         fr = self.frames
+        if fr.folios and f in fr.folios:
+            self.thp.split_folio(f)  # its other pages join the young end; this one goes
         fl = int(fr.flags[f])
         if fl & FILE:
             if fl & SHMEM:

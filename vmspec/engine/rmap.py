@@ -19,6 +19,8 @@ device-private pages, partially mapped large folios.
 
 from __future__ import annotations
 
+import numpy as np
+
 from vmspec.engine.frames import ANON, DIRTY, FILE, SHMEM
 from vmspec.engine.vma import X
 
@@ -101,14 +103,46 @@ class RMap:
                 t = q.pt.pfn.get(va >> 21)
                 if t is not None and t[(va >> 12) & 511] == f:
                     out.append((q, v, va))
-        if len(out) != fr.mapcount[f]:
+        pmds = len(self.pmd_mappers(fr.head_of(f))) if fr.folios else 0
+        if len(out) + pmds != fr.mapcount[f]:
             raise AssertionError(f"frame {f}: mapcount {int(fr.mapcount[f])} but the reverse "
-                                 f"map finds {len(out)} PTEs")
+                                 f"map finds {len(out)} PTEs and {pmds} huge PMDs")
         return out
 
+    def pmd_mappers(self, head: int) -> list[tuple]:
+        """Return ``(process, va)`` for every PMD that maps huge folio ``head``."""
+        fr = self.frames
+        if head not in fr.folios:
+            return []
+        key = int(fr.index[head]) >> 9
+        out = []
+        for q in self.by_pid[int(fr.owner[head])].family.members.values():
+            leaf = q.pt.thp.get(key) if q.pt.thp else None
+            if leaf is not None and leaf.head == head:
+                out.append((q, key << 21))
+        return out
+
+    def locked_ptes(self, subs) -> np.ndarray:
+        """Count, for each page of a (just split) folio, the PTEs of VM_LOCKED VMAs mapping it."""
+        fr = self.frames
+        key = int(fr.index[int(subs[0])]) >> 9
+        counts = np.zeros(len(subs), np.int32)
+        for q in self.by_pid[int(fr.owner[int(subs[0])])].family.members.values():
+            t = q.pt.pfn.get(key)
+            if t is None:
+                continue
+            for v in q.vmas.overlapping(key << 21, (key + 1) << 21):
+                if v.locked:
+                    lo = max(v.start, key << 21) - (key << 21) >> 12
+                    hi = min(v.end, (key + 1) << 21) - (key << 21) >> 12
+                    counts[lo:hi] += t[lo:hi] == subs[lo:hi]
+        return counts
+
     def referenced(self, f: int) -> tuple[int, bool]:
-        """``folio_referenced``: count and clear the young bits of the PTEs mapping ``f``;
-        return the count and whether a young PTE was in a VM_EXEC VMA."""
+        """``folio_referenced``: count and clear the young bits of the PTEs (and huge PMDs)
+        mapping ``f``; return the count and whether a young PTE was in a VM_EXEC VMA."""
+        if f in self.frames.folios:
+            return self._referenced_folio(f), False
         refs = 0
         exe = False
         for q, v, va in self.mappers(f):
@@ -120,6 +154,26 @@ class RMap:
                 if v is not None and v.prot & X:
                     exe = True
         return refs, exe
+
+    def _referenced_folio(self, head: int) -> int:
+        fr = self.frames
+        refs = 0
+        for q, va in self.pmd_mappers(head):
+            leaf = q.pt.thp[va >> 21]
+            if leaf.young:
+                leaf.young = False
+                refs += 1
+        subs = fr.folios[head]
+        key = int(fr.index[head]) >> 9
+        for q in self.by_pid[int(fr.owner[head])].family.members.values():
+            t = q.pt.pfn.get(key)
+            if t is not None:
+                y = q.pt.young[key]
+                hit = (t == subs) & y
+                if hit.any():
+                    refs += int(np.count_nonzero(hit))
+                    y[hit] = False
+        return refs
 
     def unmap(self, f: int, entry: int, mappers: list | None = None) -> None:
         """``try_to_unmap``: make every PTE mapping ``f`` hold ``entry`` (a swap entry, or NONE

@@ -35,6 +35,7 @@ from vmspec.engine.process import Process
 from vmspec.engine.replacement import Textbook
 from vmspec.engine.rmap import RMap, VMAObserver
 from vmspec.engine.swap import SwapDevice
+from vmspec.engine.thp import THP
 from vmspec.engine.tlb import TLB
 from vmspec.engine.vmscan import Reclaimer
 
@@ -170,8 +171,6 @@ class System:
             raise Unsupported(f"page_size {m.page_size} is not modelled yet; use 4KiB")
         if m.paging_levels not in (4, 5):
             raise EINVAL(f"paging must be 4-level or 5-level, got {m.paging_levels}")
-        if m.thp == "always":
-            raise Unsupported("thp always is not modelled yet; use thp madvise or thp never")
         if m.overcommit not in overcommit.MODES:
             raise EINVAL(f"overcommit must be heuristic, always or never, got {m.overcommit}")
         pool_bytes = sum(size * count for size, count in m.hugepages)
@@ -235,6 +234,10 @@ class System:
         self.mmu.dirty_on = self.swapdev is not None
         if self.textbook is not None and m.replacement in ("lru", "clock"):
             self.mmu.policy = self.textbook
+        self.thp = THP(self, m.thp) if m.thp != "never" else None
+        self.mmu.thp = self.handler.thp = self.reclaim.thp = self.thp
+        if self.textbook is not None:
+            self.textbook.thp = self.thp
         self.check_pages = check_pages
         if check_pages:
             from vmspec.engine.pagecheck import PageCheck
@@ -602,20 +605,23 @@ class System:
     def pswpout(self) -> _Num:
         return _Num(self.swapdev.pswpout if self.swapdev else 0)
 
-    # transparent huge pages are not modelled yet: none is ever allocated (a step that would
-    # allocate one raises Unsupported), so these counts are 0
+    # transparent huge pages (/proc/vmstat)
 
     @property
     def thp_fault_alloc(self) -> _Num:
-        return _Num(0)
+        return _Num(self.thp.stats.fault_alloc if self.thp else 0)
 
     @property
     def thp_fault_fallback(self) -> _Num:
-        return _Num(0)
+        return _Num(self.thp.stats.fault_fallback if self.thp else 0)
 
     @property
     def thp_split_pmd(self) -> _Num:
-        return _Num(0)
+        return _Num(self.thp.stats.split_pmd if self.thp else 0)
+
+    @property
+    def thp_split_page(self) -> _Num:
+        return _Num(self.thp.stats.split_page if self.thp else 0)
 
     @property
     def time(self) -> _Time:
@@ -734,14 +740,16 @@ class System:
         return len(addrspace.swap_entries_in(q, reg.start, reg.end)) * self.page_size
 
     def huge(self, p: str, r: str) -> int:
-        """Bytes of mapped hugetlb pages that a byte of the region is in (smaps Shared_Hugetlb +
-        Private_Hugetlb of that range; these are not in ``resident``, ENGINE-FACTS 12.1)."""
+        """Bytes of huge pages mapped by a PMD or PUD entry that a byte of the region is in:
+        hugetlb pages (smaps Shared/Private_Hugetlb; not in ``resident``) and transparent huge
+        pages (smaps AnonHugePages; in ``resident`` too)."""
         q = self._live(p)
         if q is None or r not in q.regions:
             return 0
         reg = q.regions[r]
         return sum(len(pages) << shift
-                   for shift, pages in addrspace.huge_pages_in(q, reg.start, reg.end).items())
+                   for shift, pages in addrspace.huge_pages_in(q, reg.start, reg.end).items()) \
+            + addrspace.thp_bytes_in(q, reg.start, reg.end)
 
     def size(self, p: str, r: str) -> int:
         q = self.procs.get(p)

@@ -104,6 +104,7 @@ class Reclaimer:
         self.wm = watermarks
         self.swappiness = swappiness
         self.two_lists = two_lists  # False under a textbook policy: nothing is ever active
+        self.thp = None  # the machine's THP (vmspec.engine.thp), to split a huge folio
         self.kswapd_failures = 0
         self.cursor = -1  # the shared memcg iterator position of partial walks
         self.counts = ReclaimCounts()
@@ -134,11 +135,12 @@ class Reclaimer:
     def _isolate(self, vec: LRUVec, lid: int, n: int) -> list[int]:
         """``isolate_lru_folios``: take up to ``n`` pages from the tail (old end) of a list."""
         lists = self.lists
-        taken = vec.queues[lid].take(n, lists.where, lists.seq)
+        taken = vec.queues[lid].take(n, lists.where, lists.seq, lists.large)
         if taken:
             lists.where[taken] = ISOLATED
-            vec.count[lid] -= len(taken)
-            lists.total[lid] -= len(taken)
+            pages = sum(lists.large.get(f, 1) for f in taken) if lists.large else len(taken)
+            vec.count[lid] -= pages
+            lists.total[lid] -= pages
             if lists.observer is not None:
                 for f in taken:
                     lists.observer.removed(f, lid, vec.cid, int(lists.seq[f]))
@@ -197,7 +199,14 @@ class Reclaimer:
     def mark_accessed_many(self, frames) -> None:
         """``folio_mark_accessed`` on each of ``frames`` (GUP's FOLL_TOUCH: populate, mlock)."""
         fl = self.frames.flags
+        fr = self.frames
+        last = -1
         for f in frames.tolist():
+            if fr.folios:
+                f = fr.head_of(f)
+                if f == last:
+                    continue
+                last = f
             old = int(fl[f])
             if not old & REFERENCED:
                 fl[f] = old | REFERENCED
@@ -217,7 +226,11 @@ class Reclaimer:
         freed = 0
         may_writepage = sc.may_writepage if sc is not None else True
         rotate: list[int] = []
-        for n, f in enumerate(folios):
+        folios = list(folios)
+        n = 0
+        while n < len(folios):
+            f = folios[n]
+            n += 1
             if sc is not None:
                 sc.nr_scanned += 1
             if lists.is_mlocked(f):
@@ -233,9 +246,14 @@ class Reclaimer:
             if ref == KEEP:
                 self._putback(f, cid)
                 continue
+            if fr.folios and f in fr.folios:  # a huge folio to reclaim: split it first
+                subs = self.thp.split_folio(f, isolated=True).tolist()
+                folios[n - 1:n] = subs
+                n -= 1
+                continue
             fl = int(flags[f])
             if fl & SHMEM:
-                for g in folios[n:]:
+                for g in folios[n - 1:]:
                     self._putback(g, cid)
                 raise Unsupported(SHMEM_RECLAIM)
             slot = 0

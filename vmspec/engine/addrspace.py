@@ -170,9 +170,10 @@ def zap(sysm, p: Process, start: int, end: int) -> None:
             p.rss_file -= len(mapped) - n_anon - n_shm
             dead = mapped[anon & (fr.mapcount[mapped] == 0)]
             if fr.folios and len(dead):  # pages of huge folios: their folio decides
-                large = fr.head[dead] >= 0
+                heads = fr.heads_of(dead)
+                large = heads >= 0
                 if large.any():
-                    folios.extend(fr.head[dead[large]].tolist())
+                    folios.extend(heads[large].tolist())
                     dead = dead[~large]
             if len(dead):
                 fr.release_many(dead)

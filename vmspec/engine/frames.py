@@ -49,7 +49,7 @@ class FrameTable:
 
     __slots__ = ("total", "mapcount", "flags", "owner", "index", "_stack", "_top", "hw",
                  "used", "cgid", "cur_cg", "cgs", "lists", "arrive_flags", "swap_hook",
-                 "pinned", "content", "head", "folios")
+                 "pinned", "content", "head1", "folios")
 
     def __init__(self, total: int) -> None:
         self.total = total
@@ -72,9 +72,10 @@ class FrameTable:
         self.swap_hook = None  # takes a swap-cache frame out of the swap cache when it is freed
         self.pinned: set[int] = set()  # frames reclaim must not take (a copy-on-write source)
         self.content: np.ndarray | None = None  # page contents, when the System tracks them
-        # huge folios (vmspec.engine.thp): each page's head frame (-1: a page of its own),
-        # allocated with the first folio; head -> the folio's 512 frames, oldest first
-        self.head: np.ndarray | None = None
+        # huge folios (vmspec.engine.thp): each page's head frame plus one (0: a page of its
+        # own; zero-filled arrays cost nothing until touched), allocated with the first folio;
+        # head -> the folio's 512 frames in address order
+        self.head1: np.ndarray | None = None
         self.folios: dict[int, np.ndarray] = {}
 
     @property
@@ -90,10 +91,10 @@ class FrameTable:
         new = min(max(need, cap * 2), self.total)
         names = ("mapcount", "flags", "owner", "index") + (("cgid",) if self.cgs else ()) + \
             (("content",) if self.content is not None else ()) + \
-            (("head",) if self.head is not None else ())
+            (("head1",) if self.head1 is not None else ())
         for name in names:
             old = getattr(self, name)
-            arr = np.full(new, -1, old.dtype) if name == "head" else np.zeros(new, old.dtype)
+            arr = np.zeros(new, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
         self.lists.grow(new)
@@ -177,10 +178,10 @@ class FrameTable:
         """Take 512 frames as one huge folio (one LRU entry of 512 pages); the caller checks
         ``room``. Return its frames, the head first."""
         subs = self.alloc_many(512, flags, owner, index, lru=False)
-        if self.head is None:
-            self.head = np.full(len(self.mapcount), -1, np.int64)
+        if self.head1 is None:
+            self.head1 = np.zeros(len(self.mapcount), np.int64)
         head = int(subs[0])
-        self.head[subs] = head
+        self.head1[subs] = head + 1
         self.folios[head] = subs
         self.lists.large[head] = 512
         self.lists.add(head, lru_type(flags), self.cid_of(head))
@@ -188,10 +189,16 @@ class FrameTable:
 
     def head_of(self, f: int) -> int:
         """Return the head frame of ``f``'s huge folio, or ``f`` for a page of its own."""
-        if self.head is None:
+        if self.head1 is None:
             return f
-        h = int(self.head[f])
-        return f if h < 0 else h
+        h = int(self.head1[f])
+        return h - 1 if h else f
+
+    def heads_of(self, frames: np.ndarray) -> np.ndarray:
+        """Return each frame's huge folio head, or -1 for a page of its own."""
+        if self.head1 is None:
+            return np.full(len(frames), -1, np.int64)
+        return self.head1[frames] - 1
 
     def add_group(self, cg) -> None:
         """Register a memory cgroup; ``cgid`` is kept as long as the other arrays from now on."""

@@ -326,7 +326,7 @@ def _check_lru(sysm, live, role) -> None:
     weight = np.ones(hw, np.int64)
     tail = np.zeros(hw, np.bool_)
     for head, subs in fr.folios.items():
-        if fr.head is None or (fr.head[subs] != head).any() or int(subs[0]) != head:
+        if fr.head1 is None or (fr.heads_of(subs) != head).any() or int(subs[0]) != head:
             _fail(f"huge folio {head}: its frames do not name it as their head")
         if lists.large.get(head) != 512:
             _fail(f"huge folio {head} is not counted as 512 pages on its list")
@@ -336,11 +336,11 @@ def _check_lru(sysm, live, role) -> None:
         weight[head] = 512
     if set(lists.large) != set(fr.folios):
         _fail("the LRU's huge entries and the huge folios disagree")
-    if fr.head is not None:
-        lone = np.flatnonzero((fr.head[:hw] >= 0) & ~tail)
+    if fr.head1 is not None:
+        lone = np.flatnonzero((fr.head1[:hw] > 0) & ~tail)
         lone = [f for f in lone.tolist() if f not in fr.folios]
         if lone:
-            _fail(f"frame {lone[0]} names head {int(fr.head[lone[0]])} but is in no huge folio")
+            _fail(f"frame {lone[0]} names head {fr.head_of(lone[0])} but is in no huge folio")
     if (where[tail] != NOT_ON_LIST).any():
         _fail("a tail page of a huge folio is on an LRU list of its own")
     user &= ~tail
@@ -368,8 +368,9 @@ def _check_lru(sysm, live, role) -> None:
         for v in p.vmas:
             if v.locked and not v.hugetlb:
                 fs = frames_in(p, v.start, v.end, thp=False)
-                if fr.head is not None and len(fs):
-                    fs = np.where(fr.head[fs] >= 0, fr.head[fs], fs)
+                if fr.head1 is not None and len(fs):
+                    heads = fr.heads_of(fs)
+                    fs = np.where(heads >= 0, heads, fs)
                 np.add.at(locks, fs, 1)
                 for key in thp_leaves_in(p, v.start, v.end):
                     if p.pt.thp[key].head >= 0:

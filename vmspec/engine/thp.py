@@ -208,7 +208,7 @@ class THP:
         locked = lists.is_mlocked(head)
         del fr.folios[head]
         del lists.large[head]
-        fr.head[subs] = -1
+        fr.head1[subs] = 0
         fr.flags[subs] = fr.flags[head]
         self.stats.split_page += 1
         mc = fr.mapcount[subs]
@@ -252,7 +252,7 @@ class THP:
             lists.remove(head, fr.cid_of(head))  # one entry of 512 pages
         subs = fr.folios.pop(head)
         del lists.large[head]
-        fr.head[subs] = -1
+        fr.head1[subs] = 0
         fr.release_many(subs)
 
     # ---- zap, fork, protect ------------------------------------------------------------------

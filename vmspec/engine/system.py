@@ -788,6 +788,44 @@ class System:
         return (len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
                 + _shared_huge(a, 0, 1 << 57, b, 0, 1 << 57))
 
+    def mappings(self, p: str) -> list[Mapping]:
+        """Return the mappings of running process ``p`` in address order (empty if not running),
+        each with its protection (``r``, ``rw``, ``rx``, ``rwx``, ``none``), backing (``anon``,
+        ``file``, ``shmem``, ``hugetlb``), the region name bound to its start (else the
+        segment's), and the bytes resident, swapped and in huge pages. Read-only, for reports
+        (like /proc/PID/smaps); costs O(mappings x regions + their page tables)."""
+        q = self._live(p)
+        if q is None:
+            return []
+        bound = [(r.start, r.end, name) for name, r in q.regions.items() if not r.freed]
+        out = []
+        for v in q.vmas:
+            inside = [(start, name) for start, end, name in bound if start <= v.start < end]
+            region = max(inside)[1] if inside else v.name
+            backing = ("hugetlb" if v.hugetlb else "shmem" if v.shmem else "file" if v.file is not None
+                       else "anon")
+            prot = "".join(c for c, bit in (("r", 1), ("w", 2), ("x", 4)) if v.prot & bit) or "none"
+            huge = sum(len(pages) << shift
+                       for shift, pages in addrspace.huge_pages_in(q, v.start, v.end).items())
+            resident = len(addrspace.frames_in(q, v.start, v.end)) * self.page_size
+            swapped = len(addrspace.swap_entries_in(q, v.start, v.end)) * self.page_size if q.swapents else 0
+            out.append(Mapping(v.start, v.end, prot, backing, region, resident, swapped, huge))
+        return out
+
+
+class Mapping:
+    """One mapping of a process as an address-space map shows it (like a /proc/PID/smaps entry)."""
+
+    __slots__ = ("start", "end", "prot", "backing", "region", "resident", "swapped", "huge")
+
+    def __init__(self, start, end, prot, backing, region, resident, swapped, huge) -> None:
+        self.start, self.end, self.prot, self.backing, self.region = start, end, prot, backing, region
+        self.resident, self.swapped, self.huge = resident, swapped, huge
+
+    def __repr__(self) -> str:
+        return (f"Mapping({self.start:#x}-{self.end:#x} {self.prot} {self.backing} {self.region!r} "
+                f"resident={self.resident} swapped={self.swapped} huge={self.huge})")
+
 
 def _shared_huge(a: Process, a0: int, a1: int, b: Process, b0: int, b1: int) -> int:
     """Bytes of hugetlb pages that both ``a`` (in ``[a0, a1)``) and ``b`` (in ``[b0, b1)``) map."""

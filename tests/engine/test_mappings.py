@@ -1,0 +1,40 @@
+"""The read-only address-space map (``System.mappings``) that reports draw."""
+
+from __future__ import annotations
+
+from vmspec.engine import Image, MachineConfig, Segment, System
+
+KiB, MiB = 1 << 10, 1 << 20
+
+
+def test_mappings_in_address_order_with_resident_swapped_and_protection():
+    s = System(MachineConfig(ram=64 * MiB, swap=16 * MiB, replacement="fifo"))
+    s.spawn("p", Image("img", (Segment("text", 64 * KiB),)), memory_max=256 * KiB)
+    s.mmap("p", "buf", 1 * MiB)
+    s.mmap("p", "ro", 64 * KiB, prot="r")
+    s.access("p", "buf", 0, 512 * KiB, write=True)
+    s.access("p", "text", 0, 8 * KiB, write=False)
+    maps = s.mappings("p")
+    starts = [m.start for m in maps]
+    assert starts == sorted(starts)
+    by_region = {m.region: m for m in maps}
+    buf = by_region["buf"]
+    assert buf.end - buf.start == 1 * MiB and buf.prot == "rw" and buf.backing == "anon"
+    assert buf.resident + buf.swapped == 512 * KiB  # what the group could not keep went to swap
+    assert buf.swapped == s.swapped("p", "buf") and buf.resident == s.resident("p", "buf")
+    assert by_region["ro"].prot == "r" and by_region["ro"].resident == 0
+    assert by_region["text"].prot == "rx" and by_region["text"].backing == "file"
+    assert by_region["text"].resident == 8 * KiB
+    assert sum(m.resident for m in maps) == s.rss("p")
+    assert sum(m.end - m.start for m in maps) == s.vsz("p")
+
+
+def test_hugetlb_bytes_and_not_running():
+    s = System(MachineConfig(ram=64 * MiB, hugepages=((2 * MiB, 4),)))
+    s.spawn("p")
+    s.mmap("p", "h", 4 * MiB, hugetlb=2 * MiB)
+    s.access("p", "h", 0, 2 * MiB, write=True)
+    (h,) = [m for m in s.mappings("p") if m.region == "h"]
+    assert h.backing == "hugetlb" and h.huge == 2 * MiB == s.huge("p", "h")
+    s.exit("p")
+    assert s.mappings("p") == [] and s.mappings("nobody") == []

@@ -38,3 +38,16 @@ def test_hugetlb_bytes_and_not_running():
     assert h.backing == "hugetlb" and h.huge == 2 * MiB == s.huge("p", "h")
     s.exit("p")
     assert s.mappings("p") == [] and s.mappings("nobody") == []
+
+
+def test_rss_shmem_is_the_shared_anonymous_part_of_rss():
+    s = System(MachineConfig(ram=64 * MiB))
+    s.spawn("p")
+    s.mmap("p", "shm", 256 * KiB, shared=True)
+    s.mmap("p", "priv", 256 * KiB)
+    s.access("p", "shm", 0, 256 * KiB, write=True)
+    s.access("p", "priv", 0, 128 * KiB, write=True)
+    assert s.rss_shmem("p") == 256 * KiB and s.rss_anon("p") == 128 * KiB
+    assert s.rss("p") == s.rss_anon("p") + s.rss_file("p") + s.rss_shmem("p")
+    (shm,) = [m for m in s.mappings("p") if m.region == "shm"]
+    assert shm.backing == "shmem" and shm.resident == 256 * KiB

@@ -649,6 +649,11 @@ class System:
         q = self._live(p)
         return q.rss_file * self.page_size if q else 0
 
+    def rss_shmem(self, p: str) -> int:
+        """RssShmem: resident shared-memory (shmem) pages in bytes; read-only, for reports."""
+        q = self._live(p)
+        return q.rss_shmem * self.page_size if q else 0
+
     def pss(self, p: str) -> Fraction:
         q = self._live(p)
         if q is None:

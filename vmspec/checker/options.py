@@ -38,6 +38,7 @@ class CheckOptions(BaseModel):
     fail_fast: bool = False
     select: Optional[str] = None  # -k expression
     root: Optional[str] = None  # --root as given, for the reproduce command
+    record: bool = False  # sample every step's state for a picture (--html, vmspec show)
 
 
 def read_pyproject(start: str) -> dict[str, Any]:

@@ -59,6 +59,9 @@ class ScenarioResult(BaseModel):
     seed_overridden: bool = False
     trace: list[StepRecord] = Field(default_factory=list)  # every step, when --trace is on
     reproduce: str = ""
+    params: dict[str, str] = Field(default_factory=dict)  # a parametrised scenario's values, as written
+    template: str = ""  # ... and its title without them
+    recording: Optional[dict] = Field(default=None, exclude=True)  # vmspec.checker.record, when asked for
 
 
 class FileError(BaseModel):

@@ -131,6 +131,7 @@ class ScenarioRun:
         self._watched: set[int] = set()  # ids of the `always` nodes being watched
         self.iterations: list[tuple[int, int]] = []  # (iteration, count) of each enclosing repeat
         self.status = "passed"
+        self.recorder = None  # a Recorder (vmspec.checker.record) when a report asks for pictures
 
     # ------------------------------------------------------------------ text helpers
     def text_of(self, node) -> str:
@@ -351,6 +352,8 @@ class ScenarioRun:
                 expression=text, detail="add `=> " + failure + "` to the step if this is expected",
             ))
         self._check_watches()
+        if self.recorder is not None:
+            self.recorder.settle(self)
 
     def _record(self, step, changes: str, trail: bool = True) -> None:
         """Remember a step for the trail of later violations (checks are not part of it) and
@@ -362,6 +365,8 @@ class ScenarioRun:
             self.trail.append(record)
         if self.options.trace and len(self.trace) < 100_000:
             self.trace.append(record)
+        if self.recorder is not None:
+            self.recorder.sample(self, record)
 
     # ------------------------------------------------------------------ entry
     def run(self) -> ScenarioResult:
@@ -373,6 +378,10 @@ class ScenarioRun:
             seed=seed, seed_overridden=self.options.seed is not None, reproduce=self.reproduce(),
         )
         self._current_step = scenario
+        if self.options.record:
+            from vmspec.checker.record import Recorder
+
+            self.recorder = Recorder()
         alarm = _Alarm(self.options.timeout)
         try:
             machine = self.resolved.machine
@@ -421,6 +430,8 @@ class ScenarioRun:
                 self.violations[index] = watch.violation.model_copy(update={"later_breaks": watch.later})
         result.violations = self.violations
         result.trace = self.trace
+        if self.recorder is not None:
+            result.recording = self.recorder.finish(self)
         if self.status == "error":
             result.status = "error"
         elif self.violations:

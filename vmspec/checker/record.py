@@ -1,0 +1,161 @@
+"""Record what a scenario's pictures need: the machine's and every process's memory over its steps.
+
+A :class:`Recorder` is made only when a report asks for it (``vmspec check --html``, ``vmspec
+show``); the runner then calls :meth:`Recorder.sample` after each step and :meth:`Recorder.settle`
+after a step's checks. It keeps at most ``2 * points`` samples whatever the number of steps: every
+``stride``-th step is sampled, and when the buffer fills, every other sample is dropped and the
+stride doubles (so a million-step ``repeat`` costs a counter per step and a few thousand samples).
+Violations are marked at the step where they appeared (never dropped), and the address-space map
+of every running process is taken at the first failing step, else after the last step. The result
+is a plain, JSON-ready dict (it crosses pytest-xdist and ``-j`` workers as is). There is no Linux
+counterpart: it reads the engine's getters (/proc/PID/status, /proc/meminfo, smaps) and never
+changes anything. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import time
+
+DEFAULT_POINTS = 1000  # samples kept: between DEFAULT_POINTS and 2x that per scenario
+MAX_MARKS = 500  # violations marked on one timeline
+MAX_MAPPINGS = 2000  # mappings shown per process
+EXCERPT = 2  # source lines around a violation's line
+
+SYSTEM_SERIES = ("free", "cached", "swap_used", "committed")
+PROCESS_SERIES = ("rss_anon", "rss_file", "rss_shmem", "swap", "pagetables",
+                  "minor", "major", "cow", "tlb_hits", "tlb_misses")
+
+
+class Recorder:
+    """Samples one scenario run; see the module docstring."""
+
+    def __init__(self, points: int = DEFAULT_POINTS):
+        self.points = max(2, points)
+        self.stride = 1
+        self.ordinal = 0  # steps seen so far (checks included)
+        self.rows: list[tuple] = []  # (ordinal, line, text, iteration, system tuple, {proc: tuple})
+        self.last = None  # the row of the latest step, sampled or not (kept for the final state)
+        self.lines: list[tuple[int, int]] = [(0, 0), (0, 0)]  # (ordinal, line) of the last two steps
+        self.seen = 0  # violations attributed so far
+        self.marks: list[dict] = []
+        self.maps: dict | None = None
+        self.started = time.perf_counter()
+
+    # ------------------------------------------------------------------ during the run
+    def sample(self, run, record) -> None:
+        """Note one executed step (its StepRecord); sample the state if this step is due."""
+        self.ordinal += 1
+        self.lines = [self.lines[1], (self.ordinal, record.line)]
+        due = self.ordinal % self.stride == 0
+        self.last = (self.ordinal, record, run) if not due else None
+        if due:
+            self.rows.append(self._row(run, self.ordinal, record))
+            if len(self.rows) >= 2 * self.points:
+                self.rows = self.rows[1::2]  # keep the even ordinals of the doubled stride
+                self.stride *= 2
+        self.settle(run)
+
+    def _row(self, run, ordinal: int, record) -> tuple:
+        sys = run.system
+        system = (int(sys.free), int(sys.cached), int(sys.swap_used), int(sys.committed))
+        procs = {}
+        for p in run.spawned:
+            f, t = sys.faults(p), sys.tlb(p)
+            procs[p] = (sys.rss_anon(p), sys.rss_file(p), sys.rss_shmem(p), sys.swap(p), sys.pagetables(p),
+                        f.minor, f.major, f.cow, t.hits, t.misses)
+        return (ordinal, record.file, record.line, record.text, record.iteration, system, procs)
+
+    def settle(self, run) -> None:
+        """Mark violations that appeared since the last call at the step they belong to (the
+        latest step on their line, else the step before) and take the map at the first one."""
+        violations = run.violations
+        if len(violations) == self.seen:
+            return
+        (before, before_line), (now, now_line) = self.lines
+        for v in violations[self.seen:]:
+            if len(self.marks) < MAX_MARKS:
+                at = now if v.line == now_line or before == 0 else before
+                self.marks.append({"step": at, "file": v.file, "line": v.line, "kind": v.kind,
+                                   "message": v.message})
+        self.seen = len(violations)
+        if self.maps is None:
+            self.maps = self._maps(run, "at the first failing step")
+
+    def _maps(self, run, when: str) -> dict:
+        sys = run.system
+        out = {}
+        for p in run.spawned:
+            rows = []
+            for m in sys.mappings(p)[:MAX_MAPPINGS]:
+                rows.append([f"{m.start:#014x}", f"{m.end:#014x}", m.end - m.start, m.prot, m.backing, m.region, m.resident, m.swapped, m.huge])
+            out[p] = {"status": sys.status(p), "mappings": rows}
+        return {"step": self.ordinal, "when": when, "procs": out}
+
+    # ------------------------------------------------------------------ at the end
+    def finish(self, run) -> dict:
+        """Return the recording: samples as columns, marks, maps, final values and excerpts."""
+        seconds = time.perf_counter() - self.started
+        if self.last is not None:  # the final state is always drawn
+            ordinal, record, _ = self.last
+            self.rows.append(self._row(run, ordinal, record))
+        self.settle(run)
+        if getattr(run, "system", None) is not None and self.maps is None:
+            self.maps = self._maps(run, "after the last step")
+        names: list[str] = []
+        for row in self.rows:
+            for p in row[6]:
+                if p not in names:
+                    names.append(p)
+        zero = (0,) * len(PROCESS_SERIES)
+        procs = {}
+        for p in names:
+            cols = list(zip(*(row[6].get(p, zero) for row in self.rows)))
+            procs[p] = {key: list(col) for key, col in zip(PROCESS_SERIES, cols)}
+        system_cols = list(zip(*(row[5] for row in self.rows))) if self.rows else [()] * 4
+        return {
+            "seconds": seconds,
+            "steps": self.ordinal,
+            "stride": self.stride,
+            "x": [row[0] for row in self.rows],
+            "where": [f"{row[1]}:{row[2]}" for row in self.rows],
+            "text": [row[3] + (f"  (repeat {row[4]})" if row[4] else "") for row in self.rows],
+            "system": {key: list(col) for key, col in zip(SYSTEM_SERIES, system_cols)},
+            "procs": procs,
+            "marks": self.marks,
+            "maps": self.maps or {"step": 0, "when": "before any step", "procs": {}},
+            "final": final_values(run),
+            "excerpts": _excerpts(run),
+        }
+
+
+def final_values(run) -> dict[str, int]:
+    """Return the observables a curve across a parameter can plot, as plain integers (bytes,
+    counts, nanoseconds), keyed as the language writes them."""
+    sys = getattr(run, "system", None)
+    if sys is None:
+        return {}
+    out = {"time": int(sys.time), "free": int(sys.free), "cached": int(sys.cached),
+           "swap_used": int(sys.swap_used), "committed": int(sys.committed), "oom_kills": int(sys.oom_kills)}
+    for p in run.spawned:
+        f, t = sys.faults(p), sys.tlb(p)
+        out.update({
+            f"faults({p}).minor": f.minor, f"faults({p}).major": f.major, f"faults({p}).cow": f.cow,
+            f"faults({p}).minor + faults({p}).major": f.minor + f.major,
+            f"tlb({p}).hits": t.hits, f"tlb({p}).misses": t.misses, f"rss({p})": sys.rss(p),
+            f"swap({p})": sys.swap(p), f"pagetables({p})": sys.pagetables(p), f"time({p})": sys.process_time(p),
+        })
+    return out
+
+
+def _excerpts(run) -> dict[str, list]:
+    """Return, for each violation's ``file:line``, the source lines around it (number, text)."""
+    out: dict[str, list] = {}
+    sources = run.program.sources
+    for v in run.violations:
+        key = f"{v.file}:{v.line}"
+        if key in out or len(out) >= MAX_MARKS:
+            continue
+        lines = sources.get(v.file, "").splitlines()
+        lo, hi = max(1, v.line - EXCERPT), min(len(lines), v.line + EXCERPT)
+        out[key] = [[n, lines[n - 1]] for n in range(lo, hi + 1)]
+    return out

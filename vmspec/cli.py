@@ -104,6 +104,15 @@ def _check(args) -> int:
         raise UsageError(str(exc)) from None
     overrides = {name: getattr(args, name, None) for name in ("seed", "max_accesses", "timeout", "trace", "fail_fast", "select")}
     overrides["root"] = args.root
+    html_path = args.html if args.html is not None else config.get("html")
+    if html_path is not None:
+        from vmspec.reporting.html import plotly_js
+
+        try:
+            plotly_js()  # refuse before running anything
+        except ImportError as exc:
+            raise UsageError(f"--html: {exc}") from None
+        overrides["record"] = True
     options = make_options(config, overrides)
     # [tool.vmspec] paths are relative to the pyproject.toml that names them
     base = os.path.dirname(pyproject) if pyproject else "."
@@ -122,6 +131,13 @@ def _check(args) -> int:
         report = check(paths, options, root=args.root, jobs=jobs)
     if report.errors:
         sys.stderr.write(text.error_text(report.errors) + "\n")
+    if html_path is not None:
+        from vmspec.reporting import html
+
+        try:
+            html.write(report, html_path)
+        except OSError as exc:
+            raise UsageError(f"--html: cannot write {html_path}: {exc.strerror or exc}") from None
     if fmt == "json":
         from vmspec.reporting import json as json_report
 

@@ -76,6 +76,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("trace", "--trace", bool, "report every step with what it changed, even on success"),
     OptionSpec("format", "--format", str, "report format [text]", "FORMAT", choices=FORMATS, pytest=False),
     OptionSpec("jobs", "--jobs", int, "check files in N processes [1]", "N", minimum=1, pytest=False),
+    OptionSpec("html", "--html", str, "also write a self-contained HTML report with timelines to FILE "
+               "(needs the extra vmspec[html])", "FILE"),
     OptionSpec("paths", "--paths", list, "files and directories checked when none are given [.]",
                pytest=False, cli=False),
 )

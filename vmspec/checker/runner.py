@@ -376,6 +376,7 @@ class ScenarioRun:
         result = ScenarioResult(
             file=self.path, line=scenario.span.line, title=scenario.title, status="passed",
             seed=seed, seed_overridden=self.options.seed is not None, reproduce=self.reproduce(),
+            params=dict(getattr(self.resolved, "params", ())), template=getattr(self.resolved, "template", ""),
         )
         self._current_step = scenario
         if self.options.record:

@@ -64,7 +64,7 @@ def check_file(path: str, title: str | None, options: CheckOptions, root: str | 
     results = []
     for resolved in program.scenarios:
         sc = resolved.scenario
-        if title is not None and sc.title != title:
+        if title is not None and title not in (sc.title, resolved.template):  # an instance, or all of them
             continue
         if predicate is not None and not predicate(sc.title):
             continue
@@ -72,7 +72,7 @@ def check_file(path: str, title: str | None, options: CheckOptions, root: str | 
         results.append(result)
         if options.fail_fast and result.status != "passed":
             break
-    if title is not None and not results and not any(r.scenario.title == title for r in program.scenarios):
+    if title is not None and not results and not any(title in (r.scenario.title, r.template) for r in program.scenarios):
         raise UsageError(f"{path}: no scenario titled {title!r}")
     return results, []
 

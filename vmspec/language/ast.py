@@ -395,6 +395,32 @@ class Invariant(Node):
     expr: Expr
 
 
+class Param(Node):
+    """``$name`` (or ``$name pages``) in a parametrised scenario: stands for one of the values of
+    its ``for`` where a size, a count, a policy word or an expression operand goes. ``role`` says
+    which (``size``, ``offset``, ``count``, ``word:replacement``, ``word:thp``, ``expr``); the
+    loader replaces every Param of an instance by its value (``vmspec.language.params``)."""
+
+    name: str
+    unit: Optional[str] = None  # `$n pages`: a count parameter used as a size
+    role: str = "expr"
+
+
+ParamValue = Union[CountLit, SizeLit, NameRef]
+
+
+class ParamDecl(Node):
+    """``for NAME in [v, ...]`` or ``for NAME in A to B [by S]`` (inclusive) after a scenario's
+    title: the scenario runs once per value (per combination, with several)."""
+
+    name: str
+    name_span: Optional[Span] = None
+    values: tuple[ParamValue, ...] = ()  # the list form
+    start: Optional[ParamValue] = None  # the range form
+    stop: Optional[ParamValue] = None
+    by: Optional[ParamValue] = None
+
+
 class Scenario(Node):
     """``scenario "title" [on MACHINE] [seed N] { STEP* }``; an inline ``machine { }`` as the first
     statement is held in ``machine_inline`` (and removed from ``steps``)."""
@@ -405,6 +431,7 @@ class Scenario(Node):
     machine_inline: Optional[Machine] = None
     seed: Optional[int] = None
     steps: tuple[Step, ...] = ()
+    params: tuple[ParamDecl, ...] = ()  # `for NAME in ...` clauses, in order
 
 
 TopItem = Union[Include, Machine, Image, Invariant, Scenario, FileDecl]

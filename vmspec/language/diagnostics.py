@@ -33,6 +33,7 @@ _PHRASES = {
     "NUMBER": "a number",
     "DURATION": "a duration such as 20ns",
     "PERCENT": "a percentage such as 95%",
+    "PARAM": "a parameter such as $frames",
     "NAME": "a name",
     "STRING": 'a string in double quotes',
     "_NL": "the end of the statement",
@@ -75,9 +76,12 @@ def error_at_offset(text: str, path: str, offset: int, message: str, hint: str |
 
 def describe_parse_error(exc: Any, text: str, path: str) -> SpecError:
     """Translate a :class:`~vmspec.language.driver.ParseFailure` into one worded SpecError."""
+    # a `$name` of a parametrised scenario fits wherever a value does: saying so at every value
+    # would only lengthen the messages, so it is named only where nothing else fits
+    expected = set(exc.expected) - {"PARAM"} or set(exc.expected)
     if exc.at_end:
-        return _unexpected_end(text, path, set(exc.expected))
-    return _unexpected_at(text, path, exc.offset, exc.token, set(exc.expected), exc.previous)
+        return _unexpected_end(text, path, expected)
+    return _unexpected_at(text, path, exc.offset, exc.token, expected, exc.previous)
 
 
 def _word_at(text: str, offset: int) -> str:

@@ -15,6 +15,7 @@ from vmspec.errors import SpecError, SpecErrors
 from vmspec.language import ast
 from vmspec.language.includes import FileSet, default_root, load_files, visible_files
 from vmspec.language.machines import flatten, own_settings, require_ram, validate
+from vmspec.language.params import check_no_params, expand
 from vmspec.language.program import Program, ResolvedScenario
 from vmspec.language.resolve import Scope, check_invariant, check_scenario, scenario_machine
 from vmspec.source import Span
@@ -85,6 +86,8 @@ def _load(path: str, root: str | None) -> Program:
         if entry.spec is None:
             continue
         for item in entry.spec.items:
+            if not isinstance(item, (ast.Scenario, ast.Include)):
+                check_no_params(item, errors)  # `$name` means something only inside a scenario
             key = _definition_key(item)
             if key is not None:
                 if key in defined:
@@ -114,9 +117,11 @@ def _load(path: str, root: str | None) -> Program:
     errors.extend(machine_errors)
     scenarios = []
     titles: dict[str, ast.Scenario] = {}
+    instances = []
     for item in main.spec.items:
-        if not isinstance(item, ast.Scenario):
-            continue
+        if isinstance(item, ast.Scenario):
+            instances += [(instance, item, pairs) for instance, pairs in expand(item, errors)]
+    for item, template, pairs in instances:
         if item.title in titles:
             errors.append(SpecError(
                 f'two scenarios are titled "{item.title}" (the first at line {titles[item.title].span.line})',
@@ -132,7 +137,8 @@ def _load(path: str, root: str | None) -> Program:
             require_ram(machine, errors)
         check_scenario(item, scope, path)
         if machine is not None:
-            scenarios.append(ResolvedScenario(scenario=item, machine=machine))
+            scenarios.append(ResolvedScenario(scenario=item, machine=machine, params=pairs,
+                                              template=template.title if pairs else ""))
     if errors:
         raise _sorted(errors, sources, fs)
     return Program(path=path, spec=main.spec, machines=dict(scope.machines), images=dict(scope.images),

@@ -44,6 +44,8 @@ def num(node: ast.Node, field: str, value: int | None = None) -> str:
     decimal if its spelling is unknown or does not match the value."""
     if value is None:
         value = getattr(node, field)
+    if isinstance(value, ast.Param):
+        return param_text(value)
     spelled = node.spelling
     if spelled:
         for name, digits in spelled:
@@ -67,8 +69,32 @@ def _amount_unit(amount: str, unit: str) -> str:
     return f"{amount}{unit}"
 
 
+def param_text(ref: ast.Param) -> str:
+    """Return a parameter reference: ``$frames``, ``$frames pages``."""
+    return f"${ref.name}" + (f" {ref.unit}" if ref.unit else "")
+
+
+def _param_value_text(value: ast.Node) -> str:
+    return value.name if isinstance(value, ast.NameRef) else print_expr(value) if not isinstance(
+        value, ast.SizeLit) else size_text(value)
+
+
+def params_text(decls: tuple) -> str:
+    """Return a scenario's ``for NAME in ...`` clauses, each with a leading space."""
+    out = ""
+    for d in decls:
+        if d.start is not None:
+            out += f" for {d.name} in {_param_value_text(d.start)} to {_param_value_text(d.stop)}"
+            out += f" by {_param_value_text(d.by)}" if d.by is not None else ""
+        else:
+            out += f" for {d.name} in [" + ", ".join(_param_value_text(v) for v in d.values) + "]"
+    return out
+
+
 def size_text(lit: ast.SizeLit, bare_bytes: bool = False) -> str:
     """Return a size as written: ``64MiB``, ``3 pages``, ``0``; bytes bare inside ranges."""
+    if isinstance(lit, ast.Param):
+        return param_text(lit)
     amount = num(lit, "amount")
     if lit.unit == "B" and (lit.amount == 0 or bare_bytes):
         return amount
@@ -108,6 +134,8 @@ def print_expr(node: ast.Node) -> str:
         return _amount_unit(num(node, "amount"), node.unit)
     if isinstance(node, ast.CountLit):
         return num(node, "value")
+    if isinstance(node, ast.Param):
+        return param_text(node)
     if isinstance(node, ast.DurationLit):
         return f"{num(node, 'amount')}{node.unit}"
     if isinstance(node, ast.PercentLit):
@@ -146,7 +174,7 @@ def setting_text(s: ast.Setting) -> str:
     if name == "hugepages":
         return f"hugepages {size_text(s.size)} x {num(s, 'number')}"
     if name in ("thp", "replacement"):
-        return f"{name} {s.word}"
+        return f"{name} {param_text(s.word) if isinstance(s.word, ast.Param) else s.word}"
     if name == "overcommit":
         return f"overcommit {s.word}" + (f" ratio {num(s, 'number')}" if s.number is not None else "")
     if name == "watermarks":
@@ -268,6 +296,7 @@ def _emit(out: list[Line], depth: int, node: ast.Node, top: bool) -> None:
             header += f" on {node.machine}"
         if node.seed is not None:
             header += f" seed {num(node, 'seed')}"
+        header += params_text(node.params)
         body = ([node.machine_inline] if node.machine_inline is not None else []) + list(node.steps)
         _block(out, depth, header, node, body, top)
     elif isinstance(node, ast.Repeat):

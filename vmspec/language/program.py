@@ -19,6 +19,8 @@ class ResolvedScenario:
 
     scenario: ast.Scenario
     machine: ast.Machine
+    params: tuple[tuple[str, str], ...] = ()  # an instance of a parametrised scenario: (name, value)
+    template: str = ""  # ... and the scenario's title as written, without the values
 
 
 @dataclass(frozen=True)

@@ -165,8 +165,17 @@ class ASTBuilder:
                 i += 1
         return "".join(out)
 
+    def param(self, tok: Token, role: str) -> ast.Param:
+        """Build a Param from a PARAM token (``$n`` or ``$n pages``) used as ``role``."""
+        name, _, unit = str(tok)[1:].partition(" ")
+        name, _, tab_unit = name.partition("\t")
+        unit = (unit or tab_unit).strip(" \t") or None
+        return build(ast.Param, span=self.span(tok), name=name, unit=unit, role=role)
+
     def size(self, tok: Token) -> ast.SizeLit:
         """Build a SizeLit from a SIZE token, or from a bare NUMBER (only ``0`` needs no unit)."""
+        if tok.type == "PARAM":
+            return self.param(tok, "size")
         if tok.type == "NUMBER":
             value = self.integer(tok)
             if value != 0:
@@ -184,6 +193,8 @@ class ASTBuilder:
 
     def offset(self, tok: Token) -> ast.SizeLit:
         """Build a range offset: a bare integer inside ``[...]`` is a byte offset."""
+        if tok.type == "PARAM":
+            return self.param(tok, "offset")
         if tok.type == "NUMBER":
             value = self.integer(tok)
             return build(ast.SizeLit, span=self.span(tok), amount=value, unit="B",
@@ -212,6 +223,8 @@ class ASTBuilder:
                          spelling=spelling(("value", str(tok), value)))
         if kind == "DURATION":
             return self.duration(tok)
+        if kind == "PARAM":
+            return self.param(tok, "expr")
         if kind == "PERCENT":
             digits = tok.rstrip("% \t")
             pct = self.integer(tok, digits)
@@ -286,6 +299,28 @@ class ASTBuilder:
     def seed_opt(self, c: list[Any]) -> tuple[str, Any, Token, Token]:
         return ("seed", self.integer(c[1]), c[0], c[1])  # the token: its span, its spelling
 
+    def param_opt(self, c: list[Any]) -> tuple[str, Any, Token, Token]:
+        values = dict(c[3])
+        last = values.pop("last")
+        decl = build(ast.ParamDecl, span=self.span(c[0], last), name=self.name(c[1]),
+                     name_span=self.span(c[1]), **values)
+        return (f"for {decl.name}", decl, c[1], last)
+
+    def _param_value(self, tok: Token) -> ast.ParamValue:
+        if tok.type == "NAME":
+            return build(ast.NameRef, span=self.span(tok), name=str(tok))
+        if tok.type == "SIZE":
+            return self.size(tok)
+        return self.literal(tok)
+
+    def param_list(self, c: list[Any]) -> dict[str, Any]:
+        return {"values": tuple(self._param_value(t) for t in c if t.type not in ("LBRACKET", "RBRACKET")),
+                "last": c[-1]}
+
+    def param_range(self, c: list[Any]) -> dict[str, Any]:
+        return {"start": self._param_value(c[0]), "stop": self._param_value(c[2]),
+                "by": self._param_value(c[4]) if len(c) > 3 else None, "last": c[-1]}
+
     def scenario(self, c: list[Any]) -> ast.Scenario:
         opts = self.opts([x for x in c if isinstance(x, tuple)], c[0])
         steps = [x for x in c[2:] if not isinstance(x, (tuple, Token))]
@@ -304,7 +339,8 @@ class ASTBuilder:
         return build(
             ast.Scenario, span=self.span(c[0], c[-1]), title=self.string(c[1]), machine=opts.get("on"),
             machine_span=self.span(on[3]) if on else None, machine_inline=inline, seed=seed,
-            steps=tuple(steps), spelling=spelling(self._opt_digits(c, "seed", seed)))
+            steps=tuple(steps), spelling=spelling(self._opt_digits(c, "seed", seed)),
+            params=tuple(x[1] for x in c if isinstance(x, tuple) and x[0].startswith("for ")))
 
     def file_decl(self, c: list[Any]) -> ast.FileDecl:
         size = self.size(c[2])
@@ -333,6 +369,8 @@ class ASTBuilder:
                              spelling=spelling(("number", str(c[3]), number)))
 
     def word_setting(self, c: list[Any]) -> ast.Setting:
+        if c[1].type == "PARAM":
+            return self._setting(c, word=self.param(c[1], f"word:{c[0]}"))
         return self._setting(c, word=str(c[1]))
 
     def overcommit_setting(self, c: list[Any]) -> ast.Setting:
@@ -346,6 +384,8 @@ class ASTBuilder:
         return self._setting(c, sizes=(self.size(c[2]), self.size(c[4]), self.size(c[6])))
 
     def number_setting(self, c: list[Any]) -> ast.Setting:
+        if c[1].type == "PARAM":
+            return self._setting(c, number=self.param(c[1], "count"))
         number = self.integer(c[1])
         return self._setting(c, number=number, spelling=spelling(("number", str(c[1]), number)))
 
@@ -454,7 +494,7 @@ class ASTBuilder:
             if isinstance(step, ast.Machine):
                 self.error("an inline machine must be the first statement of its scenario", step)
         body = tuple(s for s in body if not isinstance(s, ast.Machine))
-        count = self.integer(c[1])
+        count = self.param(c[1], "count") if c[1].type == "PARAM" else self.integer(c[1])
         node = self._step(ast.Repeat, c[0], c[-1], kind="repeat", count=count, body=body,
                           spelling=spelling(("count", str(c[1]), count)))
         return self.nest(node, *body) if body else node
@@ -539,7 +579,7 @@ class ASTBuilder:
     def random_access(self, c: list[Any]) -> ast.RandomAccess:
         opts = self.opts(c[5:], c[1])
         last = c[-1][3] if len(c) > 5 else c[4]
-        count = self.integer(c[4])
+        count = self.param(c[4], "count") if c[4].type == "PARAM" else self.integer(c[4])
         return self._step(ast.RandomAccess, c[0], last, kind="random", **self._names(c[0], c[2]),
                           count=count, seed=opts.get("seed"), write=opts.get("mode") == "write",
                           spelling=spelling(("count", str(c[4]), count),

@@ -17,6 +17,7 @@ import pytest
 from vmspec.options import OPTION_SPECS, OptionError, argparse_type, read_pyproject
 
 _PYTEST_SPECS = tuple(spec for spec in OPTION_SPECS if spec.pytest)
+_HTML_PROPERTY = "vmspec_html_result"
 
 
 def pytest_addoption(parser):
@@ -37,6 +38,15 @@ def pytest_configure(config):
         config._vmspec_config = read_pyproject(str(config.rootpath))[1]
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
+    path = _html_path(config)
+    if path is not None and not hasattr(config, "workerinput"):  # the controller writes it
+        from vmspec.reporting.html import plotly_js
+
+        try:
+            plotly_js()  # refuse before running anything
+        except ImportError as exc:
+            raise pytest.UsageError(f"--vmspec-html: {exc}") from None
+        config.pluginmanager.register(_HtmlReport(path), "vmspec-html")
 
 
 def pytest_collect_file(file_path, parent):
@@ -53,8 +63,37 @@ def _options(config):
 
         table = getattr(config, "_vmspec_config", {})
         overrides = {spec.name: config.getoption("vmspec_" + spec.name) for spec in _PYTEST_SPECS}
+        if _html_path(config) is not None:
+            overrides["record"] = True
         cached = config._vmspec_options = make_options(table, overrides)
     return cached
+
+
+def _html_path(config):
+    path = config.getoption("vmspec_html", None)
+    return path if path is not None else getattr(config, "_vmspec_config", {}).get("html")
+
+
+class _HtmlReport:
+    """--vmspec-html FILE: gathers every scenario's result (sent back from pytest-xdist workers
+    as text in the test report's properties) and writes the HTML report at the end."""
+
+    def __init__(self, path):
+        self.path = path
+        self.results: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report):
+        props = report.user_properties
+        if any(name == _HTML_PROPERTY for name, _ in props):
+            self.results += [value for name, value in props if name == _HTML_PROPERTY]
+            # not a property anyone else should print (junitxml would)
+            report.user_properties = [(name, value) for name, value in props if name != _HTML_PROPERTY]
+
+    def pytest_sessionfinish(self, session):
+        from vmspec.reporting import html
+
+        html.write(html.report_from_texts(self.results), self.path)
 
 
 def _display_path(path) -> str:
@@ -103,6 +142,11 @@ class VmsItem(pytest.Item):
 
         options = _options(self.config)
         result = run_scenario(self.program, self.resolved, options, display_path=self.shown)
+        if result.recording is not None:  # --vmspec-html: carried to the controller as text
+            from vmspec.reporting.html import result_text
+
+            order = (self.shown, self.program.scenarios.index(self.resolved))
+            self.user_properties.append((_HTML_PROPERTY, result_text(result, order)))
         if options.trace and result.trace:  # --vmspec-trace: shown with -rA, or below a failure
             from vmspec.reporting.text import trace_lines
 

@@ -134,7 +134,7 @@ def render(report: Report) -> str:
     sections = "\n".join(_section(i, s) for i, s in enumerate(report.scenarios))
     errors = "".join(f'<pre class="failure">{_e(e.rendered or e.message)}</pre>' for e in report.errors)
     curves = "".join(
-        f'<details class="curve" data-curve="{n}"><summary>{_e(c["title"])} '
+        f'<details class="curve" id="c{n}" data-curve="{n}"><summary>{_e(c["title"])} '
         f'<span class="where">{_e(c["file"])}, over {_e(", ".join(c["params"]))}</span></summary>'
         f'<div class="controls"></div><div class="plot"></div></details>'
         for n, c in enumerate(data["curves"]))
@@ -151,6 +151,28 @@ def render(report: Report) -> str:
         curves=(f'<h2>Curves across parameters</h2>{curves}' if curves else ""),
         sections=sections,
     )
+
+
+def result_text(result: ScenarioResult, order: tuple[str, int]) -> str:
+    """Serialise one result with its recording (for the pytest plugin's xdist workers); ``order``
+    (file, index of the scenario in its file) puts it back in place."""
+    data = result.model_dump(mode="json")
+    data["recording"] = result.recording
+    data["order"] = list(order)
+    return json.dumps(data)
+
+
+def report_from_texts(texts: list[str]) -> Report:
+    """Rebuild a Report from :func:`result_text` strings, in file order then scenario order."""
+    items = []
+    for text in texts:
+        data = json.loads(text)
+        recording, order = data.pop("recording", None), data.pop("order")
+        result = ScenarioResult.model_validate(data)
+        result.recording = recording
+        items.append((tuple(order), result))
+    items.sort(key=lambda item: item[0])
+    return Report(scenarios=[result for _, result in items])
 
 
 def write(report: Report, path: str) -> None:
@@ -341,8 +363,10 @@ _APP = r"""
         if (!(rest in series)) { series[rest] = {x: [], y: []}; order.push(rest); }
         series[rest].x.push(i.params[x]); series[rest].y.push(i.final[y]);
       });
-      var traces = order.map(function (r) {
-        return {type: "scatter", mode: "lines+markers", name: r || y, x: series[r].x, y: series[r].y};
+      var dashes = ["solid", "dash", "dot", "dashdot"], symbols = ["circle", "square", "diamond", "triangle-up"];
+      var traces = order.map(function (r, k) {  // dashes and symbols keep equal series visible
+        return {type: "scatter", mode: "lines+markers", name: r || y, x: series[r].x, y: series[r].y,
+                line: {dash: dashes[k % 4], width: 2.5 - (k % 3) * 0.5}, marker: {symbol: symbols[k % 4], size: 9 - (k % 3) * 2}};
       });
       Plotly.react(box, traces, {title: {text: y + " across " + x, font: {size: 14}}, margin: {l: 60, r: 20, t: 40, b: 50},
                                  xaxis: {title: {text: x}, type: "category", categoryorder: "array", categoryarray: xs},

@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     explore.add_argument("--seed", type=int, default=0, metavar="N", help="random seed [0]")
     explore.add_argument("--root", metavar="DIR", help="directory that includes may not leave")
 
+    show = sub.add_parser("show", help="print a scenario's memory state after every step (or one)")
+    show.add_argument("target", metavar="FILE::TITLE", help="the scenario (a parametrised one: title[name=value])")
+    show.add_argument("--step", type=int, metavar="N", help="only the state after step N (1 = the first)")
+    show.add_argument("--root", metavar="DIR", help="directory that includes and replays may not leave")
+    show.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+
     fmt = sub.add_parser("fmt", help="rewrite .vms files in canonical form")
     fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
@@ -177,6 +183,45 @@ def _explore(args) -> int:
     return 1 if outcome.found else 0
 
 
+def _show(args) -> int:
+    from vmspec.checker.options import CheckOptions
+    from vmspec.checker.record import StepStates
+    from vmspec.checker.runner import ScenarioRun
+    from vmspec.checker.select import split_target
+    from vmspec.checker.session import file_errors
+    from vmspec.errors import SpecErrors, UsageError
+    from vmspec.language import load
+    from vmspec.reporting.show import write_states
+    from vmspec.reporting.text import error_text
+
+    path, title = split_target(args.target)
+    if title is None:
+        raise UsageError("show needs one scenario: FILE::TITLE")
+    if args.step is not None and args.step < 1:
+        raise UsageError("--step counts from 1")
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file")
+    try:
+        program = load(path, args.root)
+    except SpecErrors as errors:
+        sys.stderr.write(error_text(file_errors(errors)) + "\n")
+        return 2
+    matches = [r for r in program.scenarios if r.scenario.title == title]
+    if not matches:
+        instances = [r.scenario.title for r in program.scenarios if r.template == title]
+        if instances:
+            raise UsageError(f"{title!r} is parametrised; show one instance, e.g. {path}::{instances[0]}")
+        raise UsageError(f"{path}: no scenario titled {title!r}")
+    run = ScenarioRun(program, matches[0], CheckOptions(seed=args.seed, root=args.root), display_path=path)
+    run.recorder = StepStates(only=args.step)
+    result = run.run()
+    states = result.recording
+    if args.step is not None and not states["states"]:
+        raise UsageError(f"the scenario has {states['steps']:,} steps; --step {args.step} is past its end")
+    write_states(f"{path}::{title}  ({result.status})", states, sys.stdout)
+    return 0 if result.status == "passed" else 1 if result.status == "failed" else 2
+
+
 def _fmt(args) -> int:
     from vmspec.checker.session import file_errors, find_specs
     from vmspec.errors import SpecErrors
@@ -229,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "explore":
             return _explore(args)
+        if args.command == "show":
+            return _show(args)
         return _fmt(args)
     except UsageError as exc:
         return _fail_usage(str(exc))

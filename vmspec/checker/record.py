@@ -159,3 +159,58 @@ def _excerpts(run) -> dict[str, list]:
         lo, hi = max(1, v.line - EXCERPT), min(len(lines), v.line + EXCERPT)
         out[key] = [[n, lines[n - 1]] for n in range(lo, hi + 1)]
     return out
+
+
+class StepStates:
+    """Record the whole state after every step, or after one (``vmspec show``): the machine's
+    counters, each process's sizes and counters, and its address-space map. The same calls as
+    a :class:`Recorder`; costs a full map per kept step, so it is for one scenario at a time."""
+
+    def __init__(self, only: int | None = None, limit: int = 10_000):
+        self.only = only
+        self.limit = limit
+        self.ordinal = 0
+        self.states: list[dict] = []
+        self.seen = 0
+
+    def sample(self, run, record) -> None:
+        new = run.violations[self.seen:]
+        self.seen = len(run.violations)
+        self._attach([v for v in new if v.line != record.line])  # the step before broke them
+        self.ordinal += 1
+        if (self.only is None and len(self.states) < self.limit) or self.ordinal == self.only:
+            self.states.append(self._state(run, record))
+            self._attach([v for v in new if v.line == record.line])  # an expect checked here
+
+    def settle(self, run) -> None:
+        """Attach violations that appeared since the last step to that step's state."""
+        new = run.violations[self.seen:]
+        self.seen = len(run.violations)
+        self._attach(new)
+
+    def _attach(self, violations) -> None:
+        if violations and self.states and self.states[-1]["step"] == self.ordinal:
+            self.states[-1]["violations"] += [f"{v.file}:{v.line}: {v.message}" for v in violations]
+
+    def _state(self, run, record) -> dict:
+        sys = run.system
+        procs = {}
+        for p in run.spawned:
+            f, t = sys.faults(p), sys.tlb(p)
+            procs[p] = {
+                "status": sys.status(p), "rss": sys.rss(p), "rss_anon": sys.rss_anon(p), "rss_file": sys.rss_file(p),
+                "rss_shmem": sys.rss_shmem(p), "swap": sys.swap(p), "pagetables": sys.pagetables(p),
+                "minor": f.minor, "major": f.major, "cow": f.cow, "tlb_hits": t.hits, "tlb_misses": t.misses,
+                "mappings": [[m.start, m.end, m.prot, m.backing, m.region, m.resident, m.swapped, m.huge]
+                             for m in sys.mappings(p)[:MAX_MAPPINGS]],
+            }
+        return {"step": self.ordinal, "file": record.file, "line": record.line, "text": record.text,
+                "iteration": record.iteration, "changes": record.changes, "violations": [],
+                "system": {"ram": int(sys.ram), "free": int(sys.free), "cached": int(sys.cached),
+                           "swap_used": int(sys.swap_used), "committed": int(sys.committed),
+                           "oom_kills": int(sys.oom_kills), "time": int(sys.time)},
+                "procs": procs}
+
+    def finish(self, run) -> dict:
+        self.settle(run)
+        return {"steps": self.ordinal, "states": self.states}

@@ -131,7 +131,8 @@ class ScenarioRun:
         self._watched: set[int] = set()  # ids of the `always` nodes being watched
         self.iterations: list[tuple[int, int]] = []  # (iteration, count) of each enclosing repeat
         self.status = "passed"
-        self.recorder = None  # a Recorder (vmspec.checker.record) when a report asks for pictures
+        self.recorder = None  # a Recorder (vmspec.checker.record) when a report asks for pictures;
+        # a caller may set one (vmspec show sets a StepStates) before run()
 
     # ------------------------------------------------------------------ text helpers
     def text_of(self, node) -> str:
@@ -379,7 +380,7 @@ class ScenarioRun:
             params=dict(getattr(self.resolved, "params", ())), template=getattr(self.resolved, "template", ""),
         )
         self._current_step = scenario
-        if self.options.record:
+        if self.recorder is None and self.options.record:
             from vmspec.checker.record import Recorder
 
             self.recorder = Recorder()

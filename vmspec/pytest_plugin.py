@@ -86,7 +86,8 @@ class _HtmlReport:
     def pytest_runtest_logreport(self, report):
         props = report.user_properties
         if any(name == _HTML_PROPERTY for name, _ in props):
-            self.results += [value for name, value in props if name == _HTML_PROPERTY]
+            if report.when == "call":  # the teardown report carries the item's properties again
+                self.results += [value for name, value in props if name == _HTML_PROPERTY]
             # not a property anyone else should print (junitxml would)
             report.user_properties = [(name, value) for name, value in props if name != _HTML_PROPERTY]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 from vmspec.checker.results import Report, ScenarioResult
 from vmspec.reporting.text import printable, scenario_text, summary
@@ -30,7 +31,12 @@ def plotly_js() -> str:
         from plotly.offline import get_plotlyjs
     except ImportError:
         raise ImportError(MISSING_PLOTLY) from None
-    return get_plotlyjs()
+    # HTML forbids control characters in a page; plotly.js has two, inside string literals, where
+    # a \u escape means the same character
+    return _CONTROL_IN_JS.sub(lambda m: f"\\u{ord(m.group()):04x}", get_plotlyjs())
+
+
+_CONTROL_IN_JS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
 
 
 def _e(text: str) -> str:

@@ -20,6 +20,7 @@ def report_dict(report: Report) -> dict:
                 "status": s.status,
                 "seed": s.seed,
                 "reproduce": s.reproduce,
+                **({"params": dict(s.params)} if s.params else {}),  # an instance of a parametrised scenario
                 "violations": [
                     {
                         "file": v.file,

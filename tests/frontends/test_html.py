@@ -67,7 +67,7 @@ def test_the_inlined_plotly_cannot_end_or_break_its_script_element(reports):
     # what the HTML tokenizer looks for inside a <script> (the rest of the page is parsed strictly
     # by every other test; the whole page by the slow test below)
     _, page, _, _ = reports
-    start = page.index("<script>") + len("<script>")
+    start = page.index('id="plotly-js">') + len('id="plotly-js">')
     script = page[start:page.index("</script>", start)]
     assert len(script) > 1_000_000
     assert "</script" not in script.lower() and "<!--" not in script
@@ -80,12 +80,12 @@ def test_the_whole_page_parses_strictly(reports):
     doc = parse(page)  # strict: any parse error (a stray tag, a control character) raises
     scripts = doc.findall(".//script")
     assert len(scripts) == 3 and len(scripts[0].text) > 1_000_000  # plotly.js, the data, the app
-    assert scripts[1].get("type") == "application/json"
+    assert scripts[0].get("type") == "text/plain" and scripts[1].get("type") == "application/json"
 
 
 def without_plotly(page: str) -> str:
     """Return the page with the (long, third-party) plotly.js script emptied."""
-    start = page.index("<script>") + len("<script>")
+    start = page.index('<script type="text/plain" id="plotly-js">') + len('<script type="text/plain" id="plotly-js">')
     return page[:start] + page[page.index("</script>", start):]
 
 
@@ -211,7 +211,7 @@ def test_pytest_plugin_writes_the_same_report_under_xdist(tmp_path):
     assert "1 failed, 7 passed" in out.stdout, out.stdout + out.stderr
     assert "PASSED story.vms::sweep[frames=2, policy=fifo]" in out.stdout  # node ids name the values
     page = (tmp_path / "py.html").read_text(encoding="utf-8")
-    assert page.index("<script>") < page.index("</head>")  # plotly.js: the CLI's, parsed there
+    assert page.index('id="plotly-js"') < page.index("</head>")  # plotly.js: the CLI's, parsed there
     doc = parse(without_plotly(page))
     rows = doc.findall(".//table[@id='scenarios']/tbody/tr")
     titles = [text_of(r.find("td/a")) for r in rows]

@@ -9,7 +9,8 @@ RSS (anon/file/shmem), swap and page tables, the machine's free, cached, swap us
 memory, faults and TLB hits/misses per step, violations marked at their step, and each process's
 address-space map. A parametrised scenario's instances also get a curve of any final observable
 across a parameter. Charts are drawn by plotly.js, taken from the ``plotly`` Python package (the
-optional extra ``vmspec[html]``) and inlined, so the file needs no network.
+optional extra ``vmspec[html]``) and inlined, so the file needs no network; it is inlined as text
+and compiled when the first chart is drawn, so that a large report opens at once.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ _PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vmspec report: {title}</title>
 <style>{css}</style>
-<script>{plotly}</script>
+<script type="text/plain" id="plotly-js">{plotly}</script>
 </head>
 <body>
 <header><h1>vmspec report</h1><p id="summary" class="{exit_class}">{summary}</p></header>
@@ -286,7 +287,16 @@ _APP = r"""
     for (var i = 0; i < values.length; i++) { out[i] = values[i] - prev; prev = values[i]; }
     return out;
   }
+  function loadPlotly() {
+    // plotly.js (4.8 MB) is compiled on the first chart, not while the page opens
+    if (!window.Plotly) {
+      var script = document.createElement("script");
+      script.textContent = document.getElementById("plotly-js").textContent;
+      document.head.appendChild(script);
+    }
+  }
   function plot(box, traces, lay) {
+    loadPlotly();
     var div = el("div", "chart"); box.appendChild(div);
     Plotly.newPlot(div, traces, lay, {displaylogo: false, responsive: true});
   }
@@ -361,6 +371,7 @@ _APP = r"""
     controls.appendChild(document.createTextNode("observable")); controls.appendChild(ysel);
     controls.appendChild(document.createTextNode("across")); controls.appendChild(xsel);
     function redraw() {
+      loadPlotly();
       var x = xsel.value, y = ysel.value, series = {}, order = [];
       var xs = [];
       c.instances.forEach(function (i) { if (xs.indexOf(i.params[x]) < 0) xs.push(i.params[x]); });

@@ -184,41 +184,18 @@ def _explore(args) -> int:
 
 
 def _show(args) -> int:
-    from vmspec.checker.options import CheckOptions
-    from vmspec.checker.record import StepStates
-    from vmspec.checker.runner import ScenarioRun
-    from vmspec.checker.select import split_target
     from vmspec.checker.session import file_errors
-    from vmspec.errors import SpecErrors, UsageError
-    from vmspec.language import load
+    from vmspec.checker.show import show_scenario
+    from vmspec.errors import SpecErrors
     from vmspec.reporting.show import write_states
     from vmspec.reporting.text import error_text
 
-    path, title = split_target(args.target)
-    if title is None:
-        raise UsageError("show needs one scenario: FILE::TITLE")
-    if args.step is not None and args.step < 1:
-        raise UsageError("--step counts from 1")
-    if not os.path.isfile(path):
-        raise UsageError(f"{path}: no such file")
     try:
-        program = load(path, args.root)
+        result = show_scenario(args.target, args.step, args.root, args.seed)
     except SpecErrors as errors:
         sys.stderr.write(error_text(file_errors(errors)) + "\n")
         return 2
-    matches = [r for r in program.scenarios if r.scenario.title == title]
-    if not matches:
-        instances = [r.scenario.title for r in program.scenarios if r.template == title]
-        if instances:
-            raise UsageError(f"{title!r} is parametrised; show one instance, e.g. {path}::{instances[0]}")
-        raise UsageError(f"{path}: no scenario titled {title!r}")
-    run = ScenarioRun(program, matches[0], CheckOptions(seed=args.seed, root=args.root), display_path=path)
-    run.recorder = StepStates(only=args.step)
-    result = run.run()
-    states = result.recording
-    if args.step is not None and not states["states"]:
-        raise UsageError(f"the scenario has {states['steps']:,} steps; --step {args.step} is past its end")
-    write_states(f"{path}::{title}  ({result.status})", states, sys.stdout)
+    write_states(f"{result.file}::{result.title}  ({result.status})", result.recording, sys.stdout)
     return 0 if result.status == "passed" else 1 if result.status == "failed" else 2
 
 

@@ -33,9 +33,9 @@ class Recorder:
         self.points = max(2, points)
         self.stride = 1
         self.ordinal = 0  # steps seen so far (checks included)
-        self.rows: list[tuple] = []  # (ordinal, line, text, iteration, system tuple, {proc: tuple})
-        self.last = None  # the row of the latest step, sampled or not (kept for the final state)
-        self.lines: list[tuple[int, int]] = [(0, 0), (0, 0)]  # (ordinal, line) of the last two steps
+        self.rows: list[tuple] = []  # (ordinal, file, line, text, iteration, system tuple, {proc: tuple})
+        self.last = None  # the record of the latest step if it was not sampled (for the final state)
+        self.line = 0  # the line of the latest step
         self.seen = 0  # violations attributed so far
         self.marks: list[dict] = []
         self.maps: dict | None = None
@@ -45,15 +45,17 @@ class Recorder:
     def sample(self, run, record) -> None:
         """Note one executed step (its StepRecord); sample the state if this step is due."""
         self.ordinal += 1
-        self.lines = [self.lines[1], (self.ordinal, record.line)]
-        due = self.ordinal % self.stride == 0
-        self.last = (self.ordinal, record, run) if not due else None
-        if due:
+        self.line = record.line
+        if self.ordinal % self.stride:
+            self.last = record
+        else:
+            self.last = None
             self.rows.append(self._row(run, self.ordinal, record))
             if len(self.rows) >= 2 * self.points:
                 self.rows = self.rows[1::2]  # keep the even ordinals of the doubled stride
                 self.stride *= 2
-        self.settle(run)
+        if len(run.violations) != self.seen:
+            self.settle(run)
 
     def _row(self, run, ordinal: int, record) -> tuple:
         sys = run.system
@@ -71,10 +73,10 @@ class Recorder:
         violations = run.violations
         if len(violations) == self.seen:
             return
-        (before, before_line), (now, now_line) = self.lines
+        now = self.ordinal
         for v in violations[self.seen:]:
             if len(self.marks) < MAX_MARKS:
-                at = now if v.line == now_line or before == 0 else before
+                at = now if v.line == self.line or now <= 1 else now - 1
                 self.marks.append({"step": at, "file": v.file, "line": v.line, "kind": v.kind,
                                    "message": v.message})
         self.seen = len(violations)
@@ -96,8 +98,7 @@ class Recorder:
         """Return the recording: samples as columns, marks, maps, final values and excerpts."""
         seconds = time.perf_counter() - self.started
         if self.last is not None:  # the final state is always drawn
-            ordinal, record, _ = self.last
-            self.rows.append(self._row(run, ordinal, record))
+            self.rows.append(self._row(run, self.ordinal, self.last))
         self.settle(run)
         if getattr(run, "system", None) is not None and self.maps is None:
             self.maps = self._maps(run, "after the last step")
@@ -123,9 +124,15 @@ class Recorder:
             "procs": procs,
             "marks": self.marks,
             "maps": self.maps or {"step": 0, "when": "before any step", "procs": {}},
-            "final": final_values(run),
+            "final": final_values(run) if getattr(run.resolved, "params", ()) else _final_time(run),
             "excerpts": _excerpts(run),
         }
+
+
+def _final_time(run) -> dict[str, int]:
+    """Return the simulated time only (all a scenario that is not parametrised shows)."""
+    sys = getattr(run, "system", None)
+    return {"time": int(sys.time)} if sys is not None else {}
 
 
 def final_values(run) -> dict[str, int]:

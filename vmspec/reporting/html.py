@@ -319,15 +319,21 @@ _APP = r"""
     });
     plot(box, mtr, layout(s, "Machine: free, cached, swap used, committed", "MiB", {}));
     var ftr = [], ttr = [];
+    function counts(name, values) {
+      // bars while they stay readable; past that a stacked step area (SVG bars by the thousand are slow)
+      var t = {name: name, x: s.x, y: deltas(values), hovertext: hov,
+               hovertemplate: "<b>" + escapeHtml(name) + "</b> %{y}<br>%{hovertext}<extra></extra>"};
+      if (s.x.length <= 150) { t.type = "bar"; t.textposition = "none"; }
+      else { t.type = "scatter"; t.mode = "lines"; t.stackgroup = "counts"; t.line = {shape: "hv", width: 1}; }
+      return t;
+    }
     names.forEach(function (p) {
       var d = s.procs[p];
       [["minor", "minor"], ["major", "major"], ["cow", "cow"]].forEach(function (k) {
-        ftr.push({type: "bar", name: p + " " + k[1], x: s.x, y: deltas(d[k[0]]), hovertext: hov, textposition: "none",
-                  hovertemplate: "<b>" + escapeHtml(p + " " + k[1]) + "</b> %{y}<br>%{hovertext}<extra></extra>"});
+        ftr.push(counts(p + " " + k[1], d[k[0]]));
       });
       [["tlb_hits", "TLB hits"], ["tlb_misses", "TLB misses"]].forEach(function (k) {
-        ttr.push({type: "bar", name: p + " " + k[1], x: s.x, y: deltas(d[k[0]]), hovertext: hov, textposition: "none",
-                  hovertemplate: "<b>" + escapeHtml(p + " " + k[1]) + "</b> %{y}<br>%{hovertext}<extra></extra>"});
+        ttr.push(counts(p + " " + k[1], d[k[0]]));
       });
     });
     var per = s.stride > 1 ? "per sampled interval" : "per step";

@@ -51,3 +51,26 @@ def test_rss_shmem_is_the_shared_anonymous_part_of_rss():
     assert s.rss("p") == s.rss_anon("p") + s.rss_file("p") + s.rss_shmem("p")
     (shm,) = [m for m in s.mappings("p") if m.region == "shm"]
     assert shm.backing == "shmem" and shm.resident == 256 * KiB
+
+
+def test_counters_and_memory_equal_the_getters():
+    s = System(MachineConfig(ram=64 * MiB, swap=16 * MiB, replacement="fifo"))
+    s.create_file("f", 1 * MiB)
+    s.spawn("p", memory_max=512 * KiB)
+    s.mmap("p", "a", 1 * MiB)
+    s.mmap("p", "f", 256 * KiB, file="f", prot="r")
+    s.mmap("p", "m", 64 * KiB, shared=True)
+    s.access("p", "a", 0, 1 * MiB, write=True)
+    s.access("p", "f", 0, 256 * KiB, write=False)
+    s.access("p", "m", 0, 64 * KiB, write=True)
+    s.fork("p", "c")
+    s.access("c", "a", 0, 64 * KiB, write=True)
+    for name in ("p", "c"):
+        f, t = s.faults(name), s.tlb(name)
+        assert s.counters(name) == (s.rss_anon(name), s.rss_file(name), s.rss_shmem(name), s.swap(name),
+                                    s.pagetables(name), f.minor, f.major, f.cow, t.hits, t.misses)
+    assert s.memory() == (s.free, s.cached, s.swap_used, s.committed) and s.swap_used > 0
+    s.exit("c")
+    f, t = s.faults("c"), s.tlb("c")
+    assert s.counters("c") == (0, 0, 0, 0, 0, f.minor, f.major, f.cow, t.hits, t.misses) and f.cow == 16
+    assert s.counters("nobody") == (0,) * 10

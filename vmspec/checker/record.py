@@ -58,14 +58,9 @@ class Recorder:
             self.settle(run)
 
     def _row(self, run, ordinal: int, record) -> tuple:
-        sys = run.system
-        system = (int(sys.free), int(sys.cached), int(sys.swap_used), int(sys.committed))
-        procs = {}
-        for p in run.spawned:
-            f, t = sys.faults(p), sys.tlb(p)
-            procs[p] = (sys.rss_anon(p), sys.rss_file(p), sys.rss_shmem(p), sys.swap(p), sys.pagetables(p),
-                        f.minor, f.major, f.cow, t.hits, t.misses)
-        return (ordinal, record.file, record.line, record.text, record.iteration, system, procs)
+        counters = run.system.counters
+        procs = {p: counters(p) for p in run.spawned}
+        return (ordinal, record.file, record.line, record.text, record.iteration, run.system.memory(), procs)
 
     def settle(self, run) -> None:
         """Mark violations that appeared since the last call at the step they belong to (the

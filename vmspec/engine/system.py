@@ -793,6 +793,25 @@ class System:
         return (len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
                 + _shared_huge(a, 0, 1 << 57, b, 0, 1 << 57))
 
+    def counters(self, p: str) -> tuple[int, ...]:
+        """Return, in one call for a report's timeline, ``(rss_anon, rss_file, rss_shmem, swap,
+        pagetables)`` in bytes (0 when not running) and ``(minor, major, cow, tlb hits, tlb
+        misses)`` (kept after the process ends): what the getters of the same names return."""
+        q = self.procs.get(p)
+        if q is None:
+            return (0,) * 10
+        ps = self.page_size
+        if q.alive:
+            return (q.rss_anon * ps, q.rss_file * ps, q.rss_shmem * ps, q.swapents * ps, q.pt.nbytes,
+                    q.minor, q.major, q.cow, q.hits, q.misses)
+        return (0, 0, 0, 0, 0, q.minor, q.major, q.cow, q.hits, q.misses)
+
+    def memory(self) -> tuple[int, int, int, int]:
+        """Return ``(free, cached, swap_used, committed)`` in bytes, in one call for a report."""
+        ps = self.page_size
+        return (self.frames.free * ps, self.cache.nr * ps, self.swapdev.inuse * ps if self.swapdev else 0,
+                self.committed_pages * ps)
+
     def mappings(self, p: str) -> list[Mapping]:
         """Return the mappings of running process ``p`` in address order (empty if not running),
         each with its protection (``r``, ``rw``, ``rx``, ``rwx``, ``none``), backing (``anon``,

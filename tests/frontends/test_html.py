@@ -176,6 +176,16 @@ def test_parametrised_instances_are_named_everywhere_and_get_a_curve(reports, tm
     assert names == [f"sweep[frames={f}, policy={p}]" for f in (2, 3, 4) for p in ("fifo", "lru")]
     params = [s["params"] for s in data["scenarios"] if s["title"].startswith("sweep")]
     assert params[0] == {"frames": "2", "policy": "fifo"}
+    assert all("params" not in s for s in data["scenarios"][:2])  # only instances carry it
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads(importlib.resources.files("vmspec.checker").joinpath("report.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    bad = dict(data, scenarios=[dict(data["scenarios"][2], params={"frames": 2})])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
     blob = re.search(r'id="vmspec-data">(.*?)</script>', page, re.S).group(1)
     (curve,) = json.loads(blob)["curves"]
     assert curve["title"] == "sweep" and curve["params"] == ["frames", "policy"]

@@ -33,12 +33,12 @@ def test_long_scenarios_are_sampled_with_exact_marks(run_spec):
     rec = result.recording
     assert rec["steps"] == 2 + 3000 * 2 + 2
     assert 1000 <= len(rec["x"]) < 2000 and rec["stride"] == 4
-    assert rec["x"] == sorted(set(rec["x"])) and rec["x"][-1] == rec["steps"]  # the final state is drawn
+    assert list(rec["x"]) == sorted(set(rec["x"])) and rec["x"][-1] == rec["steps"]  # the final state is drawn
     assert all(x % rec["stride"] == 0 for x in rec["x"][:-1])
     # columns line up with the samples; counters are cumulative
     minor = rec["procs"]["p"]["minor"]
     assert len(minor) == len(rec["x"]) == len(rec["text"]) == len(rec["system"]["free"])
-    assert minor == sorted(minor) and minor[-1] == 256
+    assert list(minor) == sorted(minor) and minor[-1] == 256
     # the failing expect of the first iteration (reported once) and the last one, at their own steps
     first, last = rec["marks"]
     assert (first["step"], first["line"]) == (4, 8) and (last["step"], last["line"]) == (rec["steps"], 11)
@@ -52,11 +52,11 @@ def test_a_passing_scenario_maps_its_last_step(run_spec):
                          ' exit p\n spawn q\n q: c = mmap 8KiB shared\n q: write c\n}\n', record=True).scenarios
     maps = result.recording["maps"]
     assert maps["when"] == "after the last step" and maps["step"] == 7
-    assert maps["procs"]["p"] == {"status": "exited", "mappings": []}
+    assert maps["procs"]["p"] == {"status": "exited", "mappings": ()}
     (c,) = [m for m in maps["procs"]["q"]["mappings"] if m[5] == "c"]
     assert c[4] == "shmem" and c[6] == 8 << 10
     assert result.recording["procs"]["q"]["rss_shmem"][-1] == 8 << 10
-    assert result.recording["procs"]["p"]["rss_anon"][:4] == [0, 0, 64 << 10, 0]
+    assert result.recording["procs"]["p"]["rss_anon"][:4] == (0, 0, 64 << 10, 0)
 
 
 def test_step_states_one_step_with_its_violation(tmp_path, monkeypatch):

@@ -822,6 +822,7 @@ class System:
         if q is None:
             return []
         bound = [(r.start, r.end, name) for name, r in q.regions.items() if not r.freed]
+        any_huge = any(q.pt.huge.values())
         out = []
         for v in q.vmas:
             inside = [(start, name) for start, end, name in bound if start <= v.start < end]
@@ -830,7 +831,7 @@ class System:
                        else "anon")
             prot = "".join(c for c, bit in (("r", 1), ("w", 2), ("x", 4)) if v.prot & bit) or "none"
             huge = sum(len(pages) << shift
-                       for shift, pages in addrspace.huge_pages_in(q, v.start, v.end).items())
+                       for shift, pages in addrspace.huge_pages_in(q, v.start, v.end).items()) if any_huge else 0
             resident = len(addrspace.frames_in(q, v.start, v.end)) * self.page_size
             swapped = len(addrspace.swap_entries_in(q, v.start, v.end)) * self.page_size if q.swapents else 0
             out.append(Mapping(v.start, v.end, prot, backing, region, resident, swapped, huge))

@@ -10,7 +10,8 @@ memory, faults and TLB hits/misses per step, violations marked at their step, an
 address-space map. A parametrised scenario's instances also get a curve of any final observable
 across a parameter. Charts are drawn by plotly.js, taken from the ``plotly`` Python package (the
 optional extra ``vmspec[html]``) and inlined, so the file needs no network; it is inlined as text
-and compiled when the first chart is drawn, so that a large report opens at once.
+and compiled once the page is idle (or when the first chart is drawn, if that comes first), so
+that a large report opens at once.
 """
 
 from __future__ import annotations
@@ -419,6 +420,10 @@ _APP = r"""
     if (target && target.tagName === "DETAILS") target.open = true;
   }
   window.addEventListener("hashchange", openHash); openHash();
+  // compile plotly.js once the page is idle, so the first chart a reader opens draws at once
+  window.addEventListener("load", function () {
+    if (window.requestIdleCallback) requestIdleCallback(loadPlotly, {timeout: 2000}); else setTimeout(loadPlotly, 200);
+  });
   window.vmspecReady = true;
 })();
 """

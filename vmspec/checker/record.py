@@ -33,7 +33,7 @@ class Recorder:
         self.points = max(2, points)
         self.stride = 1
         self.ordinal = 0  # steps seen so far (checks included)
-        self.rows: list[tuple] = []  # (ordinal, file, line, text, iteration, system tuple, {proc: tuple})
+        self.rows: list[tuple] = []  # (ordinal, file, line, text, iteration, system tuple, process tuples)
         self.last = None  # the record of the latest step if it was not sampled (for the final state)
         self.line = 0  # the line of the latest step
         self.seen = 0  # violations attributed so far
@@ -58,8 +58,10 @@ class Recorder:
             self.settle(run)
 
     def _row(self, run, ordinal: int, record) -> tuple:
+        # processes in spawn order (the runner only appends to it): a tuple, not a dict, so that
+        # the cyclic GC can stop tracking the row
         counters = run.system.counters
-        procs = {p: counters(p) for p in run.spawned}
+        procs = tuple([counters(p) for p in run.spawned])
         return (ordinal, record.file, record.line, record.text, record.iteration, run.system.memory(), procs)
 
     def settle(self, run) -> None:
@@ -98,16 +100,12 @@ class Recorder:
         self.settle(run)
         if getattr(run, "system", None) is not None and self.maps is None:
             self.maps = self._maps(run, "after the last step")
-        names: list[str] = []
-        for row in self.rows:
-            for p in row[6]:
-                if p not in names:
-                    names.append(p)
         zero = (0,) * len(PROCESS_SERIES)
         procs = {}
-        for p in names:
-            cols = list(zip(*(row[6].get(p, zero) for row in self.rows)))
-            procs[p] = dict(zip(PROCESS_SERIES, cols))
+        for i, p in enumerate(run.spawned):  # a process spawned after a sample reads 0 there
+            cols = list(zip(*(row[6][i] if i < len(row[6]) else zero for row in self.rows)))
+            if cols:
+                procs[p] = dict(zip(PROCESS_SERIES, cols))
         system_cols = list(zip(*(row[5] for row in self.rows))) if self.rows else [()] * 4
         # Columns are tuples of numbers and strings, which Python's cyclic GC stops tracking: a
         # report of a thousand scenarios keeps all their recordings alive, and lists would make

@@ -74,3 +74,12 @@ def test_counters_and_memory_equal_the_getters():
     f, t = s.faults("c"), s.tlb("c")
     assert s.counters("c") == (0, 0, 0, 0, 0, f.minor, f.major, f.cow, t.hits, t.misses) and f.cow == 16
     assert s.counters("nobody") == (0,) * 10
+
+
+def test_transparent_huge_pages_count_as_huge():
+    s = System(MachineConfig(ram=64 * MiB, thp="always"))
+    s.spawn("p")
+    s.mmap("p", "big", 8 * MiB)
+    s.access("p", "big", 0, 8 * MiB, write=True)
+    (big,) = [m for m in s.mappings("p") if m.region == "big"]
+    assert big.huge == s.huge("p", "big") > 0 and big.resident == s.resident("p", "big")

@@ -832,6 +832,8 @@ class System:
             prot = "".join(c for c, bit in (("r", 1), ("w", 2), ("x", 4)) if v.prot & bit) or "none"
             huge = sum(len(pages) << shift
                        for shift, pages in addrspace.huge_pages_in(q, v.start, v.end).items()) if any_huge else 0
+            if q.pt.thp:  # transparent huge pages count too, as in ``huge``
+                huge += addrspace.thp_bytes_in(q, v.start, v.end)
             resident = len(addrspace.frames_in(q, v.start, v.end)) * self.page_size
             swapped = len(addrspace.swap_entries_in(q, v.start, v.end)) * self.page_size if q.swapents else 0
             out.append(Mapping(v.start, v.end, prot, backing, region, resident, swapped, huge))

@@ -35,7 +35,7 @@ def machine_config(machine: ast.Machine) -> MachineConfig:
 
     for s in machine.settings:
         name = s.name
-        if name in ("ram", "swap", "mmap_threshold", "kernel"):
+        if name in ("ram", "swap", "mmap_threshold", "kernel", "readahead"):
             kw[name] = nbytes(s.size)
         elif name == "paging":
             kw["paging_levels"] = s.number

@@ -69,6 +69,7 @@ class MachineConfig:
     page_cluster: int = 3
     mmap_threshold: int | None = None
     kernel: int = 0
+    readahead: int = 128 * KiB  # the file device's readahead window (read_ahead_kb), bytes
     latency: Latency = field(default_factory=Latency)
 
 

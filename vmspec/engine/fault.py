@@ -7,8 +7,9 @@ to a write-protected anonymous page copies it if another PTE maps it (``wp_page_
 cow) and otherwise reuses it (``wp_page_reuse``: 1 minor, not cow). File pages: a read fault
 first maps cache-resident neighbours in the aligned 16-page window (``do_fault_around``, skipping
 readahead-marked pages), then ``filemap_fault``: a page not in the cache is a major fault that
-reads a read-around window (``do_sync_mmap_readahead``) and marks page 24 of it; finding a marked
-page starts the next window (``page_cache_async_ra``). A private write copies the cache page
+reads a read-around window of ``ra_pages`` (the machine's ``readahead``, read_ahead_kb: 32 pages
+by default; ``do_sync_mmap_readahead``) and marks the page ``ra_pages / 4`` before its end;
+finding a marked page starts the next window of ``ra_pages`` (``page_cache_async_ra``). A private write copies the cache page
 (``do_cow_fault``/``wp_page_copy``: cow); a shared write dirties it. Regular files use
 write-notify; shmem maps writable at once and allocates zeroed pages on a miss (minor). Beyond
 the end of the file is SIGBUS. A swap entry is swapped in (``do_swap_page``). Every PTE a fault
@@ -25,7 +26,7 @@ from typing import Callable
 from vmspec.engine.errors import SIGBUS
 from vmspec.engine.frames import (ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, READAHEAD, SHMEM,
                                   SWAPCACHE, ZERO, FrameTable, lru_type)
-from vmspec.engine.pagecache import RA_PAGES, CachedFile, PageCache
+from vmspec.engine.pagecache import DEFAULT_RA_PAGES, CachedFile, PageCache
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import VMA
@@ -41,7 +42,7 @@ class FaultHandler:
 
     def __init__(self, frames: FrameTable, cache: PageCache, alloc: Callable, alloc_ra: Callable,
                  invalidate: Callable, next_anon_vma: Callable[[], int], swap=None,
-                 put_slot: Callable | None = None) -> None:
+                 put_slot: Callable | None = None, ra_pages: int = DEFAULT_RA_PAGES) -> None:
         self.frames = frames
         self.cache = cache
         self.alloc = alloc
@@ -51,6 +52,7 @@ class FaultHandler:
         self.swap = swap  # the machine's SwapDevice, if it has swap
         self.thp = None  # the machine's THP (vmspec.engine.thp), unless thp is never
         self.put_slot = put_slot  # drops one swap PTE's reference (free_swap_and_cache)
+        self.ra_pages = ra_pages  # the file device's readahead window (bdi->ra_pages)
 
     def table_alloc(self, p: Process) -> Callable[[int], int]:
         """Return the page-table page allocator for ``p`` (a table is a frame)."""
@@ -363,10 +365,10 @@ class FaultHandler:
             return fr, False
         fr = self.alloc(p, FILE, cf.fid, idx)
         self.cache.add(cf, idx, fr)
-        start = max(0, idx - RA_PAGES // 2)
-        cf.ra_start, cf.ra_size, cf.ra_async = start, RA_PAGES, RA_PAGES // 4
-        self._pinned(fr, self._read_window, cf, start, start + RA_PAGES,
-                     start + RA_PAGES - RA_PAGES // 4, idx)
+        ra = self.ra_pages
+        start = max(0, idx - ra // 2)
+        cf.ra_start, cf.ra_size, cf.ra_async = start, ra, ra // 4
+        self._pinned(fr, self._read_window, cf, start, start + ra, start + ra - ra // 4, idx)
         return fr, True
 
     def _pinned(self, f: int, fn, *args) -> None:
@@ -383,15 +385,16 @@ class FaultHandler:
             pinned.discard(f)
 
     def _async_readahead(self, cf: CachedFile, idx: int) -> None:
-        """``page_cache_async_ra``: push the window forward by 32 pages, marking its first page."""
+        """``page_cache_async_ra``: push the window forward by ``ra_pages``, marking its first page."""
+        ra = self.ra_pages
         if idx == cf.ra_start + cf.ra_size - cf.ra_async:
             start = cf.ra_start + cf.ra_size
         else:
             start = idx + 1
-            while start < cf.npages and start < idx + RA_PAGES and cf.lookup(start) >= 0:
+            while start < cf.npages and start < idx + ra and cf.lookup(start) >= 0:
                 start += 1
-        cf.ra_start, cf.ra_size, cf.ra_async = start, RA_PAGES, RA_PAGES
-        self._read_window(cf, start, start + RA_PAGES, start, -1)
+        cf.ra_start, cf.ra_size, cf.ra_async = start, ra, ra
+        self._read_window(cf, start, start + ra, start, -1)
 
     def _read_window(self, cf: CachedFile, start: int, end: int, mark: int, skip: int) -> None:
         """Read missing pages of ``[start, end)`` into the cache (readahead allocations never

@@ -19,7 +19,7 @@ import numpy as np
 from vmspec.engine.frames import NONE
 from vmspec.engine.rmap import IMmap
 
-RA_PAGES = 32  # VM_READAHEAD_PAGES: 128 KiB (bdi default)
+DEFAULT_RA_PAGES = 32  # VM_READAHEAD_PAGES: 128 KiB, the bdi default (MachineConfig.readahead)
 
 
 @dataclass(slots=True)

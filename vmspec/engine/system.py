@@ -223,7 +223,7 @@ class System:
         self.handler = FaultHandler(self.frames, self.cache, self.page_alloc.alloc,
                                     self.page_alloc.alloc_readahead, self._invalidate,
                                     self._next_anon_vma, swap=self.swapdev,
-                                    put_slot=self.put_slot)
+                                    put_slot=self.put_slot, ra_pages=m.readahead // m.page_size)
         names = {lv.name for lv in m.tlb}
         self.mmu = MMU(self.frames, self.tlb_model, self.handler,
                        tlb_holds_4k=bool(names & {"l1", "l2"}), hugetlb=self.hugetlb,

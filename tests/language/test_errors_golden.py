@@ -268,7 +268,7 @@ GOLDEN = {
         '  hint: a step starts with spawn, fork, exit, set, drop_caches, repeat, file, expect, always or `P:`'
     ),
     'mistyped_setting': (
-        'spec.vms:1:13: error: expected a machine setting (ram, page_size, paging, swap, hugepages, thp, tlb, replacement, overcommit, watermarks, swappiness, page_cluster, mmap_threshold, kernel, latency) or `}`, found `rma`\n'
+        'spec.vms:1:13: error: expected a machine setting (ram, page_size, paging, swap, hugepages, thp, tlb, replacement, overcommit, watermarks, swappiness, page_cluster, mmap_threshold, kernel, latency, readahead) or `}`, found `rma`\n'
         '    machine m { rma 64MiB }\n'
         '                ^^^\n'
         '  hint: did you mean `ram`?'

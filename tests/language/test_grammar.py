@@ -43,7 +43,21 @@ def test_language_example_parses_verbatim():
 def test_all_forms_file_parses():
     spec = parse_text((DATA / "all_forms.vms").read_text(), "all_forms.vms")
     assert [type(i).__name__ for i in spec.items] == [
-        "Include", "Machine", "Image", "FileDecl", "Invariant", "Scenario", "Scenario"]
+        "Include", "Machine", "Machine", "Machine", "Image", "FileDecl", "Invariant", "Scenario", "Scenario"]
+    here, smaller = spec.items[2], spec.items[3]
+    assert here.from_host and here.settings == () and not smaller.from_host
+
+
+def test_machine_from_host_with_and_without_a_block():
+    bare, block = items("machine a from host\nmachine b from host { ram 64MiB; readahead 8MiB }")
+    assert bare.name == "a" and bare.from_host and bare.settings == ()
+    assert block.from_host and [s.name for s in block.settings] == ["ram", "readahead"]
+    assert block.settings[1].size.amount == 8 and block.settings[1].size.unit == "MiB"
+
+
+def test_from_and_host_stay_names_elsewhere():
+    (scenario,) = items('machine m { ram 1GiB }\nscenario "x" on m { spawn host; spawn from; host: b = mmap 1MiB }')[1:]
+    assert [s.process for s in scenario.steps] == ["host", "from", "host"]
 
 
 # ----------------------------------------------------------------------------- lexical rules
@@ -148,7 +162,7 @@ def test_inline_machine_first_statement():
 
 # ----------------------------------------------------------------------------- machine settings
 def test_every_machine_setting():
-    (m,) = items((DATA / "all_forms.vms").read_text().split("image server")[0].split('vms"')[1]
+    (m,) = items((DATA / "all_forms.vms").read_text().split("machine here")[0].split('vms"')[1]
                  .split("visible\n", 1)[1])
     by = {s.name: s for s in m.settings}
     assert by["paging"].number == 5
@@ -163,8 +177,9 @@ def test_every_machine_setting():
     assert [(i.name, i.value.amount, i.value.unit) for i in by["latency"].latency] == [
         ("tlb_hit", 1, "ns"), ("walk_step", 20, "ns"), ("minor_fault", 1, "us"),
         ("major_fault", 100, "us"), ("memory", 80, "ns")]
-    for name in ("ram", "page_size", "swap", "mmap_threshold", "kernel"):
+    for name in ("ram", "page_size", "swap", "mmap_threshold", "kernel", "readahead"):
         assert by[name].size is not None
+    assert (by["readahead"].size.amount, by["readahead"].size.unit) == (8, "MiB")
 
 
 @pytest.mark.parametrize("mode", ["heuristic", "always", "never"])

@@ -32,7 +32,8 @@ def test_all_forms_loads_with_includes(tmp_path, monkeypatch):
     shutil.copytree(DATA, tmp_path / "data")
     monkeypatch.chdir(tmp_path)
     program = load("data/all_forms.vms")
-    assert set(program.machines) == {"base", "full"}
+    assert set(program.machines) == {"base", "full", "here", "smaller"}
+    assert program.machines["smaller"].from_host and not program.machines["full"].from_host
     assert [inv.label for inv in program.invariants] == ["free never exceeds ram", "no swap used"]
     assert [f.name for f in program.files] == ["data.bin"]
     assert set(program.images) == {"server"}
@@ -125,6 +126,10 @@ def test_errors_in_included_files_are_reported(spec_dir):
     ("machine a extends b { ram 1GiB }\nmachine b extends a { ram 1GiB }", "extends itself"),
     ("machine a extends nope { ram 1GiB }", "not defined"),
     ("machine m { swap 0 }\nscenario \"x\" { }", "no `ram`"),
+    ("machine m { ram 1GiB; readahead 6KiB }", "whole number of 4KiB pages"),
+    ("machine m { ram 1GiB; readahead 0 }", None),
+    ("machine m from host\nscenario \"x\" { }", None),
+    ("machine m from host { readahead 8MiB }\nmachine n extends m { swap 0 }\nscenario \"x\" on n { }", None),
 ])
 def test_machine_validation(spec_dir, text, needle):
     spec_dir({"s.vms": text + "\n"})
@@ -134,6 +139,13 @@ def test_machine_validation(spec_dir, text, needle):
     with pytest.raises(SpecErrors) as info:
         load("s.vms")
     assert needle in info.value.render()
+
+
+def test_a_machine_extending_one_from_host_reads_the_host_too(spec_dir):
+    spec_dir({"s.vms": 'machine h from host { readahead 8MiB }\nmachine m extends h { ram 64MiB }\n'
+                       'scenario "x" on m { }\n'})
+    (resolved,) = load("s.vms").scenarios
+    assert resolved.machine.from_host and set(settings(resolved.machine)) == {"ram", "readahead"}
 
 
 def test_base_machine_without_ram_is_fine_when_only_extended(spec_dir):

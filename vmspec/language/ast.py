@@ -342,7 +342,7 @@ class Setting(Node):
     """One machine setting line. ``name`` is the keyword (``ram``, ``tlb``...); the value field
     used depends on it:
 
-    * size settings (ram, page_size, swap, mmap_threshold, kernel): ``size``
+    * size settings (ram, page_size, swap, mmap_threshold, kernel, readahead): ``size``
     * ``paging``: ``number`` (4 or 5)
     * ``hugepages SIZE x N``: ``size`` and ``number``
     * ``thp``/``replacement``: ``word``
@@ -362,9 +362,12 @@ class Setting(Node):
 
 
 class Machine(Node):
-    """``machine NAME [extends NAME] { SETTING* }``; name is None for an inline machine."""
+    """``machine NAME [extends NAME] { SETTING* }`` or ``machine NAME from host [{ SETTING* }]``
+    (``from_host``: the settings not written are the running kernel's, read when a scenario
+    runs); name is None for an inline machine."""
 
     name: Optional[str] = None
+    from_host: bool = False
     extends: Optional[str] = None
     name_span: Optional[Span] = None
     extends_span: Optional[Span] = None

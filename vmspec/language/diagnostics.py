@@ -26,7 +26,7 @@ VERBS = ("mmap", "malloc", "free", "munmap", "brk", "read", "write", "access", "
 TOP_WORDS = ("include", "machine", "image", "invariant", "scenario", "file")
 SETTING_WORDS = ("ram", "page_size", "paging", "swap", "hugepages", "thp", "tlb", "replacement",
                  "overcommit", "watermarks", "swappiness", "page_cluster", "mmap_threshold",
-                 "kernel", "latency")
+                 "kernel", "latency", "readahead")
 
 _PHRASES = {
     "SIZE": "a size such as 64MiB",

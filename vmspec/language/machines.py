@@ -5,7 +5,9 @@ Machine settings); ``hugepages`` lines are keyed by page size, so a child's ``hu
 adds to a parent's ``hugepages 2MiB x 16``. Validation follows Linux on x86-64: ``ram`` is
 required and page aligned, at most 64TiB with 4-level paging (48-bit VA) and 4PiB with 5-level
 (57-bit), ``swappiness`` 0..200 (vm.swappiness), ``page_cluster`` 0..31, TLB ways divide entries,
-huge pages are 2MiB or 1GiB. Only 4KiB base pages are modelled for now.
+huge pages are 2MiB or 1GiB, ``readahead`` is whole pages (read_ahead_kb is kept in pages). Only
+4KiB base pages are modelled for now. A machine ``from host`` (or one that extends it) needs no
+``ram``: the checker fills in the running kernel's settings for every line it does not write.
 """
 
 from __future__ import annotations
@@ -72,12 +74,15 @@ def flatten(machine: ast.Machine, named: dict[str, ast.Machine], errors: list[Sp
     merged: dict[tuple, ast.Setting] = {}
     for block in reversed(chain):
         merged.update(own_settings(block, []))
-    return machine.model_copy(update={"settings": tuple(merged.values())})
+    # a machine that extends one `from host` reads the running kernel too
+    from_host = any(block.from_host for block in chain)
+    return machine.model_copy(update={"settings": tuple(merged.values()), "from_host": from_host})
 
 
 def require_ram(machine: ast.Machine, errors: list[SpecError]) -> None:
-    """Report a machine a scenario runs on that has no ``ram`` (a base machine may lack it)."""
-    if not any(s.name == "ram" for s in machine.settings):
+    """Report a machine a scenario runs on that has no ``ram`` (a base machine may lack it; a
+    machine ``from host`` takes the running kernel's MemTotal)."""
+    if not machine.from_host and not any(s.name == "ram" for s in machine.settings):
         label = f"machine `{machine.name}`" if machine.name else "this machine"
         errors.append(SpecError(f"{label} has no `ram` setting", machine.span,
                                 "add a line such as `ram 1GiB`"))
@@ -117,7 +122,12 @@ def validate(machine: ast.Machine, errors: list[SpecError]) -> None:
 
 def _check_setting(s: ast.Setting, ram: int, add) -> None:
     name = s.name
-    if name in ("swap", "kernel", "mmap_threshold") and s.size is not None:
+    if name == "readahead" and s.size is not None:
+        if nbytes(s.size) % PAGE:
+            add(SpecError(f"readahead {s.size.amount}{s.size.unit} is not a whole number of 4KiB pages",
+                          s.size.span, "the kernel keeps read_ahead_kb in pages: use a multiple of 4KiB "
+                          "(0 turns readahead off)"))
+    elif name in ("swap", "kernel", "mmap_threshold") and s.size is not None:
         value = nbytes(s.size)
         if name == "swap" and value % PAGE:
             add(SpecError("swap must be a whole number of 4KiB pages", s.size.span))

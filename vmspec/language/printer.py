@@ -287,6 +287,11 @@ def _emit(out: list[Line], depth: int, node: ast.Node, top: bool) -> None:
         header = "machine" + (f" {node.name}" if node.name else "")
         if node.extends:
             header += f" extends {node.extends}"
+        if node.from_host:
+            header += " from host"
+            if not node.settings:
+                out.append(Line(depth, header, span.line, span.end_line, "stmt", top))
+                return
         _block(out, depth, header, node, list(node.settings), top)
     elif isinstance(node, ast.Image):
         _block(out, depth, f"image {node.name}", node, list(node.segments), top)

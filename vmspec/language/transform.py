@@ -273,7 +273,8 @@ class ASTBuilder:
             extends, extends_span = self.name(c[3]), self.span(c[3])
         settings = tuple(x for x in c if isinstance(x, ast.Setting))
         return build(ast.Machine, span=self.span(c[0], c[-1]), name=name, name_span=self.span(c[1]),
-                     extends=extends, extends_span=extends_span, settings=settings)
+                     extends=extends, extends_span=extends_span, settings=settings,
+                     from_host=c[2].type == "FROM")
 
     def inline_machine(self, c: list[Any]) -> ast.Machine:
         extends = extends_span = None

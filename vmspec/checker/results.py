@@ -12,7 +12,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 ViolationKind = Literal["expect", "always", "invariant", "step", "not_running", "budget"]
-Status = Literal["passed", "failed", "error"]
+Status = Literal["passed", "failed", "error", "skipped"]
 
 
 class StepRecord(BaseModel):
@@ -47,14 +47,32 @@ class Violation(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)  # the last steps that led there
 
 
+class Unobservable(BaseModel):
+    """An expectation the backend could not read (``--backend host``: ``tlb(P)``, ``time``...):
+    neither passed nor failed, reported with the reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    column: int
+    kind: Literal["expect", "always", "invariant"]
+    expression: str
+    reason: str
+
+
 class ScenarioResult(BaseModel):
-    """The outcome of one scenario."""
+    """The outcome of one scenario. ``skipped`` says why a backend did not run it (status
+    ``skipped``), or why it stopped early (then its violations so far decide the status)."""
 
     file: str
     line: int
     title: str
     status: Status
+    backend: str = "engine"
+    skipped: Optional[str] = None
     violations: list[Violation] = Field(default_factory=list)
+    unobservable: list[Unobservable] = Field(default_factory=list)
     seed: int = 0
     seed_overridden: bool = False
     trace: list[StepRecord] = Field(default_factory=list)  # every step, when --trace is on
@@ -90,16 +108,20 @@ class Report(BaseModel):
         return sum(1 for s in self.scenarios if s.status == "failed")
 
     @property
+    def skipped(self) -> int:
+        return sum(1 for s in self.scenarios if s.status == "skipped")
+
+    @property
     def error_count(self) -> int:
         return sum(1 for s in self.scenarios if s.status == "error") + len(self.errors)
 
     def exit_code(self) -> int:
         """Return 130 if interrupted, 2 on any spec error (or a scenario that ended in error),
-        1 on any violation, else 0."""
+        1 on any violation, else 0 (a skipped scenario fails nothing)."""
         if self.interrupted:
             return 130
         if self.errors or any(s.status == "error" for s in self.scenarios):
             return 2
-        if any(s.status != "passed" for s in self.scenarios):
+        if any(s.status == "failed" for s in self.scenarios):
             return 1
         return 0

@@ -19,11 +19,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from vmspec.checker import steps as step_table
+from vmspec.checker.backend import HostCannot, NotObservable
 from vmspec.checker.evaluate import EvalError, evaluate, explain
 from vmspec.checker.machine import machine_config, page_size_of
 from vmspec.checker.options import DEFAULT_MAX_ACCESSES, DEFAULT_TIMEOUT, CheckOptions
 from vmspec.checker.replay import TraceError
-from vmspec.checker.results import ScenarioResult, StepRecord, Violation
+from vmspec.checker.results import ScenarioResult, StepRecord, Unobservable, Violation
 from vmspec.engine import System
 from vmspec.engine.errors import ModelledFailure, Unsupported
 from vmspec.language import ast
@@ -101,6 +102,7 @@ class _Watch:
     violation: Violation | None = None
     later: int = 0
     checked: bool = False  # evaluated at least once
+    unobservable: bool = False  # the backend cannot read it: reported once, then not checked
 
 
 @dataclass
@@ -113,8 +115,17 @@ class _Snapshot:
 class ScenarioRun:
     """One execution of one scenario; ``run()`` returns its ScenarioResult."""
 
-    def __init__(self, program, resolved, options: CheckOptions, display_path: str | None = None):
+    def __init__(self, program, resolved, options: CheckOptions, display_path: str | None = None,
+                 make_system=None, observer=None, backend: str = "engine"):
+        """``make_system(config)`` builds the system the steps drive (the engine's System by
+        default; the host backend's HostSystem); ``observer`` (``started(system)``,
+        ``stepped(step, system, failure)``) watches every executed step."""
         self.program = program
+        self.make_system = make_system or System
+        self.observer = observer
+        self.backend = backend
+        self.unobservable: list[Unobservable] = []
+        self.skip_reason: str | None = None
         self.resolved = resolved
         self.scenario: ast.Scenario = resolved.scenario
         self.options = options
@@ -168,12 +179,13 @@ class ScenarioRun:
     # ------------------------------------------------------------------ state snapshots
     def _snapshot(self) -> _Snapshot:
         sys = self.system
-        snap = _Snapshot(free=sys.free, swap_used=sys.swap_used)
+        snap = _Snapshot(swap_used=_readable(lambda: int(sys.swap_used)))
         for p in self.spawned:
             f = sys.faults(p)
             alive = sys.alive(p)
             snap.procs[p] = (
-                sys.rss(p) if alive else 0, f.minor, f.major, f.cow, sys.swap(p) if alive else 0,
+                sys.rss(p) if alive else 0, f.minor, f.major, _readable(lambda: f.cow),
+                sys.swap(p) if alive else 0,
             )
         return snap
 
@@ -187,7 +199,7 @@ class ScenarioRun:
                 bits.append(f"+{format_count(now[1] - was[1])} minor")
             if now[2] != was[2]:
                 bits.append(f"+{format_count(now[2] - was[2])} major")
-            if now[3] != was[3]:
+            if now[3] is not None and was[3] is not None and now[3] != was[3]:
                 bits.append(f"+{format_count(now[3] - was[3])} cow")
             if now[0] != was[0]:
                 sign = "+" if now[0] > was[0] else "-"
@@ -197,17 +209,21 @@ class ScenarioRun:
                 bits.append(f"swap {sign}{format_size(abs(now[4] - was[4]))}")
             if bits:
                 parts.append(f"{p}: " + ", ".join(bits))
-        if after.swap_used != before.swap_used:
+        if after.swap_used is not None and before.swap_used is not None and after.swap_used != before.swap_used:
             delta = after.swap_used - before.swap_used
             parts.append(f"swap_used {'+' if delta > 0 else '-'}{format_size(abs(delta))}")
         return "; ".join(parts)
 
     # ------------------------------------------------------------------ checks
     def _check(self, expr, system):
+        """Return (True/False, why, observed values), or (None, why, {}) when the expression
+        cannot be evaluated, or ("unobservable", reason, {}) when the backend cannot read it."""
         try:
             evaluation = evaluate(expr, system, self.page_size)
         except EvalError as exc:
             return None, str(exc), {}
+        except NotObservable as exc:
+            return "unobservable", str(exc), {}
         observed = {}
         for node, value in evaluation.observed:
             observed.setdefault(self.text_of(node), value.format())
@@ -217,8 +233,14 @@ class ScenarioRun:
 
     def _check_watches(self, watches=None) -> None:
         for watch in self.watches if watches is None else watches:
+            if watch.unobservable:
+                continue
             watch.checked = True
             ok, detail, observed = self._check(watch.expr, self.system)
+            if ok == "unobservable":
+                watch.unobservable = True
+                self._not_observable(watch.kind, watch.span, self.text_of(watch.expr), detail)
+                continue
             if ok:
                 continue
             if watch.violation is not None:
@@ -276,7 +298,9 @@ class ScenarioRun:
             # invariant of a scenario that starts with checks) can break here; it is not a later break
             self._check_watches([w for w in self.watches if w.violation is None and not w.checked])
             ok, detail, observed = self._check(step.expr, self.system)
-            if not ok:
+            if ok == "unobservable":
+                self._not_observable("expect", step.span, self.text_of(step.expr), detail)
+            elif not ok:
                 text = self.text_of(step.expr)
                 self._report(step, self._violation(
                     step, "expect", f"expect failed: {text}", expression=text, observed=observed, detail=detail,
@@ -335,6 +359,8 @@ class ScenarioRun:
         if failure is None and step.expect_error == "OOM" and proc is not None and proc in self.system.killed:
             failure = "OOM"
         self._note_deaths(step, failure, proc)
+        if self.observer is not None:
+            self.observer.stepped(step, self.system, failure)
         after = self._snapshot()
         changes = self._changes(before, after)
         if failure is not None:
@@ -355,6 +381,13 @@ class ScenarioRun:
         self._check_watches()
         if self.recorder is not None:
             self.recorder.settle(self)
+
+    def _not_observable(self, kind: str, span, text: str, reason: str) -> None:
+        """Note an expectation the backend cannot read (once per source position)."""
+        entry = Unobservable(file=span.file, line=span.line, column=span.column, kind=kind,
+                             expression=text, reason=reason)
+        if entry not in self.unobservable:
+            self.unobservable.append(entry)
 
     def _record(self, step, changes: str, trail: bool = True) -> None:
         """Remember a step for the trail of later violations (checks are not part of it) and
@@ -378,6 +411,7 @@ class ScenarioRun:
             file=self.path, line=scenario.span.line, title=scenario.title, status="passed",
             seed=seed, seed_overridden=self.options.seed is not None, reproduce=self.reproduce(),
             params=dict(getattr(self.resolved, "params", ())), template=getattr(self.resolved, "template", ""),
+            backend=self.backend,
         )
         self._current_step = scenario
         if self.recorder is None and self.options.record:
@@ -385,10 +419,11 @@ class ScenarioRun:
 
             self.recorder = Recorder()
         alarm = _Alarm(self.options.timeout)
+        self.system = None
         try:
             machine = self.resolved.machine
             self.page_size = page_size_of(machine)
-            self.system = System(machine_config(machine))
+            self.system = self.make_system(machine_config(machine))
             clock = time.monotonic
             deadline = clock() + self.options.timeout if self.options.timeout else None
             self.ctx = step_table.Context(
@@ -401,6 +436,8 @@ class ScenarioRun:
                 self.watches.append(_Watch("invariant", inv.expr, inv.span, label=inv.label))
             for decl in self.program.files:
                 self.system.create_file(decl.name, self.ctx.nbytes(decl.size))
+            if self.observer is not None:
+                self.observer.started(self.system)
             with alarm:
                 for step in scenario.steps:
                     self._run_step(step)
@@ -418,6 +455,9 @@ class ScenarioRun:
             self._stop(self._violation(
                 self._current_step, "step", f"not modelled yet: {exc}", expression=self.text_of(self._current_step),
             ))
+        except HostCannot as exc:
+            line = self._current_step.span.line
+            self.skip_reason = f"line {line}: {exc}" if self._current_step is not scenario else str(exc)
         except Exception as exc:  # a bug in vmspec: end this scenario, not the whole run
             self._stop(self._violation(
                 self._current_step, "step",
@@ -426,6 +466,9 @@ class ScenarioRun:
             ))
         finally:
             alarm.restore()  # again: the alarm may have fired on the way out of the `with`
+            close = getattr(self.system, "close", None)
+            if close is not None:
+                close()  # the host backend: end its processes, remove its files
         for watch in self.watches:
             if watch.violation is not None and watch.later:
                 index = self.violations.index(watch.violation)
@@ -434,10 +477,14 @@ class ScenarioRun:
         result.trace = self.trace
         if self.recorder is not None:
             result.recording = self.recorder.finish(self)
+        result.unobservable = self.unobservable
+        result.skipped = self.skip_reason
         if self.status == "error":
             result.status = "error"
         elif self.violations:
             result.status = "failed"
+        elif self.skip_reason is not None:
+            result.status = "skipped"
         return result
 
     def _stop(self, violation: Violation) -> None:
@@ -458,6 +505,10 @@ class ScenarioRun:
             cmd += ["--max-accesses", str(options.max_accesses)]
         if options.timeout != DEFAULT_TIMEOUT:
             cmd += ["--timeout", f"{options.timeout or 0:g}"]
+        if self.backend != "engine":
+            cmd += ["--backend", self.backend]
+            if options.host_allow:
+                cmd += ["--host-allow", options.host_allow]
         return " ".join(shlex.quote(c) for c in cmd)
 
 
@@ -472,6 +523,18 @@ def _region_used(step) -> str | None:
     return None
 
 
+def _readable(read):
+    """Return ``read()``, or None where the backend cannot read it."""
+    try:
+        return read()
+    except NotObservable:
+        return None
+
+
 def run_scenario(program, resolved, options: CheckOptions, display_path: str | None = None) -> ScenarioResult:
-    """Run one resolved scenario of a loaded program."""
+    """Run one resolved scenario of a loaded program on the backend the options name."""
+    if options.backend == "host":
+        from vmspec.checker.host.run import run_on_host
+
+        return run_on_host(program, resolved, options, display_path)
     return ScenarioRun(program, resolved, options, display_path).run()

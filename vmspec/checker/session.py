@@ -70,7 +70,7 @@ def check_file(path: str, title: str | None, options: CheckOptions, root: str | 
             continue
         result = run_scenario(program, resolved, options, display_path=path)
         results.append(result)
-        if options.fail_fast and result.status != "passed":
+        if options.fail_fast and result.status in ("failed", "error"):
             break
     if title is not None and not results and not any(title in (r.scenario.title, r.template) for r in program.scenarios):
         raise UsageError(f"{path}: no scenario titled {title!r}")
@@ -146,4 +146,4 @@ def _absorb(report: Report, outcome, on_result, options: CheckOptions) -> bool:
         report.scenarios.append(result)
         if on_result is not None:
             on_result(result)
-    return options.fail_fast and (any(r.status != "passed" for r in results) or bool(errors))
+    return options.fail_fast and (any(r.status in ("failed", "error") for r in results) or bool(errors))

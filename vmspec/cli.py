@@ -109,6 +109,7 @@ def _check(args) -> int:
     except OptionError as exc:
         raise UsageError(str(exc)) from None
     overrides = {name: getattr(args, name, None) for name in ("seed", "max_accesses", "timeout", "trace", "fail_fast", "select")}
+    overrides.update({name: getattr(args, name, None) for name in ("backend", "host_allow")})
     overrides["root"] = args.root
     html_path = args.html if args.html is not None else config.get("html")
     if html_path is not None:

@@ -16,6 +16,7 @@ from typing import Any
 DEFAULT_MAX_ACCESSES = 50_000_000
 DEFAULT_TIMEOUT = 300.0
 FORMATS = ("text", "json", "junit", "github")
+BACKENDS = ("engine", "host")
 
 
 class OptionError(ValueError):
@@ -74,6 +75,14 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("timeout", "--timeout", float,
                f"wall-clock seconds per scenario, 0 for none [{DEFAULT_TIMEOUT:g}]", "SECONDS", minimum=0),
     OptionSpec("trace", "--trace", bool, "report every step with what it changed, even on success"),
+    OptionSpec("backend", "--backend", str,
+               "run scenarios on the reference engine or as real processes on this kernel [engine]",
+               "BACKEND", choices=BACKENDS),
+    OptionSpec("host_allow", "--host-allow", str,
+               "what --backend host may do beyond running processes, comma-separated: hugepages, "
+               "readahead, thp, overcommit (change that setting for a scenario, then restore it), "
+               "drop_caches (write /proc/sys/vm/drop_caches), memory=FRACTION (cap on the memory a "
+               "scenario touches, of MemAvailable) [memory=0.25]", "WHAT"),
     OptionSpec("format", "--format", str, "report format [text]", "FORMAT", choices=FORMATS, pytest=False),
     OptionSpec("jobs", "--jobs", int, "check files in N processes [1]", "N", minimum=1, pytest=False),
     OptionSpec("html", "--html", str, "also write a self-contained HTML report with timelines to FILE "
@@ -81,7 +90,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("paths", "--paths", list, "files and directories checked when none are given [.]",
                pytest=False, cli=False),
 )
-CHECK_OPTIONS = ("seed", "max_accesses", "timeout", "trace")  # the ones a CheckOptions holds
+CHECK_OPTIONS = ("seed", "max_accesses", "timeout", "trace", "backend", "host_allow")  # in CheckOptions
 SPECS_BY_NAME = {spec.name: spec for spec in OPTION_SPECS}
 
 

@@ -25,10 +25,14 @@ def page_size_of(machine: ast.Machine) -> int:
 
 
 def machine_config(machine: ast.Machine) -> MachineConfig:
-    """Translate a resolved (flattened) machine block into the engine's configuration."""
+    """Translate a resolved (flattened) machine block into the engine's configuration; a machine
+    ``from host`` starts from the running kernel's settings (``vmspec.checker.host.kernel``)."""
     page = page_size_of(machine)
     kw: dict = {"page_size": page}
     hugepages: dict[int, int] = {}
+    if machine.from_host:
+        kw.update(_host_settings(machine))
+        hugepages.update(kw.pop("hugepages"))
 
     def nbytes(lit: ast.SizeLit) -> int:
         return size_bytes(lit.amount, lit.unit, page)
@@ -62,6 +66,16 @@ def machine_config(machine: ast.Machine) -> MachineConfig:
             )
     kw["hugepages"] = tuple(sorted(hugepages.items()))
     return MachineConfig(**kw)
+
+
+def _host_settings(machine: ast.Machine) -> dict:
+    from vmspec.checker.backend import HostCannot
+    from vmspec.checker.host.kernel import cached_kernel, machine_settings, on_linux
+
+    if not on_linux():
+        raise HostCannot(f"machine {machine.name} reads the running kernel's settings (from host), "
+                         "which needs Linux on x86-64")
+    return machine_settings(cached_kernel())
 
 
 def engine_image(image: ast.Image, page_size: int) -> EngineImage:

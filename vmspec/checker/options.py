@@ -39,6 +39,8 @@ class CheckOptions(BaseModel):
     select: Optional[str] = None  # -k expression
     root: Optional[str] = None  # --root as given, for the reproduce command
     record: bool = False  # sample every step's state for a picture (--html, vmspec show)
+    backend: str = "engine"  # engine | host
+    host_allow: Optional[str] = None  # --host-allow, comma-separated (vmspec.checker.host.session)
 
 
 def read_pyproject(start: str) -> dict[str, Any]:
@@ -77,4 +79,11 @@ def make_options(config: dict[str, Any], overrides: dict[str, Any]) -> CheckOpti
         raise UsageError(str(exc)) from None
     if values.get("timeout") == 0:
         values["timeout"] = None
+    if values.get("host_allow"):
+        from vmspec.checker.host.session import parse_allow
+
+        try:
+            parse_allow([values["host_allow"]])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     return CheckOptions(**values)

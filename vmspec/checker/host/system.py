@@ -1,0 +1,895 @@
+"""The engine facade's API, answered by real processes on the running kernel.
+
+Each simulated process is an agent (``agent.c``). Address layout: the agent runs with
+randomisation off and an 8 MiB stack limit; at spawn it moves its heap (``prctl(PR_SET_MM_MAP)``)
+to the reference layout's brk start and fences (PROT_NONE placeholders) every free address from
+the reference layout's ``mmap_base`` up to its own libraries, so that the kernel places the
+scenario's mappings, top-down as always, in address space nothing else uses. Everything of the
+reference layout (image segments, stack, heap, and the fence) sits ``DELTA`` = 512 GiB (one PGD
+entry) below where the engine puts it: the same offsets within every page-table level, so page
+tables, THP alignment and fault-around windows are the same as in a process that had nothing
+else mapped. The agent's own mappings (its binary, glibc, its real stack) are never counted.
+
+Steps map to system calls (``mmap``, ``munmap``, ``mprotect``, ``madvise``, ``mlock``, ``brk``),
+glibc (``malloc``/``free``), memory accesses (one byte per page or per stride), a real fork, and
+writes to ``/proc/PID/oom_score_adj``/``oom_adj``. Observables come from /proc (``procfs``);
+``faults(P)`` are the sums of the fault counts the agent measured around each step.
+``faults(P).cow``, ``tlb(P)`` and ``time`` have no kernel counterpart and raise NotObservable,
+as do system-wide meminfo values unless the machine is quiet (see ``_quiet``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time as _time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from vmspec.checker.backend import HostCannot, NotObservable
+from vmspec.checker.host import procfs
+from vmspec.checker.host.agent import PAGE_BATCH, Agent, AgentDied, Reply
+from vmspec.checker.host.cgroup import CgroupUnavailable, Groups
+from vmspec.checker.host.kernel import meminfo, read_text
+from vmspec.engine.config import Image, MachineConfig
+from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, SIGSEGV, OOMKilled
+from vmspec.engine.layout import DEFAULT_MAP_WINDOW, DEFAULT_STACK, image_layout, page_align
+
+DELTA = 1 << 39  # one PGD entry: the reference layout, moved down by one top-level table slot
+HOST_MMAP_BASE = DEFAULT_MAP_WINDOW - (128 << 20)  # the agent's own mmap_base (8 MiB stack limit)
+PROTS = {"none": 0, "r": 1, "rw": 3, "rx": 5, "rwx": 7}
+ADVICE = {"dontneed": 4, "willneed": 3, "hugepage": 14, "nohugepage": 15, "pageout": 21}
+M_MMAP_THRESHOLD = -3
+SIGNAL_STATUS = {11: "segfault", 7: "sigbus"}
+FILE_FILL = b"\xa5" * (1 << 20)
+POSIX_FADV_DONTNEED = 4
+QUIET_BYTES = 64 << 10  # how far MemFree / Committed_AS may move with nothing running
+
+
+@dataclass(slots=True)
+class Region:
+    start: int
+    length: int
+    via: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass
+class Proc:
+    """One simulated process and its agent."""
+
+    name: str
+    agent: Agent
+    own: frozenset[tuple[int, int]]  # the agent's own mappings (start, end)
+    pt_base: int  # VmPTE of the agent's own mappings
+    start_brk: int
+    regions: dict[str, Region] = field(default_factory=dict)
+    status: str = "running"
+    minor: int = 0
+    major: int = 0
+    oom_score_adj: int = 0
+    oom_adj_read: int = 0
+    group: object = None
+
+    @property
+    def alive(self) -> bool:
+        return self.status == "running"
+
+
+class HostCounters:
+    """``faults(P)`` on the host: min_flt and maj_flt; copy-on-write faults are not counted apart
+    by the kernel."""
+
+    __slots__ = ("minor", "major")
+
+    def __init__(self, minor: int, major: int):
+        self.minor, self.major = minor, major
+
+    @property
+    def cow(self):
+        raise NotObservable("the kernel does not count copy-on-write faults apart from other minor faults")
+
+
+class HostSystem:
+    """One scenario's processes on the running kernel, behind the engine facade's API."""
+
+    def __init__(self, machine: MachineConfig, session, confine: int | None = None):
+        self.machine = machine
+        self.page_size = machine.page_size
+        self.session = session
+        self.procs: dict[str, Proc] = {}
+        self.files: dict[str, tuple[str, int]] = {}  # name -> (path, size)
+        self._killed: list[str] = []
+        self._accesses = 0
+        self.dir = session.make_dir()
+        self.groups = Groups(session.tell, f"{os.getpid()}-{id(self) & 0xffff:x}")
+        self.scenario_group = None
+        self.frames = procfs.Frames()
+        self.closed = False
+        if confine is not None:
+            try:
+                self.scenario_group = self.groups.make(confine)
+            except CgroupUnavailable as exc:
+                raise HostCannot(str(exc)) from None
+        self._oom_seen = 0
+        self._quiet = self._quiet_baseline()
+
+    # ================================================================ lifetime
+    def close(self) -> None:
+        """Kill every agent, remove the groups and the files (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        for p in self.procs.values():
+            p.agent.kill()
+        self.groups.remove_all()
+        _rmtree(self.dir)
+
+    # ================================================================ helpers
+    def _proc(self, name: str) -> Proc:
+        p = self.procs.get(name)
+        if p is None:
+            raise ValueError(f"no process named {name!r}")
+        if not p.alive:
+            raise ValueError(f"process {name!r} is not running")
+        return p
+
+    def _region(self, p: Proc, name: str) -> Region:
+        r = p.regions.get(name)
+        if r is None:
+            raise ValueError(f"process {p.name!r} has no region {name!r}")
+        return r
+
+    def _count(self, p: Proc, reply: Reply) -> None:
+        p.minor += reply.minor
+        p.major += reply.major
+
+    def _send(self, p: Proc, command: str, payload: bytes = b"") -> Reply:
+        """Run one command in ``p``'s agent and count its faults; a fatal signal ends ``p``."""
+        try:
+            reply = p.agent.request(command, payload)
+        except AgentDied as died:
+            if died.fault is not None:
+                self._count(p, died.fault)
+            self._ended(p, died.signo)
+            if p.status == "segfault":
+                raise SIGSEGV(f"{p.name} was killed by SIGSEGV") from None
+            if p.status == "sigbus":
+                raise SIGBUS(f"{p.name} was killed by SIGBUS") from None
+            if p.status == "oom_killed":
+                raise OOMKilled(f"{p.name} was killed by the OOM killer") from None
+            raise HostCannot(f"the agent of {p.name} died of signal {died.signo}") from None
+        finally:
+            self._reap_others(p)
+        self._count(p, reply)
+        return reply
+
+    def _ended(self, p: Proc, signo: int | None) -> None:
+        if signo in SIGNAL_STATUS:
+            p.status = SIGNAL_STATUS[signo]
+        elif signo == 9 and self._oom_kills_now() > self._oom_seen:
+            self._oom_seen += 1
+            p.status = "oom_killed"
+            self._killed.append(p.name)
+        elif signo is None:
+            p.status = "exited"
+        else:
+            p.status = f"signal {signo}"
+        p.agent.close()
+
+    def _reap_others(self, current: Proc) -> None:
+        """Notice agents the OOM killer ended during a step of another process."""
+        for q in self.procs.values():
+            if q is current or not q.alive:
+                continue
+            status = q.agent.wait(block=False)
+            if status is not None:
+                self._ended(q, os.WTERMSIG(status) if os.WIFSIGNALED(status) else None)
+                if not q.alive and q.status not in ("oom_killed",):
+                    raise HostCannot(f"the agent of {q.name} ended on its own ({q.status})")
+
+    def _oom_kills_now(self) -> int:
+        groups = [g for g in self.groups.made]
+        return sum(g.oom_kills() for g in groups[:1]) if groups else 0
+
+    def _fail(self, err: int, what: str):
+        """Turn an errno from the kernel into the modelled failure, or a step the host cannot run."""
+        if err == errno.ENOMEM:
+            raise ENOMEM(f"{what}: ENOMEM")
+        if err == errno.EINVAL:
+            raise EINVAL(f"{what}: EINVAL")
+        raise HostCannot(f"{what} failed on the host with {errno.errorcode.get(err, err)} "
+                         f"({os.strerror(err)})")
+
+    def _guard(self, p: Proc, start: int, end: int) -> None:
+        """Refuse a range that would reach the agent's own mappings."""
+        for lo, hi in p.own:
+            if start < hi and lo < end:
+                raise HostCannot(f"the range {start:#x}-{end:#x} of {p.name} reaches the agent "
+                                 "program's own memory")
+
+    def _charge(self, nbytes: int) -> None:
+        """Refuse a step that could make the scenario touch more memory than the cap allows."""
+        cap = self.session.cap
+        used = sum(self.rss(n) for n, q in self.procs.items() if q.alive) + self._cached_bytes()
+        if used + nbytes > cap:
+            raise HostCannot(
+                f"this step could touch {nbytes >> 20} MiB more ({used >> 20} MiB in use), beyond the "
+                f"host backend's cap of {cap >> 20} MiB ({self.session.allow.memory_fraction:g} of "
+                "MemAvailable); raise it with --host-allow memory=FRACTION")
+
+    def _file(self, key: str, size: int) -> str:
+        """Create (or grow) a real file of ``size`` bytes, written out and dropped from the page
+        cache, so that it starts "not yet cached"."""
+        entry = self.files.get(key)
+        if entry is not None and entry[1] >= size:
+            return entry[0]
+        self._charge(size)
+        path = entry[0] if entry else os.path.join(self.dir, f"f{len(self.files)}")
+        done = entry[1] if entry else 0
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.lseek(fd, done, os.SEEK_SET)
+            left = size - done
+            while left > 0:
+                left -= os.write(fd, FILE_FILL[:min(left, len(FILE_FILL))])
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        self.files[key] = (path, size)
+        return path
+
+    # ================================================================ operations
+    def spawn(self, name: str, image: Image | None = None, oom_score_adj: int = 0,
+              oom_adj: int | None = None, memory_max: int | None = None) -> None:
+        """Start an agent laid out like a process of ``image`` (nothing resident)."""
+        ps = self.page_size
+        sizes = {"text": 0, "data": 0, "bss": 0, "stack": DEFAULT_STACK}
+        libs: list[tuple[str, int]] = []
+        img = image.name if image is not None else None
+        for seg in (image.segments if image is not None else ()):
+            if seg.kind == "lib":
+                libs.append((seg.lib or "lib", seg.size))
+            else:
+                sizes[seg.kind] = seg.size
+        lay = image_layout(sizes["text"], sizes["data"], sizes["bss"], sizes["stack"], ps)
+        if memory_max is not None and memory_max < ps:
+            raise EINVAL(f"memory_max {memory_max} is less than one page")
+        agent = Agent.start(self.session.program)
+        self.session.tell(f"pid {agent.pid}")
+        proc = None
+        try:
+            reply = agent.request(f"setup {lay.start_brk - DELTA:#x} {lay.mmap_base - DELTA:#x} "
+                                  f"{HOST_MMAP_BASE:#x}")
+            if reply.kind != "ok":
+                raise HostCannot(f"setting up the agent failed: {os.strerror(reply.value)}")
+            vmas = procfs.read_smaps(agent.pid)
+            own = frozenset((v.start, v.end) for v in vmas if "vmspec-fence" not in v.path)
+            pt_base = procfs.read_status(agent.pid).get("VmPTE", 0)
+            proc = Proc(name, agent, own, pt_base, lay.start_brk - DELTA)
+            self.procs[name] = proc
+            for kind, (start, length) in (("text", lay.text), ("data", lay.data), ("bss", lay.bss)):
+                proc.regions[kind] = Region(start - DELTA, sizes[kind])
+                if not length:
+                    continue
+                if kind == "bss":
+                    self._map_fixed(proc, start - DELTA, length, PROTS["rw"], "-", 0)
+                else:
+                    path = self._file(f"\0{kind}\0{img}", length)
+                    self._map_fixed(proc, start - DELTA, length, PROTS["rx" if kind == "text" else "rw"],
+                                    path, 0)
+            proc.regions["heap"] = Region(lay.start_brk - DELTA, 0, via="brk")
+            s0, slen = lay.stack
+            # the reference stack is one VMA of its limit's size, not charged to Committed_AS
+            self._map_fixed(proc, s0 - DELTA, slen, PROTS["rw"], "-", 4, replace=True)
+            proc.regions["stack"] = Region(s0 - DELTA, sizes["stack"])
+            for lib, size in libs:
+                length = page_align(size, ps)
+                if not length:
+                    proc.regions[lib] = Region(lay.mmap_base - DELTA, 0, via="mmap")
+                    continue
+                path = self._file(f"\0lib\0{lib}", length)
+                reply = proc.agent.request(f"map 0 {length:#x} {PROTS['rx']} 0 {path} 0 0")
+                if reply.kind != "ok":
+                    self._fail(reply.value, f"mapping lib {lib}")
+                proc.regions[lib] = Region(reply.value, size, via="mmap")
+            if self.machine.mmap_threshold is not None:
+                reply = agent.request(f"mallopt {M_MMAP_THRESHOLD} {self.machine.mmap_threshold}")
+                if reply.kind != "ok":
+                    raise HostCannot(f"mallopt(M_MMAP_THRESHOLD, {self.machine.mmap_threshold}) failed")
+            if oom_adj is not None:
+                self._write_oom(proc, "oom_adj", oom_adj)
+            else:
+                self._write_oom(proc, "oom_score_adj", oom_score_adj)
+            group = self.scenario_group
+            if memory_max is not None:
+                try:
+                    group = self.groups.make(memory_max, parent=self.scenario_group)
+                except CgroupUnavailable as exc:
+                    raise HostCannot(f"memory_max needs a memory cgroup: {exc}") from None
+            if group is not None:
+                group.add(agent.pid)
+                proc.group = group
+        except BaseException:
+            if proc is not None:
+                proc.status = "exited"
+            agent.kill()
+            self.procs.pop(name, None) if proc is None or proc.status != "running" else None
+            raise
+
+    def _map_fixed(self, p: Proc, addr: int, length: int, prot: int, path: str, flags: int,
+                   replace: bool = False) -> None:
+        reply = p.agent.request(f"map {addr:#x} {length:#x} {prot} {flags} {path} {1 if replace else 2} 0")
+        if reply.kind != "ok":
+            if reply.value == errno.ENOMEM:
+                raise ENOMEM(f"mapping {length} bytes at {addr:#x} (overcommit refused it)")
+            raise HostCannot(f"the agent could not map the reference layout at {addr:#x}: "
+                             f"{os.strerror(reply.value)}")
+
+    def mmap(self, proc: str, region: str, length: int, *, file: str | None = None, shared: bool = False,
+             prot: str = "rw", hugetlb: int | None = None, populate: bool = False,
+             noreserve: bool = False) -> None:
+        p = self._proc(proc)
+        flags = (1 if shared else 0) | (2 if populate else 0) | (4 if noreserve else 0)
+        hshift = 0
+        if hugetlb is not None:
+            if hugetlb <= 0 or hugetlb & (hugetlb - 1):
+                raise EINVAL(f"hugetlb page size {hugetlb} is not a power of two")
+            hshift = hugetlb.bit_length() - 1
+        path = "-"
+        if file is not None:
+            if file not in self.files:
+                raise EINVAL(f"no file named {file!r}")
+            path = self.files[file][0]
+        if populate:
+            self._charge(page_align(length, self.page_size))
+        reply = self._send(p, f"map 0 {length:#x} {PROTS[prot]} {flags} {path} 0 {hshift}")
+        if reply.kind != "ok":
+            self._fail(reply.value, f"mmap of {length} bytes")
+        p.regions[region] = Region(reply.value, length, via="mmap")
+
+    def munmap(self, proc: str, region: str, start: int = 0, end: int | None = None) -> None:
+        p = self._proc(proc)
+        s, e = self._range(p, region, start, end)
+        self._guard(p, s, e)
+        reply = self._send(p, f"unmap {s:#x} {max(0, e - s):#x}")
+        if reply.kind != "ok":
+            self._fail(reply.value, "munmap")
+
+    def _range(self, p: Proc, region: str, start: int, end: int | None) -> tuple[int, int]:
+        r = self._region(p, region)
+        s = r.start + start
+        if s % self.page_size:
+            raise EINVAL(f"start {start:#x} is not page aligned (address {s:#x})")
+        e = r.end if end is None else r.start + end
+        return s, page_align(e, self.page_size)
+
+    def brk(self, proc: str, delta: int) -> None:
+        p = self._proc(proc)
+        reply = self._send(p, f"sbrk {delta}")
+        if reply.kind != "ok":
+            self._fail(reply.value, "brk")
+        self._sync_heap(p)
+
+    def _sync_heap(self, p: Proc) -> int:
+        reply = p.agent.request("sbrk 0")
+        p.regions["heap"] = Region(p.start_brk, reply.value - p.start_brk, via="brk")
+        return reply.value
+
+    def malloc(self, proc: str, region: str, size: int) -> None:
+        p = self._proc(proc)
+        self._charge(size)
+        reply = self._send(p, f"malloc {size}")
+        if reply.kind != "ok":
+            self._fail(reply.value, f"malloc({size})")
+        brk = self._sync_heap(p)
+        via = "brk" if p.start_brk <= reply.value < brk else "mmap"
+        p.regions[region] = Region(reply.value, size, via=via)
+
+    def free(self, *args):
+        """``free`` (MemFree) as an observable, or ``free(proc, region)`` as the operation."""
+        if args:
+            return self.free_region(*args)
+        return self._meminfo_delta("MemFree", lambda m: m.ram - m.kernel - _pool_bytes(m))
+
+    def free_region(self, proc: str, region: str) -> None:
+        p = self._proc(proc)
+        r = self._region(p, region)
+        reply = self._send(p, f"free {r.start:#x}")
+        if reply.kind != "ok":
+            self._fail(reply.value, "free")
+        self._sync_heap(p)
+
+    def access(self, proc: str, region: str, start: int, end: int, *, write: bool,
+               stride: int | None = None) -> None:
+        p = self._proc(proc)
+        r = self._region(p, region)
+        if stride is not None and stride <= 0:
+            raise EINVAL("stride must be at least 1 byte")
+        if end <= start:
+            return
+        a, b = r.start + start, r.start + end
+        if stride:
+            n = (end - start + stride - 1) // stride
+        else:
+            n = (b - 1) // self.page_size - a // self.page_size + 1
+        self._charge(min(n, (b - a) // self.page_size + 1) * self.page_size)
+        self._guard(p, a, b)
+        self._accesses += n
+        self._send(p, f"touch {a:#x} {b:#x} {stride or 0} {1 if write else 0}")
+
+    def access_random(self, proc: str, region: str, count: int, *, seed: int = 0, write: bool = False) -> None:
+        """The engine's page sequence (``numpy.random.default_rng(seed).integers(0, npages)``)."""
+        p = self._proc(proc)
+        r = self._region(p, region)
+        first = r.start >> 12
+        npages = ((r.end - 1) >> 12) - first + 1 if r.length > 0 else 0
+        if count <= 0:
+            return
+        if npages <= 0:
+            raise EINVAL(f"region {region!r} is empty: no pages to access")
+        self._charge(min(count, npages) * self.page_size)
+        rng = np.random.default_rng(seed)
+        left = count
+        while left:
+            size = min(left, PAGE_BATCH)
+            self._pages(p, first << 12, rng.integers(0, npages, size=size), write)
+            left -= size
+
+    def _pages(self, p: Proc, base: int, pages: np.ndarray, write: bool) -> None:
+        pages = np.asarray(pages, dtype=np.uint64)
+        self._accesses += len(pages)
+        self._send(p, f"pages {base:#x} {len(pages)} {1 if write else 0}", pages.astype("<u8").tobytes())
+
+    def access_pages(self, proc: str, region: str, pages, *, write=False) -> None:
+        p = self._proc(proc)
+        r = self._region(p, region)
+        if not isinstance(write, (bool, np.bool_)):
+            raise HostCannot("a replay with a read or write per access is not supported on the host")
+        batch = np.fromiter((int(n) for n in pages), dtype=np.int64)
+        if len(batch) and batch.min() < 0:
+            raise HostCannot("a replay page number below the region is not supported on the host")
+        self._charge(min(len(batch), (r.length >> 12) + 1) * self.page_size)
+        base = (r.start >> 12) << 12
+        if len(batch):
+            self._guard(p, base + int(batch.min()) * 4096, base + (int(batch.max()) + 1) * 4096)
+        for i in range(0, len(batch), PAGE_BATCH):
+            self._pages(p, base, batch[i:i + PAGE_BATCH], bool(write))
+
+    def access_addresses(self, proc: str, accesses) -> None:
+        raise HostCannot("a lackey trace (absolute addresses of another program) cannot be replayed "
+                         "on the host")
+
+    def madvise(self, proc: str, region: str, start: int, end: int | None, advice: str) -> None:
+        p = self._proc(proc)
+        s, e = self._range(p, region, start, end)
+        self._guard(p, s, e)
+        if advice == "willneed":
+            self._charge(max(0, e - s))
+        reply = self._send(p, f"advise {s:#x} {max(0, e - s):#x} {ADVICE[advice]}")
+        if reply.kind != "ok":
+            self._fail(reply.value, f"madvise {advice}")
+
+    def mprotect(self, proc: str, region: str, start: int, end: int | None, prot: str) -> None:
+        p = self._proc(proc)
+        s, e = self._range(p, region, start, end)
+        self._guard(p, s, e)
+        reply = self._send(p, f"protect {s:#x} {max(0, e - s):#x} {PROTS[prot]}")
+        if reply.kind != "ok":
+            self._fail(reply.value, f"mprotect {prot}")
+
+    def _lock(self, proc: str, region: str, lock: bool) -> None:
+        p = self._proc(proc)
+        r = self._region(p, region)
+        if lock:
+            self._charge(r.length)
+        self._guard(p, r.start, r.end)
+        reply = self._send(p, f"lock {r.start:#x} {r.length:#x} {1 if lock else 0}")
+        if reply.kind != "ok":
+            self._fail(reply.value, "mlock" if lock else "munlock")
+
+    def mlock(self, proc: str, region: str) -> None:
+        self._lock(proc, region, True)
+
+    def munlock(self, proc: str, region: str) -> None:
+        self._lock(proc, region, False)
+
+    def create_file(self, name: str, size: int) -> None:
+        self._file(name, page_align(size, self.page_size) if size else 0)
+        # the engine's file has exactly ``size`` bytes' worth of pages; the real one that many bytes
+        path = self.files[name][0]
+        os.truncate(path, size)
+        self.files[name] = (path, size)
+
+    def fork(self, parent: str, child: str) -> None:
+        p = self._proc(parent)
+        try:
+            reply, agent = p.agent.fork()
+        except AgentDied as died:
+            self._ended(p, died.signo)
+            raise HostCannot(f"the agent of {parent} died while forking") from None
+        if agent is None:
+            self._fail(reply.value, "fork")
+        self.session.tell(f"pid {agent.pid}")
+        q = Proc(child, agent, p.own, p.pt_base, p.start_brk,
+                 regions={k: Region(r.start, r.length, r.via) for k, r in p.regions.items()},
+                 oom_score_adj=p.oom_score_adj, oom_adj_read=p.oom_adj_read, group=p.group)
+        self.procs[child] = q
+
+    def exit(self, proc: str) -> None:
+        p = self._proc(proc)
+        self._read_oom(p)
+        try:
+            p.agent.request("exit")
+        except AgentDied:
+            pass
+        p.agent.wait()
+        p.status = "exited"
+        p.agent.close()
+
+    def _write_oom(self, p: Proc, setting: str, value: int) -> None:
+        try:
+            procfs.write_int(f"/proc/{p.agent.pid}/{setting}", value)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise EINVAL(f"{setting} {value} is out of range") from None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise HostCannot(f"setting {setting} {value} needs CAP_SYS_RESOURCE, which vmspec "
+                                 "does not have here") from None
+            raise HostCannot(f"writing {setting} failed: {exc.strerror}") from None
+        self._read_oom(p)
+
+    def _read_oom(self, p: Proc) -> None:
+        if p.alive:
+            try:
+                p.oom_score_adj = procfs.read_int(f"/proc/{p.agent.pid}/oom_score_adj")
+                p.oom_adj_read = procfs.read_int(f"/proc/{p.agent.pid}/oom_adj")
+            except OSError:
+                pass
+
+    def set_oom_score_adj(self, proc: str, value: int) -> None:
+        self._write_oom(self._proc(proc), "oom_score_adj", value)
+
+    def set_oom_adj(self, proc: str, value: int) -> None:
+        self._write_oom(self._proc(proc), "oom_adj", value)
+
+    def drop_caches(self) -> None:
+        """``echo 1 > /proc/sys/vm/drop_caches`` with ``--host-allow drop_caches``; otherwise the
+        same kernel function (``invalidate_mapping_pages``) on the scenario's own files."""
+        if "drop_caches" in self.session.allow.words:
+            os.sync()
+            with open("/proc/sys/vm/drop_caches", "w") as fh:
+                fh.write("1")
+            return
+        for path, _ in self.files.values():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+    def check_invariants(self) -> None:
+        """The kernel keeps its own invariants."""
+
+    # ================================================================ system observables
+    def _quiet_baseline(self) -> dict[str, int] | str:
+        """Sample MemFree and Committed_AS five times 20 ms apart with nothing of the scenario
+        running; return the first sample, or why the machine is too busy to read them."""
+        samples = []
+        for i in range(5):
+            if i:
+                _time.sleep(0.02)
+            samples.append(meminfo())
+        for key in ("MemFree", "Committed_AS"):
+            values = [s.get(key, 0) for s in samples]
+            if max(values) - min(values) > QUIET_BYTES:
+                return (f"the machine is not quiet: {key} moved by {(max(values) - min(values)) >> 10} KiB "
+                        "in 0.1 s before the scenario started")
+        return samples[0]
+
+    def _meminfo_delta(self, key: str, initial) -> int:
+        """A system-wide meminfo value as the engine's starting value plus the host's change
+        since the scenario started (quiet machines only)."""
+        if isinstance(self._quiet, str):
+            raise NotObservable(self._quiet)
+        delta = meminfo().get(key, 0) - self._quiet.get(key, 0)
+        return int(initial(self.machine)) + delta
+
+    def _same_ram(self) -> None:
+        host = self.session.kernel.mem_total
+        machine = self.machine.ram - self.machine.kernel
+        if machine != host:
+            raise NotObservable(f"it depends on the machine's RAM ({machine >> 20} MiB), which is not "
+                                f"the host's MemTotal ({host >> 20} MiB)")
+
+    @property
+    def ram(self) -> int:
+        self._same_ram()
+        return self.machine.ram
+
+    @property
+    def used(self) -> int:
+        return self.machine.ram - self.free()
+
+    def _cached_bytes(self) -> int:
+        total = 0
+        for path, size in self.files.values():
+            total += _cachestat(path, size)
+        return total
+
+    @property
+    def cached(self) -> int:
+        """The page cache of the scenario's files (cachestat) and its shared anonymous memory."""
+        shmem = set()
+        zero = self.frames.zero_pfns()
+        for p in self.procs.values():
+            if p.alive:
+                ranges = [(v.start, v.end) for v in self._vmas(p) if v.shmem]
+                shmem.update(procfs.present_pfns(p.agent.pid, ranges, zero).tolist())
+        return self._cached_bytes() + len(shmem) * self.page_size
+
+    @property
+    def swap_used(self) -> int:
+        info = meminfo()
+        return info.get("SwapTotal", 0) - info.get("SwapFree", 0)
+
+    @property
+    def swap_free(self) -> int:
+        return meminfo().get("SwapFree", 0)
+
+    @property
+    def committed(self) -> int:
+        return self._meminfo_delta("Committed_AS", lambda m: 0)
+
+    @property
+    def commit_limit(self) -> int:
+        self._same_ram()
+        return meminfo().get("CommitLimit", 0)
+
+    def hugepages_free(self, size: int) -> int:
+        base = f"/sys/kernel/mm/hugepages/hugepages-{size >> 10}kB"
+        if not os.path.isdir(base):
+            return 0
+        return int(read_text(f"{base}/free_hugepages", "0")) - int(read_text(f"{base}/resv_hugepages", "0"))
+
+    def hugepages_total(self, size: int) -> int:
+        return int(read_text(f"/sys/kernel/mm/hugepages/hugepages-{size >> 10}kB/nr_hugepages", "0"))
+
+    @property
+    def killed(self) -> list[str]:
+        return list(self._killed)
+
+    @property
+    def oom_kills(self) -> int:
+        return len(self._killed)
+
+    def time(self, *args):
+        raise NotObservable("the host has no cost model (time is the engine's simulated time)")
+
+    @property
+    def accesses(self) -> int:
+        return self._accesses
+
+    # ================================================================ process observables
+    def _vmas(self, p: Proc) -> list[procfs.VMA]:
+        """The scenario's mappings of ``p`` (the agent's own and the fence left out)."""
+        return [v for v in procfs.read_smaps(p.agent.pid)
+                if (v.start, v.end) not in p.own and "vmspec-fence" not in v.path]
+
+    def _live(self, name: str) -> Proc | None:
+        p = self.procs.get(name)
+        return p if p is not None and p.alive else None
+
+    def rss(self, name: str) -> int:
+        p = self._live(name)
+        return sum(v.rss for v in self._vmas(p) if not v.hugetlb) if p else 0
+
+    def rss_anon(self, name: str) -> int:
+        p = self._live(name)
+        return sum(v.anonymous for v in self._vmas(p) if not v.hugetlb) if p else 0
+
+    def rss_file(self, name: str) -> int:
+        p = self._live(name)
+        if p is None:
+            return 0
+        return sum(v.rss - v.anonymous for v in self._vmas(p) if v.file_backed and not v.hugetlb)
+
+    def _scenario_ranges(self, p: Proc) -> list[tuple[int, int]]:
+        return [(v.start, v.end) for v in self._vmas(p) if not v.hugetlb]
+
+    def pss(self, name: str) -> Fraction:
+        p = self._live(name)
+        if p is None:
+            return Fraction(0)
+        pfns = procfs.present_pfns(p.agent.pid, self._scenario_ranges(p), self.frames.zero_pfns())
+        return procfs.pss_of(self.frames.counts(pfns))
+
+    def uss(self, name: str) -> int:
+        p = self._live(name)
+        if p is None:
+            return 0
+        pfns = procfs.present_pfns(p.agent.pid, self._scenario_ranges(p), self.frames.zero_pfns())
+        return int(np.count_nonzero(self.frames.counts(pfns) == 1)) * self.page_size
+
+    def swap(self, name: str) -> int:
+        p = self._live(name)
+        return sum(v.swap for v in self._vmas(p)) if p else 0
+
+    def vsz(self, name: str) -> int:
+        p = self._live(name)
+        return sum(v.end - v.start for v in self._vmas(p)) if p else 0
+
+    def pagetables(self, name: str) -> int:
+        p = self._live(name)
+        return procfs.read_status(p.agent.pid).get("VmPTE", 0) - p.pt_base if p else 0
+
+    def faults(self, name: str) -> HostCounters:
+        p = self.procs.get(name)
+        return HostCounters(p.minor, p.major) if p else HostCounters(0, 0)
+
+    def tlb(self, name: str):
+        raise NotObservable("the kernel does not count TLB hits and misses per process")
+
+    def oom_score(self, name: str) -> int:
+        p = self._live(name)
+        if p is None:
+            return 0
+        self._same_ram()
+        return procfs.read_int(f"/proc/{p.agent.pid}/oom_score")
+
+    def oom_score_adj(self, name: str) -> int:
+        p = self.procs.get(name)
+        if p is None:
+            return 0
+        self._read_oom(p)
+        return p.oom_score_adj
+
+    def oom_adj(self, name: str) -> int:
+        p = self.procs.get(name)
+        if p is None:
+            return 0
+        self._read_oom(p)
+        return p.oom_adj_read
+
+    def process_time(self, name: str) -> int:
+        raise NotObservable("the host has no cost model (time is the engine's simulated time)")
+
+    def alive(self, name: str) -> bool:
+        p = self.procs.get(name)
+        return bool(p and p.alive)
+
+    def status(self, name: str) -> str:
+        p = self.procs.get(name)
+        if p is None:
+            raise ValueError(f"no process named {name!r}")
+        return p.status
+
+    def exists(self, name: str) -> bool:
+        return name in self.procs
+
+    # ================================================================ region observables
+    def _pages_of(self, r: Region) -> tuple[int, int]:
+        """Every page a byte of the region is in."""
+        if r.length <= 0:
+            return r.start, r.start
+        return r.start & ~4095, page_align(r.end, 4096)
+
+    def _clip(self, p: Proc, start: int, end: int, hugetlb: bool) -> list[tuple[int, int]]:
+        out = []
+        for v in self._vmas(p):
+            if v.hugetlb == hugetlb and v.start < end and start < v.end:
+                out.append((max(start, v.start), min(end, v.end)))
+        return out
+
+    def resident(self, name: str, region: str) -> int:
+        p = self._live(name)
+        if p is None or region not in p.regions:
+            return 0
+        lo, hi = self._pages_of(p.regions[region])
+        return procfs.count_entries(p.agent.pid, self._clip(p, lo, hi, False), procfs.PRESENT,
+                                    self.frames.zero_pfns()) * self.page_size
+
+    def swapped(self, name: str, region: str) -> int:
+        p = self._live(name)
+        if p is None or region not in p.regions:
+            return 0
+        lo, hi = self._pages_of(p.regions[region])
+        return procfs.count_entries(p.agent.pid, self._clip(p, lo, hi, False), procfs.SWAPPED) * self.page_size
+
+    def huge(self, name: str, region: str) -> int:
+        """Bytes of hugetlb pages a byte of the region is in, plus its PMD-mapped THPs
+        (AnonHugePages of the mappings the region covers)."""
+        p = self._live(name)
+        if p is None or region not in p.regions:
+            return 0
+        lo, hi = self._pages_of(p.regions[region])
+        total = 0
+        for v in self._vmas(p):
+            if not (v.start < hi and lo < v.end):
+                continue
+            if v.hugetlb:
+                size = v.kernel_page
+                a, b = max(lo, v.start) // size * size, min(hi, v.end)
+                pages = procfs.count_entries(p.agent.pid, [(a, b)], procfs.PRESENT)
+                total += pages * self.page_size // size * size if pages else 0
+            elif v.anon_huge:
+                if lo <= v.start and v.end <= hi:
+                    total += v.anon_huge
+                else:
+                    raise NotObservable("AnonHugePages is counted per mapping; this range covers part of one")
+        return total
+
+    def size(self, name: str, region: str) -> int:
+        p = self.procs.get(name)
+        if p is None or region not in p.regions:
+            return 0
+        return p.regions[region].length
+
+    def via(self, name: str, region: str) -> str:
+        p = self.procs.get(name)
+        if p is None or region not in p.regions:
+            return "none"
+        return p.regions[region].via or "mmap"
+
+    def has_region(self, name: str, region: str) -> bool:
+        p = self.procs.get(name)
+        return bool(p and region in p.regions)
+
+    def _pfns(self, p: Proc, start: int, end: int) -> np.ndarray:
+        return np.unique(procfs.present_pfns(p.agent.pid, self._clip(p, start, end, False),
+                                             self.frames.zero_pfns()))
+
+    def shared_regions(self, p: str, r: str, q: str, s: str) -> int:
+        a, b = self._live(p), self._live(q)
+        if a is None or b is None or r not in a.regions or s not in b.regions:
+            return 0
+        fa = self._pfns(a, *self._pages_of(a.regions[r]))
+        fb = self._pfns(b, *self._pages_of(b.regions[s]))
+        return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+
+    def shared_processes(self, p: str, q: str) -> int:
+        a, b = self._live(p), self._live(q)
+        if a is None or b is None:
+            return 0
+        fa = self._pfns(a, 0, 1 << 57)
+        fb = self._pfns(b, 0, 1 << 57)
+        return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+
+
+def _pool_bytes(m: MachineConfig) -> int:
+    return sum(size * n for size, n in m.hugepages)
+
+
+def _cachestat(path: str, size: int) -> int:
+    """Return the bytes of a file in the page cache (the cachestat syscall, Linux 6.5+)."""
+    import ctypes
+
+    class Range(ctypes.Structure):
+        _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+    class Stat(ctypes.Structure):
+        _fields_ = [("nr_cache", ctypes.c_uint64), ("nr_dirty", ctypes.c_uint64),
+                    ("nr_writeback", ctypes.c_uint64), ("nr_evicted", ctypes.c_uint64),
+                    ("nr_recently_evicted", ctypes.c_uint64)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        rng, st = Range(0, 0), Stat()
+        if libc.syscall(451, fd, ctypes.byref(rng), ctypes.byref(st), 0) != 0:
+            raise NotObservable(f"cachestat failed ({os.strerror(ctypes.get_errno())}); it needs Linux 6.5")
+        return int(st.nr_cache) * 4096
+    finally:
+        os.close(fd)
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

@@ -152,6 +152,13 @@ class VmsItem(pytest.Item):
             from vmspec.reporting.text import trace_lines
 
             self.add_report_section("call", "vmspec trace", "\n".join(text for text, _ in trace_lines(result)))
+        if result.unobservable:  # --vmspec-backend host: expectations it cannot read
+            from vmspec.reporting.text import unobservable_lines
+
+            self.add_report_section("call", "vmspec not observable",
+                                    "\n".join(text for text, _ in unobservable_lines(result)))
+        if result.status == "skipped":
+            pytest.skip(f"{result.backend}: {result.skipped}")
         if result.status != "passed":
             raise VmsFailure(scenario_text(result))
 

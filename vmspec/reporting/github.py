@@ -19,6 +19,12 @@ def render(report: Report) -> str:
     """Serialise a report as workflow commands."""
     lines = []
     for s in report.scenarios:
+        if s.status == "skipped":
+            lines.append(f"::notice file={_prop(s.file)},line={s.line},title={_prop(s.title)}::"
+                         f"{_data('skipped on the ' + s.backend + ': ' + (s.skipped or ''))}")
+        for u in s.unobservable:
+            lines.append(f"::notice file={_prop(u.file)},line={u.line},col={u.column},title={_prop(s.title)}::"
+                         f"{_data(f'not observable on the {s.backend}: {u.kind} {u.expression} ({u.reason})')}")
         for v in s.violations:
             body = v.message
             if v.detail:

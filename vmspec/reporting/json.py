@@ -18,6 +18,8 @@ def report_dict(report: Report) -> dict:
                 "line": s.line,
                 "title": s.title,
                 "status": s.status,
+                "backend": s.backend,
+                "skipped": s.skipped,
                 "seed": s.seed,
                 "reproduce": s.reproduce,
                 **({"params": dict(s.params)} if s.params else {}),  # an instance of a parametrised scenario
@@ -43,6 +45,11 @@ def report_dict(report: Report) -> dict:
                     }
                     for v in s.violations
                 ],
+                "unobservable": [
+                    {"file": u.file, "line": u.line, "column": u.column, "kind": u.kind,
+                     "expression": u.expression, "reason": u.reason}
+                    for u in s.unobservable
+                ],
             }
             for s in report.scenarios
         ],
@@ -53,6 +60,7 @@ def report_dict(report: Report) -> dict:
             "passed": report.passed,
             "failed": report.failed,
             "errors": report.error_count,
+            "skipped": report.skipped,
             "interrupted": report.interrupted,
         },
     }

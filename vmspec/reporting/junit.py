@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from vmspec.checker.results import Report
-from vmspec.reporting.text import scenario_text
+from vmspec.reporting.text import scenario_text, unobservable_lines
 
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -36,7 +36,7 @@ def render(report: Report) -> str:
     def suite(file: str) -> ET.Element:
         if file not in by_file:
             by_file[file] = ET.SubElement(suites, "testsuite", name=file)
-            counts[file] = [0, 0, 0]
+            counts[file] = [0, 0, 0, 0]
         return by_file[file]
 
     for s in report.scenarios:
@@ -50,21 +50,30 @@ def render(report: Report) -> str:
             counts[s.file][2] += 1
             first = s.violations[0].message if s.violations else "error"
             ET.SubElement(case, "error", message=first).text = scenario_text(s)
+        elif s.status == "skipped":
+            counts[s.file][3] += 1
+            ET.SubElement(case, "skipped", message=s.skipped or "skipped")
+        if s.unobservable:
+            ET.SubElement(case, "system-out").text = "\n".join(text for text, _ in unobservable_lines(s))
     for e in report.errors:
         case = ET.SubElement(suite(e.file), "testcase", classname=e.file, name="(spec error)", file=e.file, line=str(e.line))
         counts[e.file][0] += 1
         counts[e.file][2] += 1
         ET.SubElement(case, "error", message=e.message).text = e.rendered
-    total = [0, 0, 0]
+    total = [0, 0, 0, 0]
     for file, element in by_file.items():
-        tests, failures, errors = counts[file]
+        tests, failures, errors, skipped = counts[file]
         element.set("tests", str(tests))
         element.set("failures", str(failures))
         element.set("errors", str(errors))
+        if skipped:
+            element.set("skipped", str(skipped))
         total = [a + b for a, b in zip(total, counts[file])]
     suites.set("tests", str(total[0]))
     suites.set("failures", str(total[1]))
     suites.set("errors", str(total[2]))
+    if total[3]:
+        suites.set("skipped", str(total[3]))
     _clean(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

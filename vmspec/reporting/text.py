@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Violation
+from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Unobservable, Violation
 
 Line = tuple[str, str]  # (text, rich style or "")
 
@@ -68,12 +68,26 @@ def violation_lines(v: Violation) -> list[Line]:
     return out
 
 
+def unobservable_lines(result: ScenarioResult) -> list[Line]:
+    """The expectations of a scenario its backend could not read, one line each."""
+    return [(f"  {u.file}:{u.line}:{u.column}: not observable on the {result.backend}: {u.kind} "
+             f"{u.expression} ({u.reason})", "yellow") for u in result.unobservable]
+
+
+def skipped_line(result: ScenarioResult) -> Line:
+    """One line for a scenario its backend did not run."""
+    return (f"SKIPPED {result.file}::{result.title} (line {result.line}): {result.skipped}", "yellow")
+
+
 def scenario_lines(result: ScenarioResult) -> list[Line]:
     """Describe a failed or erroring scenario in full (the pytest failure text)."""
     label = "FAILED" if result.status == "failed" else "ERROR"
     out: list[Line] = [(f"{label} {result.file}::{result.title} (line {result.line})", "bold red")]
     for v in result.violations:
         out += violation_lines(v)
+    if result.skipped:
+        out.append((f"  stopped early on the {result.backend}: {result.skipped}", "yellow"))
+    out += unobservable_lines(result)
     out.append((f"  reproduce: {result.reproduce}", "yellow"))
     return _clean(out)
 
@@ -97,6 +111,11 @@ def summary(report: Report) -> str:
         f"{n} scenario{'s' if n != 1 else ''}: {report.passed} passed, {report.failed} failed, "
         f"{report.error_count} error{'s' if report.error_count != 1 else ''}"
     )
+    if report.skipped:
+        line += f", {report.skipped} skipped"
+    unread = sum(len(s.unobservable) for s in report.scenarios)
+    if unread:
+        line += f"; {unread} expectation{'s' if unread != 1 else ''} not observable"
     if report.interrupted:
         line += " (interrupted)"
     return line
@@ -109,9 +128,15 @@ def report_lines(report: Report, verbosity: int = 0, trace: bool = False) -> lis
         if trace and result.trace:
             out += trace_lines(result)
             out.append(("", ""))
-        if result.status == "passed":
-            if verbosity > 0:
+        if result.status in ("passed", "skipped"):
+            if result.status == "skipped":
+                out.append(skipped_line(result))
+            elif verbosity > 0:
                 out.append((f"passed {result.file}::{result.title}", "green"))
+            if verbosity >= 0 and result.unobservable:
+                if result.status == "passed" and verbosity <= 0:
+                    out.append((f"passed {result.file}::{result.title}", "green"))
+                out += unobservable_lines(result)
         elif verbosity < 0:  # one line: the scenario and its first violation
             label = "FAILED" if result.status == "failed" else "ERROR"
             first = result.violations[0] if result.violations else None

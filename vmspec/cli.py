@@ -60,6 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--step", type=int, metavar="N", help="only the state after step N (1 = the first)")
     show.add_argument("--root", metavar="DIR", help="directory that includes and replays may not leave")
     show.add_argument("--seed", type=int, metavar="N", help="override the scenario's seed")
+    diff = sub.add_parser("diff", help="run scenarios on the engine and on this kernel, report what differs")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="files, directories or FILE::TITLE [.]")
+    diff.add_argument("--root", metavar="DIR", help="directory that includes and replays may not leave")
+    diff.add_argument("-k", dest="select", metavar="EXPR", help="select scenarios by title (and/or/not)")
+    diff.add_argument("--format", choices=("text", "json"), default="text", help="report format [text]")
+    diff.add_argument("--host-allow", dest="host_allow", metavar="WHAT",
+                      help="as for vmspec check --backend host")
+    diff.add_argument("--strict", action="store_true",
+                      help="exit 1 on any difference, even one docs/engine.md explains")
+    diff.add_argument("-q", "--quiet", action="count", default=0, help="leave out explained differences")
+    diff.add_argument("-v", "--verbose", action="count", default=0, help="also list scenarios that agree")
 
     fmt = sub.add_parser("fmt", help="rewrite .vms files in canonical form")
     fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
@@ -200,6 +211,25 @@ def _show(args) -> int:
     return 0 if result.status == "passed" else 1 if result.status == "failed" else 2
 
 
+def _diff(args) -> int:
+    from vmspec.checker.diff import diff
+    from vmspec.checker.options import make_options
+    from vmspec.reporting import diff as diff_report
+    from vmspec.reporting.text import error_text
+
+    options = make_options({}, {"select": args.select, "root": args.root, "host_allow": args.host_allow})
+    report = diff(args.paths or ["."], options, root=args.root)
+    if report.errors:
+        sys.stderr.write(error_text(report.errors) + "\n")
+    if args.format == "json":
+        sys.stdout.write(diff_report.render_json(report))
+    else:
+        from vmspec.reporting.console import write_lines
+
+        write_lines(diff_report.text_lines(report, args.verbose - args.quiet), sys.stdout)
+    return report.exit_code(strict=args.strict)
+
+
 def _fmt(args) -> int:
     from vmspec.checker.session import file_errors, find_specs
     from vmspec.errors import SpecErrors
@@ -238,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     # argparse stops a `nargs="*"` positional at the first option; let paths come after options
     # too (`vmspec check a.vms -j 2 b.vms`), as pytest does
     args, extra = parser.parse_known_args(argv)
-    if extra and (args.command not in ("check", "fmt") or any(e.startswith("-") for e in extra)):
+    if extra and (args.command not in ("check", "fmt", "diff") or any(e.startswith("-") for e in extra)):
         parser.parse_args(argv)  # reports the unrecognised arguments and exits 2
     args.paths = getattr(args, "paths", None) or []
     args.paths += extra
@@ -254,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             return _explore(args)
         if args.command == "show":
             return _show(args)
+        if args.command == "diff":
+            return _diff(args)
         return _fmt(args)
     except UsageError as exc:
         return _fail_usage(str(exc))

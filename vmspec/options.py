@@ -81,7 +81,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("host_allow", "--host-allow", str,
                "what --backend host may do beyond running processes, comma-separated: hugepages, "
                "readahead, thp, overcommit (change that setting for a scenario, then restore it), "
-               "drop_caches (write /proc/sys/vm/drop_caches), memory=FRACTION (cap on the memory a "
+               "drop_caches (write /proc/sys/vm/drop_caches), meminfo (read free, used, committed on a "
+               "quiet machine), memory=FRACTION (cap on the memory a "
                "scenario touches, of MemAvailable) [memory=0.25]", "WHAT"),
     OptionSpec("format", "--format", str, "report format [text]", "FORMAT", choices=FORMATS, pytest=False),
     OptionSpec("jobs", "--jobs", int, "check files in N processes [1]", "N", minimum=1, pytest=False),

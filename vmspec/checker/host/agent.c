@@ -336,11 +336,15 @@ static int move_brk(uint64_t start_brk)
 
 /* Fill every gap of [lo, hi) with a PROT_NONE placeholder the kernel cannot place anything in,
  * so that the scenario's mappings go below `lo`, in address space nothing else uses. */
+static int fence_fd = -1;
+
 static int fence(uint64_t lo, uint64_t hi)
 {
     static uint64_t starts[MAX_OWN], ends[MAX_OWN];
     static char w[MAX_OWN];
-    int mfd = (int)syscall(SYS_memfd_create, "vmspec-fence", MFD_CLOEXEC);
+    if (fence_fd < 0)
+        fence_fd = (int)syscall(SYS_memfd_create, "vmspec-fence", MFD_CLOEXEC);
+    int mfd = fence_fd;
     if (mfd < 0)
         return errno;
     int n = read_maps(starts, ends, w, MAX_OWN);
@@ -361,8 +365,32 @@ static int fence(uint64_t lo, uint64_t hi)
         if (i < n && ends[i] > cur)
             cur = ends[i];
     }
-    close(mfd);
     return err;
+}
+
+/* Take the fence piece [lo, hi) away for one unmapping command, so that the kernel's
+ * free_pgtables sees the reference layout's neighbour (its stack) as the next mapping, as the
+ * engine does, and may free a page table the fence would otherwise share; put it back after. */
+static uint64_t lift_lo, lift_hi;
+
+static void lift_fence(int nt, int at)
+{
+    lift_lo = lift_hi = 0;
+    if (nt >= at + 2) {
+        lift_lo = num(at);
+        lift_hi = num(at + 1);
+        if (lift_hi > lift_lo)
+            munmap((void *)lift_lo, lift_hi - lift_lo);
+    }
+}
+
+static void restore_fence(void)
+{
+    if (lift_hi > lift_lo &&
+        mmap((void *)lift_lo, lift_hi - lift_lo, PROT_NONE, MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+             fence_fd, 0) == MAP_FAILED)
+        _exit(5); /* the layout is broken: vmspec sees the agent gone */
+    lift_lo = lift_hi = 0;
 }
 
 /* ------------------------------------------------------------------ commands */
@@ -421,6 +449,8 @@ static void cmd_syscall3(int which, int nt)
     size_t len = (size_t)num(2);
     uint64_t dmin, dmaj;
     int rc;
+    if (which == 'u')
+        lift_fence(nt, 3);
     open_window();
     switch (which) {
     case 'u': rc = munmap(addr, len); break;
@@ -431,6 +461,7 @@ static void cmd_syscall3(int which, int nt)
     }
     int err = errno;
     close_window(&dmin, &dmaj);
+    restore_fence();
     if (rc != 0)
         send_err(err, dmin, dmaj);
     else
@@ -515,9 +546,11 @@ static void cmd_malloc(int nt, int which)
             send_ok((uint64_t)(uintptr_t)p, dmin, dmaj);
     } else if (which == 'f') {
         void *p = (void *)(uintptr_t)num(1);
+        lift_fence(nt, 2);
         open_window();
         free(p);
         close_window(&dmin, &dmaj);
+        restore_fence();
         send_ok(0, dmin, dmaj);
     } else {
         /* sbrk DELTA: glibc's sbrk, but a break the kernel did not move (brk() returns the old

@@ -28,6 +28,9 @@ KPF_THP = 1 << 22
 KPF_HUGE = 1 << 17
 KPF_ZERO_PAGE = 1 << 24
 CHUNK = 1 << 18  # pagemap entries read at a time (2 MiB of entries, 1 GiB of address space)
+# PAGEMAP_SCAN (Linux 6.7+, include/uapi/linux/fs.h): the ranges of pages with given properties
+PAGEMAP_SCAN = 0xC0606610  # _IOWR('f', 16, struct pm_scan_arg)
+IS_PRESENT, IS_SWAPPED, IS_PFNZERO, IS_HUGE = 1 << 3, 1 << 4, 1 << 5, 1 << 6
 
 
 @dataclass(slots=True)
@@ -132,6 +135,42 @@ def pagemap(pid: int, start: int, end: int):
         os.close(fd)
 
 
+def scan(pid: int, start: int, end: int, anyof: int) -> list[tuple[int, int, int]] | None:
+    """Return (start, end, categories) of the pages of [start, end) with any of the ``anyof``
+    properties (PAGEMAP_SCAN walks only populated page tables, so a sparse terabyte costs what
+    its pages cost); None where the kernel has no PAGEMAP_SCAN."""
+    import ctypes
+    import fcntl
+
+    class Arg(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in (
+            "size", "flags", "start", "end", "walk_end", "vec", "vec_len", "max_pages",
+            "category_inverted", "category_mask", "category_anyof_mask", "return_mask")]
+
+    class Region(ctypes.Structure):
+        _fields_ = [("start", ctypes.c_uint64), ("end", ctypes.c_uint64), ("categories", ctypes.c_uint64)]
+
+    out: list[tuple[int, int, int]] = []
+    vec = (Region * 512)()
+    fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
+    try:
+        cur = start
+        while cur < end:
+            arg = Arg(ctypes.sizeof(Arg), 0, cur, end, 0, ctypes.addressof(vec), len(vec), 0, 0, 0,
+                      anyof, IS_PRESENT | IS_SWAPPED | IS_PFNZERO | IS_HUGE)
+            try:
+                n = fcntl.ioctl(fd, PAGEMAP_SCAN, arg)
+            except OSError:
+                return None
+            out.extend((int(vec[i].start), int(vec[i].end), int(vec[i].categories)) for i in range(n))
+            if arg.walk_end <= cur:
+                break
+            cur = int(arg.walk_end)
+    finally:
+        os.close(fd)
+    return out
+
+
 class Frames:
     """Per-frame facts from /proc/kpagecount and /proc/kpageflags, and the zero-page frames."""
 
@@ -230,11 +269,23 @@ def _per_pfn(path: str, pfns: np.ndarray) -> np.ndarray:
     return out
 
 
+def _populated(pid: int, ranges: list[tuple[int, int]], anyof: int) -> list[tuple[int, int]]:
+    """Narrow address ranges to the runs PAGEMAP_SCAN finds populated (all of them without it)."""
+    out = []
+    for start, end in ranges:
+        runs = scan(pid, start, end, anyof)
+        if runs is None:
+            out.append((start, end))
+        else:
+            out.extend((a, b) for a, b, _ in runs)
+    return out
+
+
 def present_pfns(pid: int, ranges: list[tuple[int, int]], zero: set[int]) -> np.ndarray:
     """Return the frame numbers mapped in the given address ranges (zero pages left out),
     one per mapped page in address order; NotObservable without CAP_SYS_ADMIN."""
     parts = []
-    for start, end in ranges:
+    for start, end in _populated(pid, ranges, IS_PRESENT):
         for _, entries in pagemap(pid, start, end):
             pres = entries[(entries & np.uint64(PRESENT)) != 0]
             pfns = (pres & np.uint64(PFN_MASK)).astype(np.int64)
@@ -250,7 +301,7 @@ def count_entries(pid: int, ranges: list[tuple[int, int]], bit: int, zero: set[i
     """Return how many pages of the ranges have ``bit`` set in pagemap (present pages that map a
     zero page are left out when ``zero`` is given)."""
     total = 0
-    for start, end in ranges:
+    for start, end in _populated(pid, ranges, IS_PRESENT if bit == PRESENT else IS_SWAPPED):
         for _, entries in pagemap(pid, start, end):
             hit = entries[(entries & np.uint64(bit)) != 0]
             if zero and bit == PRESENT:

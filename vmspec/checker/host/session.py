@@ -6,6 +6,8 @@ the memory cap, and the system settings changed for one scenario (and put back a
 ``thp`` (set the THP mode), ``overcommit`` (set ``vm.overcommit_memory``/``_ratio``),
 ``drop_caches`` (write ``/proc/sys/vm/drop_caches`` for the step; without it the step drops the
 clean, unmapped page cache of the scenario's own files, the same kernel function on fewer files),
+``meminfo`` (read ``free``, ``used`` and ``committed`` from /proc/meminfo: the user says the
+machine is quiet, and vmspec still checks that it looks so),
 and ``memory=FRACTION`` (the cap on the memory a scenario may touch, a fraction of MemAvailable;
 default 0.25). Every change is recorded with the janitor before it is made, and written back after
 the scenario, so that a killed run restores it too.
@@ -22,7 +24,7 @@ from vmspec.checker.host.agent import Janitor
 from vmspec.checker.host.build import HostUnavailable, agent_path
 from vmspec.checker.host.kernel import HostKernel, on_linux, read_kernel, read_text
 
-ALLOW_WORDS = ("hugepages", "readahead", "thp", "overcommit", "drop_caches")
+ALLOW_WORDS = ("hugepages", "readahead", "thp", "overcommit", "drop_caches", "meminfo")
 DEFAULT_MEMORY_FRACTION = 0.25
 
 

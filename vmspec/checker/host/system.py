@@ -15,7 +15,8 @@ glibc (``malloc``/``free``), memory accesses (one byte per page or per stride), 
 writes to ``/proc/PID/oom_score_adj``/``oom_adj``. Observables come from /proc (``procfs``);
 ``faults(P)`` are the sums of the fault counts the agent measured around each step.
 ``faults(P).cow``, ``tlb(P)`` and ``time`` have no kernel counterpart and raise NotObservable,
-as do system-wide meminfo values unless the machine is quiet (see ``_quiet``).
+as do system-wide meminfo values unless the user allows them and the machine is quiet
+(``quiet_machine``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Proc:
     own: frozenset[tuple[int, int]]  # the agent's own mappings (start, end)
     pt_base: int  # VmPTE of the agent's own mappings
     start_brk: int
+    fence: int = 0  # the reference mmap_base, moved down by DELTA: the fence starts here
+    lift: str = ""  # " LO HI": the fence piece an unmapping command takes away for its duration
     regions: dict[str, Region] = field(default_factory=dict)
     status: str = "running"
     minor: int = 0
@@ -117,7 +120,9 @@ class HostSystem:
             except CgroupUnavailable as exc:
                 raise HostCannot(str(exc)) from None
         self._oom_seen = 0
-        self._quiet = self._quiet_baseline()
+        self._gen = 0  # bumped by every operation: readings cached for one generation
+        self._cache: dict = {}
+        self._baseline = meminfo()  # system-wide values at the start (--host-allow meminfo)
 
     # ================================================================ lifetime
     def close(self) -> None:
@@ -151,6 +156,7 @@ class HostSystem:
 
     def _send(self, p: Proc, command: str, payload: bytes = b"") -> Reply:
         """Run one command in ``p``'s agent and count its faults; a fatal signal ends ``p``."""
+        self._gen += 1
         try:
             reply = p.agent.request(command, payload)
         except AgentDied as died:
@@ -261,6 +267,7 @@ class HostSystem:
         lay = image_layout(sizes["text"], sizes["data"], sizes["bss"], sizes["stack"], ps)
         if memory_max is not None and memory_max < ps:
             raise EINVAL(f"memory_max {memory_max} is less than one page")
+        self._gen += 1
         agent = Agent.start(self.session.program)
         self.session.tell(f"pid {agent.pid}")
         proc = None
@@ -272,7 +279,7 @@ class HostSystem:
             vmas = procfs.read_smaps(agent.pid)
             own = frozenset((v.start, v.end) for v in vmas if "vmspec-fence" not in v.path)
             pt_base = procfs.read_status(agent.pid).get("VmPTE", 0)
-            proc = Proc(name, agent, own, pt_base, lay.start_brk - DELTA)
+            proc = Proc(name, agent, own, pt_base, lay.start_brk - DELTA, lay.mmap_base - DELTA)
             self.procs[name] = proc
             for kind, (start, length) in (("text", lay.text), ("data", lay.data), ("bss", lay.bss)):
                 proc.regions[kind] = Region(start - DELTA, sizes[kind])
@@ -289,6 +296,9 @@ class HostSystem:
             # the reference stack is one VMA of its limit's size, not charged to Committed_AS
             self._map_fixed(proc, s0 - DELTA, slen, PROTS["rw"], "-", 4, replace=True)
             proc.regions["stack"] = Region(s0 - DELTA, sizes["stack"])
+            if any(v.start == proc.fence and v.end == s0 - DELTA and "vmspec-fence" in v.path
+                   for v in procfs.read_smaps(agent.pid)):
+                proc.lift = f" {proc.fence:#x} {s0 - DELTA:#x}"
             for lib, size in libs:
                 length = page_align(size, ps)
                 if not length:
@@ -358,7 +368,7 @@ class HostSystem:
         p = self._proc(proc)
         s, e = self._range(p, region, start, end)
         self._guard(p, s, e)
-        reply = self._send(p, f"unmap {s:#x} {max(0, e - s):#x}")
+        reply = self._send(p, f"unmap {s:#x} {max(0, e - s):#x}{p.lift}")
         if reply.kind != "ok":
             self._fail(reply.value, "munmap")
 
@@ -401,7 +411,7 @@ class HostSystem:
     def free_region(self, proc: str, region: str) -> None:
         p = self._proc(proc)
         r = self._region(p, region)
-        reply = self._send(p, f"free {r.start:#x}")
+        reply = self._send(p, f"free {r.start:#x}{p.lift}")
         if reply.kind != "ok":
             self._fail(reply.value, "free")
         self._sync_heap(p)
@@ -501,6 +511,7 @@ class HostSystem:
         self._lock(proc, region, False)
 
     def create_file(self, name: str, size: int) -> None:
+        self._gen += 1
         self._file(name, page_align(size, self.page_size) if size else 0)
         # the engine's file has exactly ``size`` bytes' worth of pages; the real one that many bytes
         path = self.files[name][0]
@@ -508,6 +519,7 @@ class HostSystem:
         self.files[name] = (path, size)
 
     def fork(self, parent: str, child: str) -> None:
+        self._gen += 1
         p = self._proc(parent)
         try:
             reply, agent = p.agent.fork()
@@ -517,12 +529,13 @@ class HostSystem:
         if agent is None:
             self._fail(reply.value, "fork")
         self.session.tell(f"pid {agent.pid}")
-        q = Proc(child, agent, p.own, p.pt_base, p.start_brk,
+        q = Proc(child, agent, p.own, p.pt_base, p.start_brk, p.fence, p.lift,
                  regions={k: Region(r.start, r.length, r.via) for k, r in p.regions.items()},
                  oom_score_adj=p.oom_score_adj, oom_adj_read=p.oom_adj_read, group=p.group)
         self.procs[child] = q
 
     def exit(self, proc: str) -> None:
+        self._gen += 1
         p = self._proc(proc)
         self._read_oom(p)
         try:
@@ -534,6 +547,7 @@ class HostSystem:
         p.agent.close()
 
     def _write_oom(self, p: Proc, setting: str, value: int) -> None:
+        self._gen += 1
         try:
             procfs.write_int(f"/proc/{p.agent.pid}/{setting}", value)
         except OSError as exc:
@@ -562,6 +576,7 @@ class HostSystem:
     def drop_caches(self) -> None:
         """``echo 1 > /proc/sys/vm/drop_caches`` with ``--host-allow drop_caches``; otherwise the
         same kernel function (``invalidate_mapping_pages``) on the scenario's own files."""
+        self._gen += 1
         if "drop_caches" in self.session.allow.words:
             os.sync()
             with open("/proc/sys/vm/drop_caches", "w") as fh:
@@ -578,27 +593,17 @@ class HostSystem:
         """The kernel keeps its own invariants."""
 
     # ================================================================ system observables
-    def _quiet_baseline(self) -> dict[str, int] | str:
-        """Sample MemFree and Committed_AS five times 20 ms apart with nothing of the scenario
-        running; return the first sample, or why the machine is too busy to read them."""
-        samples = []
-        for i in range(5):
-            if i:
-                _time.sleep(0.02)
-            samples.append(meminfo())
-        for key in ("MemFree", "Committed_AS"):
-            values = [s.get(key, 0) for s in samples]
-            if max(values) - min(values) > QUIET_BYTES:
-                return (f"the machine is not quiet: {key} moved by {(max(values) - min(values)) >> 10} KiB "
-                        "in 0.1 s before the scenario started")
-        return samples[0]
-
     def _meminfo_delta(self, key: str, initial) -> int:
-        """A system-wide meminfo value as the engine's starting value plus the host's change
-        since the scenario started (quiet machines only)."""
-        if isinstance(self._quiet, str):
-            raise NotObservable(self._quiet)
-        delta = meminfo().get(key, 0) - self._quiet.get(key, 0)
+        """A system-wide meminfo value, as the engine's starting value plus the host's change
+        since the scenario started: only with ``--host-allow meminfo`` (the user says the machine
+        is quiet) and only if it looks quiet (``quiet_machine``)."""
+        if "meminfo" not in self.session.allow.words:
+            raise NotObservable(f"{key} is system-wide: it moves with every process of the machine "
+                                "(--host-allow meminfo reads it on a quiet machine)")
+        why = quiet_machine()
+        if why is not None:
+            raise NotObservable(why)
+        delta = meminfo().get(key, 0) - self._baseline.get(key, 0)
         return int(initial(self.machine)) + delta
 
     def _same_ram(self) -> None:
@@ -677,10 +682,24 @@ class HostSystem:
         return self._accesses
 
     # ================================================================ process observables
+    def _cached(self, key, compute):
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == self._gen:
+            return hit[1]
+        value = compute()
+        self._cache[key] = (self._gen, value)
+        return value
+
     def _vmas(self, p: Proc) -> list[procfs.VMA]:
         """The scenario's mappings of ``p`` (the agent's own and the fence left out)."""
-        return [v for v in procfs.read_smaps(p.agent.pid)
-                if (v.start, v.end) not in p.own and "vmspec-fence" not in v.path]
+        return self._cached(("vmas", p.agent.pid), lambda: [
+            v for v in procfs.read_smaps(p.agent.pid)
+            if (v.start, v.end) not in p.own and "vmspec-fence" not in v.path])
+
+    def _present(self, p: Proc, ranges: list[tuple[int, int]]) -> np.ndarray:
+        """Frame numbers mapped in ``ranges`` of ``p`` (zero pages left out), cached per step."""
+        key = ("pfns", p.agent.pid, tuple(ranges))
+        return self._cached(key, lambda: procfs.present_pfns(p.agent.pid, ranges, self.frames.zero_pfns()))
 
     def _live(self, name: str) -> Proc | None:
         p = self.procs.get(name)
@@ -701,20 +720,20 @@ class HostSystem:
         return sum(v.rss - v.anonymous for v in self._vmas(p) if v.file_backed and not v.hugetlb)
 
     def _scenario_ranges(self, p: Proc) -> list[tuple[int, int]]:
-        return [(v.start, v.end) for v in self._vmas(p) if not v.hugetlb]
+        return [(v.start, v.end) for v in self._vmas(p) if not v.hugetlb and (v.rss or v.swap)]
 
     def pss(self, name: str) -> Fraction:
         p = self._live(name)
         if p is None:
             return Fraction(0)
-        pfns = procfs.present_pfns(p.agent.pid, self._scenario_ranges(p), self.frames.zero_pfns())
+        pfns = self._present(p, self._scenario_ranges(p))
         return procfs.pss_of(self.frames.counts(pfns))
 
     def uss(self, name: str) -> int:
         p = self._live(name)
         if p is None:
             return 0
-        pfns = procfs.present_pfns(p.agent.pid, self._scenario_ranges(p), self.frames.zero_pfns())
+        pfns = self._present(p, self._scenario_ranges(p))
         return int(np.count_nonzero(self.frames.counts(pfns) == 1)) * self.page_size
 
     def swap(self, name: str) -> int:
@@ -783,7 +802,7 @@ class HostSystem:
     def _clip(self, p: Proc, start: int, end: int, hugetlb: bool) -> list[tuple[int, int]]:
         out = []
         for v in self._vmas(p):
-            if v.hugetlb == hugetlb and v.start < end and start < v.end:
+            if v.hugetlb == hugetlb and v.start < end and start < v.end and (v.rss or v.swap):
                 out.append((max(start, v.start), min(end, v.end)))
         return out
 
@@ -842,8 +861,7 @@ class HostSystem:
         return bool(p and region in p.regions)
 
     def _pfns(self, p: Proc, start: int, end: int) -> np.ndarray:
-        return np.unique(procfs.present_pfns(p.agent.pid, self._clip(p, start, end, False),
-                                             self.frames.zero_pfns()))
+        return np.unique(self._present(p, self._clip(p, start, end, False)))
 
     def shared_regions(self, p: str, r: str, q: str, s: str) -> int:
         a, b = self._live(p), self._live(q)
@@ -860,6 +878,33 @@ class HostSystem:
         fa = self._pfns(a, 0, 1 << 57)
         fb = self._pfns(b, 0, 1 << 57)
         return len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
+
+
+_QUIET: tuple[float, str | None] | None = None
+
+
+def quiet_machine() -> str | None:
+    """Return why the machine is too busy for system-wide values, or None: MemFree and
+    Committed_AS sampled five times 20 ms apart must not move by more than 64 KiB (the verdict
+    is kept for 10 s)."""
+    global _QUIET
+    now = _time.monotonic()
+    if _QUIET is not None and now - _QUIET[0] < 10:
+        return _QUIET[1]
+    samples = []
+    for i in range(5):
+        if i:
+            _time.sleep(0.02)
+        samples.append(meminfo())
+    why = None
+    for key in ("MemFree", "Committed_AS"):
+        values = [sample.get(key, 0) for sample in samples]
+        if max(values) - min(values) > QUIET_BYTES:
+            why = (f"the machine is not quiet: {key} moved by {(max(values) - min(values)) >> 10} KiB in "
+                   "0.1 s with nothing of the scenario running")
+            break
+    _QUIET = (now, why)
+    return why
 
 
 def _pool_bytes(m: MachineConfig) -> int:

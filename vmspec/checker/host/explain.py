@@ -1,0 +1,99 @@
+"""The documented differences between the engine and the kernel it models, as ``vmspec diff``
+applies them: each rule says when a difference is one docs/engine.md explains ("Where the engine
+and the kernel differ"), so that only the unexplained ones fail a run.
+
+A rule matches an observable of a process (or the system) whose scenario did something the rule
+is about before that step: mapped a file (large folios, readahead), mapped 2 MiB or more of a file
+(placement), asked for MADV_WILLNEED (its cap), used a memory cgroup (the kernel charges page
+tables to it), or read an ``oom_score`` that the agent program's own pages can move by one, or a
+system-wide meminfo value (which every process moves). Rules never match a value the engine refuses to compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vmspec.language import ast
+
+DOC = "docs/engine.md, Where the engine and the kernel differ"
+
+FILE_FAULT_OBSERVABLES = ("faults.minor", "faults.major", "rss", "rss_file", "pss", "uss", "resident",
+                          "shared", "cached", "used", "free")
+PLACEMENT_OBSERVABLES = FILE_FAULT_OBSERVABLES + ("pagetables",)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One documented difference: its name and the sentence that explains it."""
+
+    name: str
+    text: str
+
+
+FILE_PLACEMENT = Rule("file-placement", "6.18 places a file mapping of 2 MiB or more on a 2 MiB boundary "
+                      "(thp_get_unmapped_area); the engine places it like any mapping, so fault-around "
+                      "windows and page tables fall differently")
+LARGE_FOLIOS = Rule("file-faults", "the kernel's page cache holds large folios and maps whole folios "
+                    "on fault-around, and its readahead windows ramp up; the engine has 4 KiB pages, "
+                    "16-page fault-around and fixed windows of `readahead`")
+WILLNEED_CAP = Rule("willneed-cap", "MADV_WILLNEED reads at most max(io_pages, ra_pages) of a file per "
+                    "call (force_page_cache_ra); the engine reads the whole range")
+MEMCG_KMEM = Rule("memcg-kmem", "a memory cgroup is also charged the page tables and kernel memory "
+                  "of its processes; memory_max in the engine charges user pages only")
+OWN_PAGES = Rule("agent-pages", "oom_score on the host also counts the agent program's own pages "
+                 "(about 3 MiB), which can move it by one")
+SYSTEM_WIDE = Rule("system-wide", "MemFree and Committed_AS are system-wide: on the host they also "
+                   "move with the agent programs' own memory and the kernel's allocations for them")
+
+
+@dataclass
+class History:
+    """What a scenario has done so far, per process, as far as the rules care."""
+
+    files: set[str] = field(default_factory=set)  # processes with a file mapping
+    big_files: set[str] = field(default_factory=set)  # ... of 2 MiB or more
+    willneed: set[str] = field(default_factory=set)
+    memcg: bool = False
+
+    def note(self, step, nbytes, images) -> None:
+        """Record a step (``nbytes`` resolves a size literal, ``images`` maps names to images)."""
+        if isinstance(step, ast.Mmap) and step.file is not None:
+            self.files.add(step.process)
+            if nbytes(step.size) >= 2 << 20:
+                self.big_files.add(step.process)
+        elif isinstance(step, ast.Spawn):
+            if step.memory_max is not None:
+                self.memcg = True
+            image = images.get(step.image) if step.image else None
+            for seg in image.segments if image is not None else ():
+                if seg.kind in ("text", "data", "lib"):
+                    self.files.add(step.process)
+                    if seg.kind == "lib" and nbytes(seg.size) >= 2 << 20:
+                        self.big_files.add(step.process)
+        elif isinstance(step, ast.Fork):
+            for group in (self.files, self.big_files, self.willneed):
+                if step.parent in group:
+                    group.add(step.child)
+        elif isinstance(step, ast.Madvise):
+            if step.advice == "willneed":
+                self.willneed.add(step.process)
+
+
+def explain(observable: str, processes: tuple[str, ...], engine, host, history: History) -> Rule | None:
+    """Return the rule that explains a difference of ``observable`` (``rss``, ``faults.minor``,
+    ``resident``...) of ``processes`` (empty for a system observable), or None."""
+    anyone = set(processes) if processes else history.files | history.willneed
+    if observable == "oom_score" and isinstance(engine, int) and isinstance(host, int) and abs(engine - host) <= 1:
+        return OWN_PAGES
+    if observable in ("free", "used", "committed"):
+        return SYSTEM_WIDE
+    if observable in PLACEMENT_OBSERVABLES and anyone & history.big_files:
+        return FILE_PLACEMENT
+    if observable in FILE_FAULT_OBSERVABLES and anyone & history.willneed:
+        return WILLNEED_CAP
+    if observable in FILE_FAULT_OBSERVABLES and anyone & history.files:
+        return LARGE_FOLIOS
+    if history.memcg and observable in ("alive", "status", "killed", "oom_kills", "rss", "rss_anon",
+                                        "pss", "uss", "resident", "faults.minor", "faults.major"):
+        return MEMCG_KMEM
+    return None

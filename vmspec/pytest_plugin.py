@@ -141,8 +141,13 @@ class VmsItem(pytest.Item):
         from vmspec.checker.runner import run_scenario
         from vmspec.reporting.text import scenario_text
 
+        from vmspec.errors import UsageError
+
         options = _options(self.config)
-        result = run_scenario(self.program, self.resolved, options, display_path=self.shown)
+        try:
+            result = run_scenario(self.program, self.resolved, options, display_path=self.shown)
+        except UsageError as exc:  # --vmspec-backend host where it cannot run at all
+            raise VmsFailure(f"vmspec: error: {exc}") from None
         if result.recording is not None:  # --vmspec-html: carried to the controller as text
             from vmspec.reporting.html import result_text
 

@@ -19,3 +19,18 @@ def run_spec(tmp_path, monkeypatch):
         return check([os.path.relpath(path, tmp_path)], CheckOptions(**options))
 
     return run
+
+
+@pytest.fixture
+def spec_dir(tmp_path, monkeypatch):
+    """Return a function writing ``{name: text}`` under a temporary current directory."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(files: dict[str, str]):
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return tmp_path
+
+    return write

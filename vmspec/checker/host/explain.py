@@ -42,6 +42,13 @@ MEMCG_KMEM = Rule("memcg-kmem", "a memory cgroup is also charged the page tables
                   "of its processes; memory_max in the engine charges user pages only")
 OWN_PAGES = Rule("agent-pages", "oom_score on the host also counts the agent program's own pages "
                  "(about 3 MiB), which can move it by one")
+HUGETLB_WP = Rule("hugetlb-wp", "writing every 4 KiB of a private hugetlb page that was read first takes "
+                  "up to one minor fault per 4 KiB on this kernel in a virtual machine (475 to 511 for "
+                  "512 pages, a plain C program too), where the engine counts the one fault of "
+                  "hugetlb_wp; most likely spurious faults on stale 4 KiB TLB entries of the 2 MiB page")
+HUGETLB_RESV = Rule("hugetlb-resv", "after a fork of a process with private hugetlb pages, unmapping them "
+                    "in the parent drives resv_hugepages below zero on 6.18 (read as 2^64 - 3 for three "
+                    "pages), so free - reserved reads more than the pages nobody uses")
 SYSTEM_WIDE = Rule("system-wide", "MemFree and Committed_AS are system-wide: on the host they also "
                    "move with the agent programs' own memory and the kernel's allocations for them")
 
@@ -53,10 +60,14 @@ class History:
     files: set[str] = field(default_factory=set)  # processes with a file mapping
     big_files: set[str] = field(default_factory=set)  # ... of 2 MiB or more
     willneed: set[str] = field(default_factory=set)
+    hugetlb: set[str] = field(default_factory=set)  # processes with a hugetlb mapping
+    hugetlb_forked: bool = False  # one of them forked
     memcg: bool = False
 
     def note(self, step, nbytes, images) -> None:
         """Record a step (``nbytes`` resolves a size literal, ``images`` maps names to images)."""
+        if isinstance(step, ast.Mmap) and step.hugetlb is not None:
+            self.hugetlb.add(step.process)
         if isinstance(step, ast.Mmap) and step.file is not None:
             self.files.add(step.process)
             if nbytes(step.size) >= 2 << 20:
@@ -71,7 +82,9 @@ class History:
                     if seg.kind == "lib" and nbytes(seg.size) >= 2 << 20:
                         self.big_files.add(step.process)
         elif isinstance(step, ast.Fork):
-            for group in (self.files, self.big_files, self.willneed):
+            if step.parent in self.hugetlb:
+                self.hugetlb_forked = True
+            for group in (self.files, self.big_files, self.willneed, self.hugetlb):
                 if step.parent in group:
                     group.add(step.child)
         elif isinstance(step, ast.Madvise):
@@ -93,6 +106,10 @@ def explain(observable: str, processes: tuple[str, ...], engine, host, history: 
         return WILLNEED_CAP
     if observable in FILE_FAULT_OBSERVABLES and anyone & history.files:
         return LARGE_FOLIOS
+    if observable == "hugepages_free" and history.hugetlb_forked:
+        return HUGETLB_RESV
+    if observable == "faults.minor" and anyone & history.hugetlb:
+        return HUGETLB_WP
     if history.memcg and observable in ("alive", "status", "killed", "oom_kills", "rss", "rss_anon",
                                         "pss", "uss", "resident", "faults.minor", "faults.major"):
         return MEMCG_KMEM

@@ -47,6 +47,7 @@ class VMA:
     anonymous: int = 0
     swap: int = 0
     anon_huge: int = 0
+    hugetlb_bytes: int = 0  # Shared_Hugetlb + Private_Hugetlb
     kernel_page: int = PAGE
 
     @property
@@ -88,6 +89,8 @@ def read_smaps(pid: int) -> list[VMA]:
             cur.swap = int(head[1]) * 1024
         elif key == "AnonHugePages:":
             cur.anon_huge = int(head[1]) * 1024
+        elif key in ("Shared_Hugetlb:", "Private_Hugetlb:"):
+            cur.hugetlb_bytes += int(head[1]) * 1024
         elif key == "KernelPageSize:":
             cur.kernel_page = int(head[1]) * 1024
     return out

@@ -16,6 +16,7 @@ from vmspec.checker.machine import machine_config
 from vmspec.checker.options import CheckOptions
 from vmspec.checker.results import ScenarioResult
 from vmspec.checker.runner import ScenarioRun
+from vmspec.errors import UsageError
 
 
 def _skipped(program, resolved, options, display_path, reason: str) -> ScenarioResult:
@@ -30,8 +31,8 @@ def prepare(program, resolved, options: CheckOptions):
     allow = parse_allow([options.host_allow] if options.host_allow else [])
     try:
         session = get_session(allow)
-    except HostUnavailable as exc:
-        return None, str(exc), None, []
+    except HostUnavailable as exc:  # no compiler, not Linux: the whole run cannot use the host
+        raise UsageError(f"--backend host: {exc}") from None
     try:
         config = machine_config(resolved.machine)
     except HostCannot as exc:

@@ -661,7 +661,10 @@ class HostSystem:
         base = f"/sys/kernel/mm/hugepages/hugepages-{size >> 10}kB"
         if not os.path.isdir(base):
             return 0
-        return int(read_text(f"{base}/free_hugepages", "0")) - int(read_text(f"{base}/resv_hugepages", "0"))
+        resv = int(read_text(f"{base}/resv_hugepages", "0"))
+        if resv >= 1 << 63:  # the kernel prints its signed count as unsigned (seen at -3 on 6.18)
+            resv -= 1 << 64
+        return int(read_text(f"{base}/free_hugepages", "0")) - resv
 
     def hugepages_total(self, size: int) -> int:
         return int(read_text(f"/sys/kernel/mm/hugepages/hugepages-{size >> 10}kB/nr_hugepages", "0"))
@@ -799,10 +802,13 @@ class HostSystem:
             return r.start, r.start
         return r.start & ~4095, page_align(r.end, 4096)
 
-    def _clip(self, p: Proc, start: int, end: int, hugetlb: bool) -> list[tuple[int, int]]:
+    def _clip(self, p: Proc, start: int, end: int, hugetlb: bool | None) -> list[tuple[int, int]]:
+        """The parts of [start, end) in mappings with pages (hugetlb ones, others, or both: None)."""
         out = []
         for v in self._vmas(p):
-            if v.hugetlb == hugetlb and v.start < end and start < v.end and (v.rss or v.swap):
+            if hugetlb is not None and v.hugetlb != hugetlb:
+                continue
+            if v.start < end and start < v.end and (v.rss or v.swap or v.hugetlb_bytes):
                 out.append((max(start, v.start), min(end, v.end)))
         return out
 
@@ -861,7 +867,8 @@ class HostSystem:
         return bool(p and region in p.regions)
 
     def _pfns(self, p: Proc, start: int, end: int) -> np.ndarray:
-        return np.unique(self._present(p, self._clip(p, start, end, False)))
+        """Frames mapped in [start, end), hugetlb pages included (as their 4 KiB frames)."""
+        return np.unique(self._present(p, self._clip(p, start, end, None)))
 
     def shared_regions(self, p: str, r: str, q: str, s: str) -> int:
         a, b = self._live(p), self._live(q)

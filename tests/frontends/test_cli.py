@@ -100,7 +100,7 @@ def test_json_report_validates_against_schema(tree):
     out = vmspec("check", "specs", "--format", "json", cwd=tree)
     data = json.loads(out.stdout)
     jsonschema.validate(data, schema)
-    assert data["summary"] == {"passed": 1, "failed": 2, "errors": 0, "interrupted": False}
+    assert data["summary"] == {"passed": 1, "failed": 2, "errors": 0, "skipped": 0, "interrupted": False}
     failed = [s for s in data["scenarios"] if s["status"] == "failed"]
     assert failed[0]["file"] == "specs/sub/bad.vms"
     assert failed[0]["violations"][0]["observed"] == {"shared(parent, child)": "960KiB"}
@@ -294,7 +294,7 @@ def test_good_and_broken_specs_with_two_jobs(tree):
     two = vmspec("check", "specs", "-j", "2", "--format", "json", cwd=tree)
     assert (one.returncode, one.stdout, one.stderr) == (two.returncode, two.stdout, two.stderr)
     assert one.returncode == 2
-    assert json.loads(one.stdout)["summary"] == {"passed": 1, "failed": 2, "errors": 1, "interrupted": False}
+    assert json.loads(one.stdout)["summary"] == {"passed": 1, "failed": 2, "errors": 1, "skipped": 0, "interrupted": False}
 
 
 def test_no_color_wins_over_force_color(tree):

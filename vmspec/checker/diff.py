@@ -129,7 +129,10 @@ def _readings(system, page_size: int):
     backends can be asked after a step (``system`` is the engine, for the names)."""
     for name, kind in (("cached", SIZE), ("swap_used", SIZE), ("swap_free", SIZE), ("committed", SIZE),
                        ("commit_limit", SIZE), ("ram", SIZE), ("free", SIZE), ("used", SIZE),
-                       ("oom_kills", COUNT)):
+                       ("active_anon", SIZE), ("inactive_anon", SIZE), ("active_file", SIZE),
+                       ("inactive_file", SIZE), ("unevictable", SIZE), ("oom_kills", COUNT),
+                       ("pswpin", COUNT), ("pswpout", COUNT), ("thp_fault_alloc", COUNT),
+                       ("thp_fault_fallback", COUNT), ("thp_split_pmd", COUNT)):
         yield name, (), kind, (lambda s, n=name: _value(s, n))
     yield "killed", (), PROCS, (lambda s: tuple(s.killed))
     for size, _ in system.machine.hugepages:

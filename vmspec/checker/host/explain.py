@@ -98,7 +98,9 @@ def explain(observable: str, processes: tuple[str, ...], engine, host, history: 
     anyone = set(processes) if processes else history.files | history.willneed
     if observable == "oom_score" and isinstance(engine, int) and isinstance(host, int) and abs(engine - host) <= 1:
         return OWN_PAGES
-    if observable in ("free", "used", "committed"):
+    if observable in ("free", "used", "committed", "active_anon", "inactive_anon", "active_file",
+                      "inactive_file", "unevictable", "pswpin", "pswpout", "thp_fault_alloc",
+                      "thp_fault_fallback", "thp_split_pmd"):
         return SYSTEM_WIDE
     if observable in PLACEMENT_OBSERVABLES and anyone & history.big_files:
         return FILE_PLACEMENT

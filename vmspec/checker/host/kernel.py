@@ -69,6 +69,16 @@ def meminfo() -> dict[str, int]:
     return out
 
 
+def vmstat() -> dict[str, int]:
+    """Return /proc/vmstat's counters."""
+    out: dict[str, int] = {}
+    for line in read_text("/proc/vmstat").splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out
+
+
 def bracketed(text: str) -> str:
     """Return the word in brackets of a sysfs choice file (``always [madvise] never``)."""
     m = re.search(r"\[(\w+)\]", text)

@@ -33,7 +33,7 @@ from vmspec.checker.backend import HostCannot, NotObservable
 from vmspec.checker.host import procfs
 from vmspec.checker.host.agent import PAGE_BATCH, Agent, AgentDied, Reply
 from vmspec.checker.host.cgroup import CgroupUnavailable, Groups
-from vmspec.checker.host.kernel import meminfo, read_text
+from vmspec.checker.host.kernel import meminfo, read_text, vmstat
 from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, SIGSEGV, OOMKilled
 from vmspec.engine.layout import DEFAULT_MAP_WINDOW, DEFAULT_STACK, image_layout, page_align
@@ -123,6 +123,7 @@ class HostSystem:
         self._gen = 0  # bumped by every operation: readings cached for one generation
         self._cache: dict = {}
         self._baseline = meminfo()  # system-wide values at the start (--host-allow meminfo)
+        self._baseline_vm = vmstat()
 
     # ================================================================ lifetime
     def close(self) -> None:
@@ -593,18 +594,19 @@ class HostSystem:
         """The kernel keeps its own invariants."""
 
     # ================================================================ system observables
-    def _meminfo_delta(self, key: str, initial) -> int:
-        """A system-wide meminfo value, as the engine's starting value plus the host's change
-        since the scenario started: only with ``--host-allow meminfo`` (the user says the machine
-        is quiet) and only if it looks quiet (``quiet_machine``)."""
+    def _meminfo_delta(self, key: str, initial, counters: bool = False) -> int:
+        """A system-wide /proc/meminfo (or, ``counters``, /proc/vmstat) value, as the engine's
+        starting value plus the host's change since the scenario started: only with
+        ``--host-allow meminfo`` (the user says the machine is quiet) and only if it looks quiet
+        (``quiet_machine``)."""
         if "meminfo" not in self.session.allow.words:
             raise NotObservable(f"{key} is system-wide: it moves with every process of the machine "
                                 "(--host-allow meminfo reads it on a quiet machine)")
         why = quiet_machine()
         if why is not None:
             raise NotObservable(why)
-        delta = meminfo().get(key, 0) - self._baseline.get(key, 0)
-        return int(initial(self.machine)) + delta
+        now, then = (vmstat(), self._baseline_vm) if counters else (meminfo(), self._baseline)
+        return int(initial(self.machine)) + now.get(key, 0) - then.get(key, 0)
 
     def _same_ram(self) -> None:
         host = self.session.kernel.mem_total
@@ -656,6 +658,47 @@ class HostSystem:
     def commit_limit(self) -> int:
         self._same_ram()
         return meminfo().get("CommitLimit", 0)
+
+    # the LRU lists (/proc/meminfo) and swap and THP counts (/proc/vmstat): system-wide
+    @property
+    def active_anon(self) -> int:
+        return self._meminfo_delta("Active(anon)", lambda m: 0)
+
+    @property
+    def inactive_anon(self) -> int:
+        return self._meminfo_delta("Inactive(anon)", lambda m: 0)
+
+    @property
+    def active_file(self) -> int:
+        return self._meminfo_delta("Active(file)", lambda m: 0)
+
+    @property
+    def inactive_file(self) -> int:
+        return self._meminfo_delta("Inactive(file)", lambda m: 0)
+
+    @property
+    def unevictable(self) -> int:
+        return self._meminfo_delta("Unevictable", lambda m: 0)
+
+    @property
+    def pswpin(self) -> int:
+        return self._meminfo_delta("pswpin", lambda m: 0, counters=True)
+
+    @property
+    def pswpout(self) -> int:
+        return self._meminfo_delta("pswpout", lambda m: 0, counters=True)
+
+    @property
+    def thp_fault_alloc(self) -> int:
+        return self._meminfo_delta("thp_fault_alloc", lambda m: 0, counters=True)
+
+    @property
+    def thp_fault_fallback(self) -> int:
+        return self._meminfo_delta("thp_fault_fallback", lambda m: 0, counters=True)
+
+    @property
+    def thp_split_pmd(self) -> int:
+        return self._meminfo_delta("thp_split_pmd", lambda m: 0, counters=True)
 
     def hugepages_free(self, size: int) -> int:
         base = f"/sys/kernel/mm/hugepages/hugepages-{size >> 10}kB"

@@ -63,8 +63,9 @@ def summary(report: DiffReport) -> str:
     n = len(report.scenarios)
     line = (f"{n} scenario{'s' if n != 1 else ''}: {counts['same']} same, {counts['explained']} explained, "
             f"{counts['different']} different, {counts['skipped']} skipped")
-    if counts["error"] or report.errors:
-        line += f", {counts['error'] + len(report.errors)} errors"
+    errors = counts["error"] + len(report.errors)
+    if errors:
+        line += f", {errors} error{'s' if errors != 1 else ''}"
     line += f"; {equal:,} of {compared:,} readings equal"
     if report.interrupted:
         line += " (interrupted)"

@@ -84,7 +84,7 @@ def vmspec_groups() -> list[str]:
         base, _ = _own_memory_cgroup()
     except Exception:
         return []
-    return [name for name in os.listdir(base) if name.startswith(f"vmspec-")]
+    return [name for name in os.listdir(base) if name.startswith("vmspec-")]
 
 
 # ---------------------------------------------------------------- the agent

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Unobservable, Violation
+from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Violation
 
 Line = tuple[str, str]  # (text, rich style or "")
 

@@ -1,6 +1,6 @@
-"""Read what the kernel says about a process: /proc/PID/smaps, status, pagemap, oom files, and
-/proc/kpagecount, /proc/kpageflags for the frames behind a range (``fs/proc/task_mmu.c``,
-``fs/proc/page.c``).
+"""Read what the kernel says about a process: /proc/PID/smaps, status, pagemap (and its
+PAGEMAP_SCAN ioctl), oom files, and /proc/kpagecount for the frames behind a range
+(``fs/proc/task_mmu.c``, ``fs/proc/page.c``).
 
 Only the mappings a scenario made are counted (the agent program's own mappings are left out by
 address), so a process's ``rss`` is the scenario's memory, not the agent's. Frame numbers in
@@ -24,9 +24,6 @@ PRESENT = 1 << 63
 SWAPPED = 1 << 62
 FILE_OR_SHARED = 1 << 61
 PFN_MASK = (1 << 55) - 1
-KPF_THP = 1 << 22
-KPF_HUGE = 1 << 17
-KPF_ZERO_PAGE = 1 << 24
 CHUNK = 1 << 18  # pagemap entries read at a time (2 MiB of entries, 1 GiB of address space)
 # PAGEMAP_SCAN (Linux 6.7+, include/uapi/linux/fs.h): the ranges of pages with given properties
 PAGEMAP_SCAN = 0xC0606610  # _IOWR('f', 16, struct pm_scan_arg)
@@ -175,7 +172,7 @@ def scan(pid: int, start: int, end: int, anyof: int) -> list[tuple[int, int, int
 
 
 class Frames:
-    """Per-frame facts from /proc/kpagecount and /proc/kpageflags, and the zero-page frames."""
+    """Per-frame map counts from /proc/kpagecount, and the zero-page frames."""
 
     def __init__(self) -> None:
         self._zero: set[int] | None = None
@@ -214,11 +211,6 @@ class Frames:
         finally:
             big.close()
         return pfns
-
-    @staticmethod
-    def flags(pfns: np.ndarray) -> np.ndarray:
-        """Return kpageflags of each frame number."""
-        return _per_pfn("/proc/kpageflags", pfns)
 
     @staticmethod
     def counts(pfns: np.ndarray) -> np.ndarray:

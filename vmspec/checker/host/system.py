@@ -119,7 +119,7 @@ class HostSystem:
                 self.scenario_group = self.groups.make(confine)
             except CgroupUnavailable as exc:
                 raise HostCannot(str(exc)) from None
-        self._oom_seen = 0
+        self._oom_seen: dict[str, int] = {}  # memory group -> OOM kills seen
         self._gen = 0  # bumped by every operation: readings cached for one generation
         self._cache: dict = {}
         self._baseline = meminfo()  # system-wide values at the start (--host-allow meminfo)
@@ -179,8 +179,7 @@ class HostSystem:
     def _ended(self, p: Proc, signo: int | None) -> None:
         if signo in SIGNAL_STATUS:
             p.status = SIGNAL_STATUS[signo]
-        elif signo == 9 and self._oom_kills_now() > self._oom_seen:
-            self._oom_seen += 1
+        elif signo == 9 and self._new_oom_kill():
             p.status = "oom_killed"
             self._killed.append(p.name)
         elif signo is None:
@@ -200,9 +199,16 @@ class HostSystem:
                 if not q.alive and q.status not in ("oom_killed",):
                     raise HostCannot(f"the agent of {q.name} ended on its own ({q.status})")
 
-    def _oom_kills_now(self) -> int:
-        groups = [g for g in self.groups.made]
-        return sum(g.oom_kills() for g in groups[:1]) if groups else 0
+    def _new_oom_kill(self) -> bool:
+        """Whether the OOM killer of one of the scenario's memory groups has killed since the
+        last look (a SIGKILL from anywhere else is not an OOM kill)."""
+        found = False
+        for group in self.groups.made:
+            now = group.oom_kills()
+            if now > self._oom_seen.get(group.path, 0):
+                found = True
+            self._oom_seen[group.path] = now
+        return found
 
     def _fail(self, err: int, what: str):
         """Turn an errno from the kernel into the modelled failure, or a step the host cannot run."""
@@ -328,10 +334,8 @@ class HostSystem:
                 group.add(agent.pid)
                 proc.group = group
         except BaseException:
-            if proc is not None:
-                proc.status = "exited"
-            agent.kill()
-            self.procs.pop(name, None) if proc is None or proc.status != "running" else None
+            agent.kill()  # the process was never created, as in the engine
+            self.procs.pop(name, None)
             raise
 
     def _map_fixed(self, p: Proc, addr: int, length: int, prot: int, path: str, flags: int,

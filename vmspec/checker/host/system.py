@@ -636,14 +636,23 @@ class HostSystem:
 
     @property
     def cached(self) -> int:
-        """The page cache of the scenario's files (cachestat) and its shared anonymous memory."""
-        shmem = set()
-        zero = self.frames.zero_pfns()
+        """The page cache of the scenario's files and of its shared anonymous memory (each shmem
+        object once, through /proc/PID/map_files), by the cachestat system call."""
+        total = self._cached_bytes()
+        seen: set[int] = set()
         for p in self.procs.values():
-            if p.alive:
-                ranges = [(v.start, v.end) for v in self._vmas(p) if v.shmem]
-                shmem.update(procfs.present_pfns(p.agent.pid, ranges, zero).tolist())
-        return self._cached_bytes() + len(shmem) * self.page_size
+            if not p.alive:
+                continue
+            for v in self._vmas(p):
+                if v.shmem and v.inode not in seen:
+                    seen.add(v.inode)
+                    path = f"/proc/{p.agent.pid}/map_files/{v.start:x}-{v.end:x}"
+                    try:
+                        total += _cachestat(path, 0)
+                    except OSError as exc:
+                        raise NotObservable(f"the shared memory's page cache is read through {path}, "
+                                            f"which is not readable here ({exc.strerror})") from None
+        return total
 
     @property
     def swap_used(self) -> int:

@@ -78,10 +78,10 @@ def agents(cache) -> list[int]:
 
 
 def vmspec_groups() -> list[str]:
-    from vmspec.checker.host.cgroup import _own_memory_cgroup
+    from vmspec.checker.host.cgroup import own_memory_cgroup
 
     try:
-        base, _ = _own_memory_cgroup()
+        base, _ = own_memory_cgroup()
     except Exception:
         return []
     return [name for name in os.listdir(base) if name.startswith("vmspec-")]

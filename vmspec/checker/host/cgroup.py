@@ -21,7 +21,7 @@ class CgroupUnavailable(Exception):
     """No memory group can be made here; the message says why."""
 
 
-def _own_memory_cgroup() -> tuple[str, int]:
+def own_memory_cgroup() -> tuple[str, int]:
     """Return (directory of this process's memory cgroup, cgroup version)."""
     v2_path = None
     for line in read_text("/proc/self/cgroup").splitlines():
@@ -97,7 +97,7 @@ class Groups:
         if parent is not None:
             base, version = parent.path, parent.version
         else:
-            base, version = _own_memory_cgroup()
+            base, version = own_memory_cgroup()
         path = os.path.join(base, f"vmspec-{self.tag}-{len(self.made)}")
         try:
             os.mkdir(path)
@@ -122,7 +122,7 @@ class Groups:
 def probe() -> str | None:
     """Return why no memory group can be made here, or None if one can."""
     try:
-        base, _ = _own_memory_cgroup()
+        base, _ = own_memory_cgroup()
     except CgroupUnavailable as exc:
         return str(exc)
     if not os.access(base, os.W_OK):

@@ -12,15 +12,11 @@
  * by SIGSEGV or SIGBUS, "sig SIGNO ADDR DMIN DMAJ" written by the signal handler just before the
  * agent dies of that signal (no core file: the agent is made non-dumpable first).
  *
- * Run as "agent --janitor": reads "pid N", "sysctl PATH VALUE", "forget PATH", "rmtree PATH",
- * "rmdir PATH" and "reset" records from stdin; when stdin reaches end of file (vmspec exited, or
- * was killed) it kills every recorded process that is still alive, writes every setting back,
- * removes the directories and memory groups, and exits.
+ * Run as "agent --janitor", it is the clean-up process of janitor.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -694,100 +690,8 @@ static void serve(void)
     _exit(0); /* vmspec closed the socket (it ended, or died): nothing may outlive it */
 }
 
-/* ------------------------------------------------------------------ janitor */
-
-#define MAX_RECORDS 4096
-static int pidfds[MAX_RECORDS];
-static int npids;
-static char *settings[MAX_RECORDS][2];
-static int nsettings;
-static char *trees[MAX_RECORDS];
-static int ntrees;
-static char *dirs[MAX_RECORDS];
-static int ndirs;
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP || type == FTW_D)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-static void janitor_cleanup(void)
-{
-    for (int i = 0; i < npids; i++) {
-        syscall(SYS_pidfd_send_signal, pidfds[i], SIGKILL, NULL, 0);
-        close(pidfds[i]);
-    }
-    npids = 0;
-    for (int i = nsettings - 1; i >= 0; i--) {
-        int fd = open(settings[i][0], O_WRONLY);
-        if (fd >= 0) {
-            write_all(fd, settings[i][1], strlen(settings[i][1]));
-            close(fd);
-        }
-    }
-    nsettings = 0;
-    /* cgroups: a group can be removed only once its processes are gone */
-    for (int i = ndirs - 1; i >= 0; i--) {
-        for (int tries = 0; tries < 200 && rmdir(dirs[i]) != 0 && errno == EBUSY; tries++)
-            usleep(10000);
-    }
-    ndirs = 0;
-    for (int i = 0; i < ntrees; i++)
-        nftw(trees[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    ntrees = 0;
-}
-
-static int janitor(void)
-{
-    signal(SIGINT, SIG_IGN); /* Ctrl-C reaches vmspec, which cleans up; EOF still wakes us */
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    chan = 0;
-    while (read_line()) {
-        if (!strncmp(line, "pid ", 4) && npids < MAX_RECORDS) {
-            int fd = (int)syscall(SYS_pidfd_open, (pid_t)atol(line + 4), 0);
-            if (fd >= 0)
-                pidfds[npids++] = fd;
-        } else if (!strncmp(line, "sysctl ", 7) && nsettings < MAX_RECORDS) {
-            char *sp = strchr(line + 7, ' ');
-            if (sp) {
-                *sp = '\0';
-                settings[nsettings][0] = strdup(line + 7);
-                settings[nsettings][1] = strdup(sp + 1);
-                nsettings++;
-            }
-        } else if (!strncmp(line, "forget ", 7)) {
-            /* a setting vmspec restored itself */
-            for (int i = 0; i < nsettings; i++) {
-                if (settings[i][0] && !strcmp(settings[i][0], line + 7)) {
-                    settings[i][0] = settings[nsettings - 1][0];
-                    settings[i][1] = settings[nsettings - 1][1];
-                    nsettings--;
-                    break;
-                }
-            }
-        } else if (!strncmp(line, "rmtree ", 7) && ntrees < MAX_RECORDS) {
-            trees[ntrees++] = strdup(line + 7);
-        } else if (!strncmp(line, "rmdir ", 6) && ndirs < MAX_RECORDS) {
-            dirs[ndirs++] = strdup(line + 6);
-        } else if (!strcmp(line, "reset")) {
-            /* vmspec cleaned up itself: forget everything recorded so far */
-            for (int i = 0; i < npids; i++)
-                close(pidfds[i]);
-            npids = nsettings = ntrees = ndirs = 0;
-        } else if (!strcmp(line, "ping")) {
-            write_all(1, "ok\n", 3);
-        }
-    }
-    janitor_cleanup();
-    return 0;
-}
+/* The janitor mode lives in janitor.c (built into the same program). */
+int janitor(void);
 
 /* ------------------------------------------------------------------ main */
 

@@ -1,7 +1,8 @@
-"""Build the host agent (``agent.c``, shipped in the package) with the system's C compiler, once.
+"""Build the host agent (``agent.c`` and ``janitor.c``, shipped in the package) with the system's
+C compiler, once.
 
 The binary is cached in a per-user cache directory (``$XDG_CACHE_HOME/vmspec``, else
-``~/.cache/vmspec``; ``VMSPEC_CACHE_DIR`` overrides both), named by the SHA-256 of the source and
+``~/.cache/vmspec``; ``VMSPEC_CACHE_DIR`` overrides both), named by the SHA-256 of the sources and
 the compiler command, so a changed source or compiler builds a new agent and an old binary is
 never run. The build writes to a temporary name and renames it into place, so that concurrent
 runs (``-j N``, pytest-xdist) never see a half-written binary. No compiler is a clear error.
@@ -27,9 +28,13 @@ class HostUnavailable(Exception):
     message says why and what to do."""
 
 
-def agent_source() -> bytes:
-    """Return the agent's C source as shipped in the package."""
-    return resources.files("vmspec.checker.host").joinpath("agent.c").read_bytes()
+SOURCES = ("agent.c", "janitor.c")
+
+
+def agent_sources() -> dict[str, bytes]:
+    """Return the agent program's C sources as shipped in the package."""
+    package = resources.files("vmspec.checker.host")
+    return {name: package.joinpath(name).read_bytes() for name in SOURCES}
 
 
 def cache_dir() -> str:
@@ -61,9 +66,13 @@ def find_compiler() -> list[str]:
 
 def agent_path() -> str:
     """Return the path of a built agent, building it first if the cache has none."""
-    source = agent_source()
+    sources = agent_sources()
     compiler = find_compiler()
-    key = hashlib.sha256(source + b"\0" + " ".join(compiler + list(FLAGS)).encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        digest.update(name.encode() + b"\0" + sources[name] + b"\0")
+    digest.update(" ".join(compiler + list(FLAGS)).encode())
+    key = digest.hexdigest()[:16]
     directory = cache_dir()
     target = os.path.join(directory, f"agent-{key}")
     if os.access(target, os.X_OK):
@@ -73,14 +82,16 @@ def agent_path() -> str:
     except OSError as exc:
         raise HostUnavailable(f"cannot create the cache directory {directory}: {exc.strerror}") from None
     with tempfile.TemporaryDirectory(prefix="vmspec-build-") as work:
-        src = os.path.join(work, "agent.c")
-        with open(src, "wb") as fh:
-            fh.write(source)
+        paths = []
+        for name in SOURCES:
+            paths.append(os.path.join(work, name))
+            with open(paths[-1], "wb") as fh:
+                fh.write(sources[name])
         out = os.path.join(work, "agent")
         log = os.path.join(work, "build.log")
         try:
             with open(log, "wb") as sink:  # the compiler's messages, for the error below
-                done = subprocess.run(compiler + list(FLAGS) + ["-o", out, src], stdin=subprocess.DEVNULL,
+                done = subprocess.run(compiler + list(FLAGS) + ["-o", out, *paths], stdin=subprocess.DEVNULL,
                                       stdout=sink, stderr=subprocess.STDOUT, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise HostUnavailable(f"building the host agent with {compiler[0]} failed: {exc}") from None

@@ -183,6 +183,7 @@ class Comparator:
 
     def started(self, system) -> None:
         self.pair = system
+        self.history.thp_always = system.engine.machine.thp == "always"
 
     def stepped(self, step, system, failure) -> None:
         from vmspec.checker.host.explain import explain

@@ -42,10 +42,12 @@ MEMCG_KMEM = Rule("memcg-kmem", "a memory cgroup is also charged the page tables
                   "of its processes; memory_max in the engine charges user pages only")
 OWN_PAGES = Rule("agent-pages", "oom_score on the host also counts the agent program's own pages "
                  "(about 3 MiB), which can move it by one")
-HUGETLB_WP = Rule("hugetlb-wp", "writing every 4 KiB of a private hugetlb page that was read first takes "
-                  "up to one minor fault per 4 KiB on this kernel in a virtual machine (475 to 511 for "
-                  "512 pages, a plain C program too), where the engine counts the one fault of "
-                  "hugetlb_wp; most likely spurious faults on stale 4 KiB TLB entries of the 2 MiB page")
+HUGE_WP = Rule("huge-wp", "writing every 4 KiB of a 2 MiB page mapped read-only (a private hugetlb page "
+               "read first, a transparent huge page write-protected by fork) takes up to one minor "
+               "fault per 4 KiB on this kernel in a virtual machine (475 to 511 for one hugetlb page, "
+               "4 to 334 for four THPs; plain C programs too), where the engine counts one fault per "
+               "huge page (hugetlb_wp, do_huge_pmd_wp_page); most likely spurious faults on stale "
+               "4 KiB TLB entries of the 2 MiB page")
 HUGETLB_RESV = Rule("hugetlb-resv", "after a fork of a process with private hugetlb pages, unmapping them "
                     "in the parent drives resv_hugepages below zero on 6.18 (read as 2^64 - 3 for three "
                     "pages), so free - reserved reads more than the pages nobody uses")
@@ -60,13 +62,16 @@ class History:
     files: set[str] = field(default_factory=set)  # processes with a file mapping
     big_files: set[str] = field(default_factory=set)  # ... of 2 MiB or more
     willneed: set[str] = field(default_factory=set)
-    hugetlb: set[str] = field(default_factory=set)  # processes with a hugetlb mapping
+    hugetlb: set[str] = field(default_factory=set)  # processes with a hugetlb mapping or a THP
+    thp_always: bool = False  # every anonymous mapping may hold THPs
     hugetlb_forked: bool = False  # one of them forked
     memcg: bool = False
 
     def note(self, step, nbytes, images) -> None:
         """Record a step (``nbytes`` resolves a size literal, ``images`` maps names to images)."""
         if isinstance(step, ast.Mmap) and step.hugetlb is not None:
+            self.hugetlb.add(step.process)
+        if isinstance(step, ast.Madvise) and step.advice == "hugepage":
             self.hugetlb.add(step.process)
         if isinstance(step, ast.Mmap) and step.file is not None:
             self.files.add(step.process)
@@ -110,8 +115,8 @@ def explain(observable: str, processes: tuple[str, ...], engine, host, history: 
         return LARGE_FOLIOS
     if observable == "hugepages_free" and history.hugetlb_forked:
         return HUGETLB_RESV
-    if observable == "faults.minor" and anyone & history.hugetlb:
-        return HUGETLB_WP
+    if observable == "faults.minor" and (anyone & history.hugetlb or history.thp_always):
+        return HUGE_WP
     if history.memcg and observable in ("alive", "status", "killed", "oom_kills", "rss", "rss_anon",
                                         "pss", "uss", "resident", "faults.minor", "faults.major"):
         return MEMCG_KMEM

@@ -134,3 +134,17 @@ def test_resident_counts_every_page_an_unaligned_region_spans():
     assert s.resident("p", "b") == 3 * 4096 == s.rss("p")
     s.fork("p", "c")
     assert s.shared_regions("p", "b", "c", "b") == 3 * 4096
+
+
+def test_copy_on_write_whose_allocation_grows_the_frame_arrays():
+    """Found by `vmspec explore`: a copy-on-write fault read the frame table's flag and mapcount
+    arrays before allocating the copy, and the allocation can grow (replace) them: 9,670 random
+    writes to a stack shared with a fork child ended in an IndexError (vmspec crashed)."""
+    s = sysm()
+    s.spawn("p1")
+    stack = s.procs["p1"].regions["stack"]
+    s.access("p1", "stack", 0, stack.length, write=True)
+    s.fork("p1", "p3")
+    s.access_random("p1", "stack", 9670, seed=0, write=True)
+    s.check_invariants()
+    assert s.faults("p1").cow > 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from vmspec.engine import MachineConfig, System
+from vmspec.engine.errors import ModelledFailure
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -237,3 +238,41 @@ def test_hugetlb_and_thp_in_one_scenario():
     assert s.huge("p", "h") == 4 * MiB and s.huge("p", "b") == 4 * MiB
     assert s.rss("p") == 4 * MiB  # hugetlb pages are not RSS, THP pages are
     s.check_invariants()
+
+
+def _fill(s: System, proc: str, name: str, size: int, write: bool) -> None:
+    try:
+        s.mmap(proc, name, size)
+        s.access(proc, name, 0, size, write=write)
+    except ModelledFailure:
+        pass
+
+
+def test_a_new_huge_page_is_not_reclaimed_while_its_tables_are_allocated():
+    """Found by the THP state machine: the table deposited with a new huge page was allocated
+    after the folio, and that allocation could reclaim the folio (on the LRU already, mapped by
+    nothing yet), leaving the PMD to map freed frames."""
+    s = System(MachineConfig(ram=24 * MiB, swap=64 * MiB, thp="always", overcommit="always",
+                             page_cluster=1), check_pages=True)
+    s.spawn("p")
+    for i, (huge, extra, write) in enumerate([(4, 0, False), (3, 77, True), (1, 0, True),
+                                              (3, 77, True), (4, 0, True)]):
+        _fill(s, "p", f"h{i}", huge * 2 * MiB + extra * 4096, write)
+        s.check_invariants()
+    s.exit("p")
+    s.check_invariants()
+    assert s.used == 0
+
+
+def test_exit_of_a_process_whose_locked_huge_page_a_child_shares():
+    """Found by the THP state machine: exit munlocked a VM_LOCKED VMA's huge page, then zapping
+    its PMD munlocked it again (mlock count -1) when a fork child still mapped the folio."""
+    s = System(MachineConfig(ram=8 * MiB, thp="always", overcommit="always"), check_pages=True)
+    s.spawn("p")
+    s.fork("p", "c1")
+    _fill(s, "p", "h1", 4 * MiB, True)
+    s.mlock("p", "h1")
+    s.fork("p", "c2")
+    _fill(s, "p", "h2", 6 * MiB, True)  # p is OOM-killed
+    s.check_invariants()
+    assert not s.alive("p") and s.oom_kills == 1

@@ -248,6 +248,7 @@ class FaultHandler:
             frames.pinned.discard(f)
         if int(t[i]) != f:  # the OOM killer changed this PTE: cannot happen for a live process
             raise AssertionError("PTE changed during a copy-on-write allocation")
+        fl, mc = frames.flags, frames.mapcount  # the allocation may have grown the arrays
         if frames.content is not None:
             frames.content[fr] = frames.content[f]
         if v.locked:

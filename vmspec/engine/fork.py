@@ -160,6 +160,7 @@ def teardown(sysm, p: Process, status: str) -> None:
     for v in p.vmas:
         if v.locked:
             munlock_pages(sysm, p, v.start, v.end)
+            v.locked = False  # so that zapping a huge PMD does not munlock its folio again
     zap(sysm, p, 0, 1 << 57)
     if p.hresv:
         sysm.hugetlb.unreserve_private(p, p.vmas, 0, 1 << 57)

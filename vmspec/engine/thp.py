@@ -95,7 +95,15 @@ class THP:
         subs = self._alloc_folio(p, v, key)
         if subs is None:
             return False
-        self._deposit(p, key)
+        pinned = sysm.frames.pinned
+        pinned.add(int(subs[0]))  # not on the LRU in Linux until mapped: reclaim cannot take it
+        try:
+            self._deposit(p, key)
+        except BaseException:
+            pinned.discard(int(subs[0]))
+            self.free_folio(int(subs[0]))
+            raise
+        pinned.discard(int(subs[0]))
         self._map_new(p, v, key, subs)
         p.minor += 1
         if sysm.mmu.pagecheck is not None:

@@ -320,11 +320,13 @@ class Reclaimer:
         taken = self._isolate(vec, lid, n)
         if not taken:
             return 0
+        large = self.lists.large
+        nr_taken = sum(large.get(f, 1) for f in taken) if large else len(taken)  # pages
         stat = ReclaimStat()
         freed = self.shrink_folio_list(taken, vec.cid, sc, stat)
-        self.counts.scanned += len(taken)
+        self.counts.scanned += nr_taken
         self.counts.reclaimed += freed
-        self.note_cost(vec, is_file_list(lid), stat.nr_pageout, len(taken) - freed)
+        self.note_cost(vec, is_file_list(lid), stat.nr_pageout, nr_taken - freed)
         return freed
 
     def shrink_active_list(self, n: int, vec: LRUVec, sc: ScanControl, lid: int) -> None:

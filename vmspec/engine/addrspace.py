@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import EINVAL, ENOMEM, SIGBUS, Unsupported
+from vmspec.engine.filemap import new_ra
 from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
 from vmspec.engine.layout import (DEFAULT_MAP_WINDOW, DEFAULT_STACK, MMAP_MIN_ADDR, PMD_SIZE,
@@ -117,7 +118,8 @@ def swap_entries_in(p: Process, start: int, end: int) -> np.ndarray:
 def thp_bytes_in(p: Process, start: int, end: int) -> int:
     """Return the bytes of transparent huge pages (not the huge zero page) ``p`` maps by PMD
     that a byte of ``[start, end)`` is in (smaps AnonHugePages)."""
-    return sum(1 << 21 for k in thp_leaves_in(p, start, end) if p.pt.thp[k].head >= 0)
+    return sum(1 << 21 for k in thp_leaves_in(p, start, end)
+               if p.pt.thp[k].head >= 0 and not p.pt.thp[k].file)
 
 
 def huge_pages_in(p: Process, start: int, end: int) -> dict[int, set[int]]:
@@ -257,7 +259,7 @@ def spawn(sysm, name: str, pid: int, image) -> Process:
             else:
                 cf = sysm.cache.create((kind, img_name), length // ps)
                 v = VMA(start, start + length, R | X if kind == "text" else R | W,
-                        file=cf.fid, name=kind)
+                        file=cf.fid, name=kind, ra=new_ra(sysm.handler.ra_pages))
             if v.writable and not _charge_vma(sysm, p, v, mode):
                 raise ENOMEM(f"overcommit refuses the {kind} segment of image {img_name}")
             p.vmas.insert(v)
@@ -272,7 +274,8 @@ def spawn(sysm, name: str, pid: int, image) -> Process:
             if addr is None:
                 p.regions[lib] = Region(p.mmap_base, 0, via="mmap")
                 continue
-            p.vmas.insert(VMA(addr, addr + length, R | X, file=cf.fid, name=lib))
+            p.vmas.insert(VMA(addr, addr + length, R | X, file=cf.fid, name=lib,
+                              ra=new_ra(sysm.handler.ra_pages)))
             p.regions[lib] = Region(addr, size, via="mmap")
     except ENOMEM:
         sysm.committed_pages -= p.committed
@@ -326,7 +329,10 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
     if acct and not sysm.charge(p, pages):
         raise ENOMEM(f"overcommit ({mode}) refuses {length} bytes: committed "
                      f"{sysm.committed_pages * ps} of limit {sysm.commit_limit_pages() * ps}")
-    thp = file is None and not shared and plen % PMD_SIZE == 0
+    # 2 MiB-aligned placement (__thp_get_unmapped_area): an anonymous private mapping whose
+    # length is a multiple of 2 MiB, and a file mapping (ext4's get_unmapped_area is
+    # thp_get_unmapped_area) that spans a whole 2 MiB of the file (offset 0: 2 MiB or more)
+    thp = (not shared and plen % PMD_SIZE == 0) if file is None else plen >= PMD_SIZE
     addr = p.vmas.get_unmapped_area(plen, p.mmap_base, ps, thp)
     if addr is None:
         if acct:
@@ -342,12 +348,13 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
             p.committed -= pages
     elif file is not None:
         v.file = sysm.cache.files[file].fid
+        v.ra = new_ra(sysm.handler.ra_pages)  # each mmap opens the file afresh
     else:
         v.account = acct
     if file is not None:
         v.account = acct
     p.vmas.insert(v)
-    if sysm.thp is not None and sysm.thp.vma_allows(v):
+    if sysm.thp.vma_allows(v):
         p.thp_capable = True
     p.regions[name] = Region(addr, length, via="mmap")
     if populate:
@@ -493,7 +500,7 @@ def _mmap_anon(sysm, p: Process, length: int) -> int:
         raise ENOMEM("no room for malloc's mapping")
     v = VMA(addr, addr + plen, R | W, account=True)
     p.vmas.insert(v)
-    if sysm.thp is not None and sysm.thp.vma_allows(v):
+    if sysm.thp.vma_allows(v):
         p.thp_capable = True
     return addr
 
@@ -573,22 +580,21 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
             sysm.hugetlb.fault(p, v, hva, fw, handler.table_alloc(p), mmu._invalidate_huge)
         return
     lo, hi = max(s, v.start), min(e, v.end)
-    thp = sysm.thp if sysm.thp is not None and sysm.thp.vma_allows(v) else None
+    thp = sysm.thp if sysm.thp.vma_allows(v) else None
     for key in range(lo >> PTE_SHIFT, ((hi - 1) >> PTE_SHIFT) + 1):
         a = max(lo, key << PTE_SHIFT)
         b = min(hi, (key + 1) << PTE_SHIFT)
-        if thp is not None:
-            leaf = p.pt.thp.get(key)
-            if leaf is None and thp.suitable(p, v, key):
-                if thp.fault(p, v, key, fw):  # one GUP fault maps the huge page
-                    _touch_huge(sysm, p, key)
-                    continue
-            elif leaf is not None:
-                if fw and not leaf.wr and not thp.wp_fault(p, v, key, leaf):
-                    pass  # split: the 4 KiB faults below copy the pages
-                else:
-                    _touch_huge(sysm, p, key)
-                    continue
+        leaf = p.pt.thp.get(key) if p.pt.thp else None
+        if leaf is None and thp is not None and thp.suitable(p, v, key):
+            if thp.fault(p, v, key, fw):  # one GUP fault maps the huge page
+                _touch_huge(sysm, p, key)
+                continue
+        elif leaf is not None:  # an anonymous huge page or a page-cache folio's PMD
+            if fw and not leaf.wr and not sysm.thp.wp_fault(p, v, key, leaf):
+                pass  # split: the 4 KiB faults below copy the pages
+            else:
+                _touch_huge(sysm, p, key)
+                continue
         pv = np.arange(a >> 12, b >> 12, dtype=np.int64)
         if not mmu.fault_slice(p, v, pv, fw):
             for vpn in pv.tolist():
@@ -598,6 +604,11 @@ def _populate_vma(sysm, p: Process, v: VMA, s: int, e: int) -> None:
                         (not fw or p.pt.wr[vpn >> 9][i]):
                     continue
                 handler.fault(p, v, vpn << 12, fw)
+                if p.pt.thp and key in p.pt.thp:  # the fault mapped a page-cache folio by PMD
+                    break
+        if p.pt.thp and key in p.pt.thp:
+            _touch_huge(sysm, p, key)
+            continue
         if sysm.textbook is None:  # FOLL_TOUCH: mark_page_accessed on every page GUP returns
             t = p.pt.pfn.get(key)
             if t is not None:
@@ -720,7 +731,7 @@ def madvise(sysm, p: Process, s: int, e: int, advice: str) -> None:
         for v in p.vmas.split(s, e):
             v.thp = advice
         p.vmas.merge_around(s, e)
-        if advice == "hugepage" and sysm.thp is not None:
+        if advice == "hugepage" and sysm.thp.mode != "never":
             p.thp_capable = True
     else:
         if advice == "pageout":
@@ -750,7 +761,10 @@ def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
         for key in thp_leaves_in(p, lo, hi):
             leaf = p.pt.thp[key]
             if leaf.head >= 0 and (fr.mapcount[leaf.subs] == 1).all():
-                picked.append(leaf.head)
+                if leaf.file:
+                    picked.extend(leaf.subs.tolist())  # grouped back into the folio below
+                else:
+                    picked.append(leaf.head)
     for key in p.pt.keys_in(lo, hi):
         t = p.pt.pfn[key]
         a = max(lo, key << PTE_SHIFT)
@@ -758,6 +772,8 @@ def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
         seg = t[(a >> 12) & 511:(((b - 1) >> 12) & 511) + 1]
         cand = seg[seg >= 0]
         picked.extend(cand[fr.mapcount[cand] == 1].tolist())
+    if fr.folios and picked:
+        picked = _pageout_folios(sysm, picked)
     if sysm.textbook is not None and sysm.swapdev is None:
         picked = [f for f in picked if not fr.flags[f] & ANON]
     if any(fr.flags[f] & SHMEM for f in picked):
@@ -766,17 +782,32 @@ def _pageout(sysm, p: Process, lo: int, hi: int) -> None:
     sysm.reclaim.reclaim_pages(picked)
 
 
+def _pageout_folios(sysm, picked: list[int]) -> list[int]:
+    """The pages of large page-cache folios among ``picked``: a folio whose every page was
+    picked goes to reclaim whole (its head); one the range covers only in part is split first
+    (``madvise_cold_or_pageout_pte_range``: ``split_folio``) and its picked pages go alone."""
+    fr = sysm.frames
+    out: list[int] = []
+    seen: dict[int, list[int]] = {}
+    for f in picked:
+        h = fr.head_of(f)
+        if h in fr.folios and fr.flags[h] & FILE:
+            seen.setdefault(h, []).append(f)
+        else:
+            out.append(f)
+    for h, pages in seen.items():
+        if len(pages) == len(fr.folios[h]):
+            out.append(h)
+        else:
+            sysm.thp.split_file_folio(h)
+            out.extend(pages)
+    return out
+
+
 def _willneed(sysm, v: VMA, lo: int, hi: int) -> None:
-    """MADV_WILLNEED on a file: read the pages into the page cache (readahead allocations,
-    ``force_page_cache_readahead``)."""
-    cf = sysm.cache.by_id[v.file]
-    alloc = sysm.handler.alloc_ra
-    for idx in range(v.file_page(lo), min(v.file_page(hi), cf.npages)):
-        if cf.lookup(idx) < 0:
-            f = alloc(FILE, cf.fid, idx)
-            if f < 0:
-                return
-            sysm.cache.add(cf, idx, f)
+    """MADV_WILLNEED on a file: read at most max(io_pages, ra_pages) pages into the page cache
+    (``force_page_cache_ra``, vmspec.engine.readahead)."""
+    sysm.handler.filemap.willneed(v, lo, hi)
 
 
 def mlock(sysm, p: Process, r: Region, lock: bool) -> None:

@@ -4,45 +4,40 @@ Rules (docs/engine.md, "Faults"): a read of never-touched private anonymous memo
 shared zero page read-only (``do_anonymous_page``, 1 minor, no RSS); a write allocates a zeroed
 frame (1 minor); a write to the zero page allocates (``wp_page_copy``, 1 minor, not cow); a write
 to a write-protected anonymous page copies it if another PTE maps it (``wp_page_copy``: 1 minor,
-cow) and otherwise reuses it (``wp_page_reuse``: 1 minor, not cow). File pages: a read fault
-first maps cache-resident neighbours in the aligned 16-page window (``do_fault_around``, skipping
-readahead-marked pages), then ``filemap_fault``: a page not in the cache is a major fault that
-reads a read-around window of ``ra_pages`` (the machine's ``readahead``, read_ahead_kb: 32 pages
-by default; ``do_sync_mmap_readahead``) and marks the page ``ra_pages / 4`` before its end;
-finding a marked page starts the next window of ``ra_pages`` (``page_cache_async_ra``). A private write copies the cache page
-(``do_cow_fault``/``wp_page_copy``: cow); a shared write dirties it. Regular files use
-write-notify; shmem maps writable at once and allocates zeroed pages on a miss (minor). Beyond
-the end of the file is SIGBUS. A swap entry is swapped in (``do_swap_page``). Every PTE a fault
-installs is young (x86's page protections carry _PAGE_ACCESSED), and dirty if the fault was a
-write; a page mapped into a VM_LOCKED
-VMA is mlocked (the unevictable list). hugetlb faults live in ``vmspec.engine.hugetlb``. Not
-modelled: THP, ``mmap_miss``, userfaultfd, large folios.
+cow) and otherwise reuses it (``wp_page_reuse``: 1 minor, not cow). A fault on a file page
+whose PTE is none goes to ``vmspec.engine.filemap`` (fault-around, readahead, large folios); a
+write to a present read-only file page copies it if private (``wp_page_copy``: cow) and makes it
+writable and dirty if shared (``wp_page_shared``: write-notify). A swap entry is swapped in
+(``do_swap_page``). Every PTE a fault installs is young (x86's page protections carry
+_PAGE_ACCESSED), and dirty if the fault was a write; a page mapped into a VM_LOCKED VMA is
+mlocked (the unevictable list). hugetlb faults live in ``vmspec.engine.hugetlb``, huge
+PMDs in ``vmspec.engine.thp``. Not modelled: userfaultfd.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from vmspec.engine.errors import SIGBUS
+from vmspec.engine.filemap import FileMap
 from vmspec.engine.frames import (ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, READAHEAD, SHMEM,
                                   SWAPCACHE, ZERO, FrameTable, lru_type)
-from vmspec.engine.pagecache import DEFAULT_RA_PAGES, CachedFile, PageCache
+from vmspec.engine.pagecache import DEFAULT_RA_PAGES, PageCache
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import VMA
-
-FAULT_AROUND_PAGES = 16  # fault_around_bytes = 65536
 
 
 class FaultHandler:
     """Resolves one fault. ``alloc(proc, flags, owner, index)`` is the machine's allocator (it
     may reclaim or OOM-kill, and raises if the faulting process dies); ``alloc_ra(flags, owner,
-    index)`` allocates a readahead page or returns -1; ``invalidate(proc, vpn)`` drops a TLB
-    entry when a present PTE changes frame (``ptep_clear_flush``)."""
+    index)`` allocates a readahead page or returns -1 (``alloc_ra_folio(flags, owner, indexes)``
+    a large one, or None); ``invalidate(proc, vpn)`` drops a TLB entry when a present PTE
+    changes frame (``ptep_clear_flush``)."""
 
     def __init__(self, frames: FrameTable, cache: PageCache, alloc: Callable, alloc_ra: Callable,
                  invalidate: Callable, next_anon_vma: Callable[[], int], swap=None,
-                 put_slot: Callable | None = None, ra_pages: int = DEFAULT_RA_PAGES) -> None:
+                 put_slot: Callable | None = None, ra_pages: int = DEFAULT_RA_PAGES,
+                 alloc_ra_folio: Callable | None = None) -> None:
         self.frames = frames
         self.cache = cache
         self.alloc = alloc
@@ -50,9 +45,10 @@ class FaultHandler:
         self.invalidate = invalidate
         self.next_anon_vma = next_anon_vma
         self.swap = swap  # the machine's SwapDevice, if it has swap
-        self.thp = None  # the machine's THP (vmspec.engine.thp), unless thp is never
+        self.thp = None  # the machine's THP (vmspec.engine.thp), set by the System
         self.put_slot = put_slot  # drops one swap PTE's reference (free_swap_and_cache)
         self.ra_pages = ra_pages  # the file device's readahead window (bdi->ra_pages)
+        self.filemap = FileMap(self, alloc_ra_folio or (lambda flags, owner, index: None))
 
     def table_alloc(self, p: Process) -> Callable[[int], int]:
         """Return the page-table page allocator for ``p`` (a table is a frame)."""
@@ -71,11 +67,14 @@ class FaultHandler:
         i = (va >> 12) & 511
         pt = p.pt
         t = pt.pfn.get(key)
+        f = NONE if t is None else int(t[i])
+        if f == NONE and v.file is not None:
+            self.filemap.fault(p, v, va, write)  # may map the folio by PMD: no table first
+            return
         if t is None:
             t, w = pt.ensure(key, self.table_alloc(p))
         else:
             w = pt.wr[key]
-        f = int(t[i])
         if f <= SWP_FIRST:
             self._swap_in(p, v, t, w, i, va, decode(f), write)
             pt.young[key][i] = True
@@ -93,22 +92,6 @@ class FaultHandler:
             else:
                 self._wp_private(p, v, t, w, i, va, f)
             p.minor += 1
-            self._touched(pt, key, i, write)
-            return
-        cf = self.cache.by_id[v.file]
-        if f == NONE:
-            idx = v.file_page(va)
-            if idx >= cf.npages:
-                raise SIGBUS(f"access at {va:#x} is beyond the end of the mapped file")
-            if not write:
-                self._read_fault(p, v, t, w, i, va, cf, idx)
-            elif not v.shared:
-                self._cow_fault(p, v, t, w, i, va, cf, idx)
-            else:
-                fr, major = self._get_page(p, cf, idx)
-                self._map_file(p, v, cf, t, w, i, fr, True)
-                self.frames.flags[fr] |= DIRTY
-                self._count(p, major)
             self._touched(pt, key, i, write)
             return
         if v.shared:  # wp_page_shared: write-notify on a clean shared page
@@ -212,7 +195,7 @@ class FaultHandler:
         else:
             p.minor += 1
 
-    def _anon_vma(self, v: VMA) -> None:
+    def anon_vma(self, v: VMA) -> None:
         if not v.anon_vma:
             v.anon_vma = self.next_anon_vma()
 
@@ -240,12 +223,15 @@ class FaultHandler:
             fl[f] |= EXCL | DIRTY
             w[i] = True
             return
-        self._anon_vma(v)
-        frames.pinned.add(f)  # the page being copied is not reclaimable meanwhile
+        self.anon_vma(v)
+        pin = frames.head_of(f) if frames.folios else f
+        held = pin in frames.pinned
+        frames.pinned.add(pin)  # the page being copied is not reclaimable meanwhile
         try:
             fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
         finally:
-            frames.pinned.discard(f)
+            if not held:
+                frames.pinned.discard(pin)
         if int(t[i]) != f:  # the OOM killer changed this PTE: cannot happen for a live process
             raise AssertionError("PTE changed during a copy-on-write allocation")
         fl, mc = frames.flags, frames.mapcount  # the allocation may have grown the arrays
@@ -254,7 +240,7 @@ class FaultHandler:
         if v.locked:
             self.lock(p, f, -1)
         mc[f] -= 1
-        folio = frames.head_of(f) if frames.folios else -1
+        folio = frames.head_of(f) if frames.folios and fl[f] & ANON else -1
         if folio in frames.folios:
             pass  # a page of a huge folio: the folio is checked below, once the PTE changed
         elif fl[f] & ANON and mc[f] == 0 and (
@@ -280,98 +266,6 @@ class FaultHandler:
         if folio in frames.folios:
             self.thp.maybe_split([folio])  # the deferred split, at once
 
-    def _map_file(self, p: Process, v: VMA, cf: CachedFile, t, w, i: int, fr: int,
-                  writable: bool) -> None:
-        t[i] = fr
-        w[i] = writable
-        self.frames.mapcount[fr] += 1
-        if cf.shmem:
-            p.rss_shmem += 1
-        else:
-            p.rss_file += 1
-        if v.locked:
-            self.lock(p, fr, 1)
-
-    def _read_fault(self, p: Process, v: VMA, t, w, i: int, va: int, cf: CachedFile, idx: int) -> None:
-        """``do_read_fault``: fault-around first, then ``filemap_fault`` if still unmapped."""
-        writable = v.shared and v.writable and cf.shmem
-        self._fault_around(p, v, t, w, i, va, cf, writable)
-        if int(t[i]) != NONE:
-            p.minor += 1
-            return
-        fr, major = self._get_page(p, cf, idx)
-        self._map_file(p, v, cf, t, w, i, fr, writable)
-        self._count(p, major)
-
-    def _cow_fault(self, p: Process, v: VMA, t, w, i: int, va: int, cf: CachedFile, idx: int) -> None:
-        """``do_cow_fault``: allocate the private copy, read the file page, copy (cow)."""
-        self._anon_vma(v)
-        frames = self.frames
-        fr = self.alloc(p, ANON | EXCL | DIRTY, p.pid, va >> 12)
-        frames.mapcount[fr] = 1
-        t[i] = fr  # claim the slot before reading (the page lock in Linux)
-        frames.pinned.add(fr)
-        try:
-            src, major = self._get_page(p, cf, idx)
-        except BaseException:
-            if p.alive:
-                t[i] = NONE
-                frames.mapcount[fr] = 0
-                frames.release(fr)
-            raise
-        finally:
-            frames.pinned.discard(fr)
-        if frames.content is not None:
-            frames.content[fr] = frames.content[src]
-        w[i] = True
-        p.rss_anon += 1
-        p.cow += 1
-        if v.locked:
-            self.lock(p, fr, 1)
-        self._count(p, major)
-
-    def _fault_around(self, p: Process, v: VMA, t, w, i: int, va: int, cf: CachedFile,
-                      writable: bool) -> None:
-        """Map cache-resident, unmarked pages of the aligned 16-page window (``do_fault_around``)."""
-        vma_off = (va - v.start) >> 12
-        lo = max(i & ~(FAULT_AROUND_PAGES - 1), i - min(i, vma_off))
-        hi = min(lo + FAULT_AROUND_PAGES, 512, i + (v.length >> 12) - vma_off)
-        base = v.file_page(va) - i
-        fl = self.frames.flags
-        young = p.pt.young[va >> 21]
-        for j in range(lo, hi):
-            if t[j] != NONE:
-                continue
-            idx = base + j
-            if idx >= cf.npages:
-                break
-            fr = cf.lookup(idx)
-            if fr < 0 or fl[fr] & READAHEAD:
-                continue
-            self._map_file(p, v, cf, t, w, j, fr, writable)
-            young[j] = True  # x86's vm_page_prot carries _PAGE_ACCESSED
-
-    def _get_page(self, p: Process, cf: CachedFile, idx: int) -> tuple[int, bool]:
-        """``filemap_fault``/``shmem_fault``: return the cache frame of ``idx`` and whether it was major."""
-        fr = cf.lookup(idx)
-        fl = self.frames.flags
-        if fr >= 0:
-            if fl[fr] & READAHEAD:
-                fl[fr] &= 0xFFFF & ~READAHEAD
-                self._pinned(fr, self._async_readahead, cf, idx)
-            return fr, False
-        if cf.shmem:
-            fr = self.alloc(p, FILE | SHMEM | DIRTY, cf.fid, idx)
-            self.cache.add(cf, idx, fr)
-            return fr, False
-        fr = self.alloc(p, FILE, cf.fid, idx)
-        self.cache.add(cf, idx, fr)
-        ra = self.ra_pages
-        start = max(0, idx - ra // 2)
-        cf.ra_start, cf.ra_size, cf.ra_async = start, ra, ra // 4
-        self._pinned(fr, self._read_window, cf, start, start + ra, start + ra - ra // 4, idx)
-        return fr, True
-
     def _pinned(self, f: int, fn, *args) -> None:
         """Run ``fn(*args)`` with frame ``f`` safe from reclaim (the faulting thread holds the
         folio locked and referenced while readahead allocates)."""
@@ -384,29 +278,3 @@ class FaultHandler:
             fn(*args)
         finally:
             pinned.discard(f)
-
-    def _async_readahead(self, cf: CachedFile, idx: int) -> None:
-        """``page_cache_async_ra``: push the window forward by ``ra_pages``, marking its first page."""
-        ra = self.ra_pages
-        if idx == cf.ra_start + cf.ra_size - cf.ra_async:
-            start = cf.ra_start + cf.ra_size
-        else:
-            start = idx + 1
-            while start < cf.npages and start < idx + ra and cf.lookup(start) >= 0:
-                start += 1
-        cf.ra_start, cf.ra_size, cf.ra_async = start, ra, ra
-        self._read_window(cf, start, start + ra, start, -1)
-
-    def _read_window(self, cf: CachedFile, start: int, end: int, mark: int, skip: int) -> None:
-        """Read missing pages of ``[start, end)`` into the cache (readahead allocations never
-        call the OOM killer); the newly read page at ``mark`` gets PG_readahead."""
-        end = min(end, cf.npages)
-        for j in range(start, end):
-            if j == skip or cf.lookup(j) >= 0:
-                continue
-            fr = self.alloc_ra(FILE, cf.fid, j)
-            if fr < 0:
-                return
-            self.cache.add(cf, j, fr)
-            if j == mark:
-                self.frames.flags[fr] |= READAHEAD

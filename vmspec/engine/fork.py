@@ -79,7 +79,8 @@ def _copy_thp(sysm, p: Process, c: Process, v: VMA) -> None:
     if not p.pt.thp:
         return
     from vmspec.engine.addrspace import thp_leaves_in
-    keys = thp_leaves_in(p, v.start, v.end)
+    # a page-cache folio's PMD is not copied: the child faults it in again (copy_huge_pmd)
+    keys = [k for k in thp_leaves_in(p, v.start, v.end) if not p.pt.thp[k].file]
     heads = {p.pt.thp[k].head for k in keys} - {-2}
     pinned = sysm.frames.pinned
     new = heads - pinned

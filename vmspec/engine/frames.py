@@ -72,9 +72,9 @@ class FrameTable:
         self.swap_hook = None  # takes a swap-cache frame out of the swap cache when it is freed
         self.pinned: set[int] = set()  # frames reclaim must not take (a copy-on-write source)
         self.content: np.ndarray | None = None  # page contents, when the System tracks them
-        # huge folios (vmspec.engine.thp): each page's head frame plus one (0: a page of its
-        # own; zero-filled arrays cost nothing until touched), allocated with the first folio;
-        # head -> the folio's 512 frames in address order
+        # large folios (transparent huge pages, page-cache folios): each page's head frame plus
+        # one (0: a page of its own; zero-filled arrays cost nothing until touched), allocated
+        # with the first folio; head -> the folio's frames in address (file index) order
         self.head1: np.ndarray | None = None
         self.folios: dict[int, np.ndarray] = {}
 
@@ -175,17 +175,29 @@ class FrameTable:
         return out
 
     def alloc_folio(self, flags: int, owner: int, index: np.ndarray) -> np.ndarray:
-        """Take 512 frames as one huge folio (one LRU entry of 512 pages); the caller checks
-        ``room``. Return its frames, the head first."""
-        subs = self.alloc_many(512, flags, owner, index, lru=False)
+        """Take ``len(index)`` frames (2 to 512) as one large folio, one LRU entry counting
+        all its pages: a transparent huge page, or a page-cache folio of readahead. The caller
+        checks ``room``. Return its frames in index order, the head first."""
+        n = len(index)
+        subs = self.alloc_many(n, flags, owner, index, lru=False)
         if self.head1 is None:
             self.head1 = np.zeros(len(self.mapcount), np.int64)
         head = int(subs[0])
         self.head1[subs] = head + 1
         self.folios[head] = subs
-        self.lists.large[head] = 512
+        self.lists.large[head] = n
         self.lists.add(head, lru_type(flags), self.cid_of(head))
         return subs
+
+    def release_folio(self, head: int) -> None:
+        """Free a large folio: its one LRU entry, then its frames."""
+        lists = self.lists
+        if lists.where[head] != -1:
+            lists.remove(head, self.cid_of(head))  # one entry of len(subs) pages
+        subs = self.folios.pop(head)
+        del lists.large[head]
+        self.head1[subs] = 0
+        self.release_many(subs)
 
     def head_of(self, f: int) -> int:
         """Return the head frame of ``f``'s huge folio, or ``f`` for a page of its own."""

@@ -272,26 +272,38 @@ def _check_process(sysm, p, role, refs, swaprefs=None) -> None:
         va = key << 21
         if key in pt.pfn:
             _fail(f"{p.name}: a huge PMD at {va:#x} has a PTE table below it")
-        if key not in pt.deposit:
-            _fail(f"{p.name}: the huge PMD at {va:#x} has no deposited table")
+        if (key in pt.deposit) == leaf.file:
+            _fail(f"{p.name}: the huge PMD at {va:#x} has {'a' if leaf.file else 'no'} "
+                  "deposited table")
         if key >> 9 not in pt.pmd or key >> 18 not in pt.pud:
             _fail(f"{p.name}: the huge PMD at {va:#x} has no PMD/PUD table above it")
         v = p.vmas.find(va)
-        if v is None or v.end < va + (1 << 21) or v.file is not None or v.shared or v.hugetlb:
+        if leaf.file:
+            if (v is None or v.start > va or v.end < va + (1 << 21) or v.file is None or v.shmem
+                    or ((v.start >> 12) - v.pgoff) & 511):
+                _fail(f"{p.name}: a page-cache PMD at {va:#x} outside a suitable file VMA")
+        elif v is None or v.end < va + (1 << 21) or v.file is not None or v.shared or v.hugetlb:
             _fail(f"{p.name}: a huge PMD at {va:#x} outside a private anonymous VMA")
         if leaf.wr and not v.prot & W:
             _fail(f"{p.name}: a writable huge PMD at {va:#x} in a mapping without write")
         if leaf.head >= 0:
             subs = fr.folios.get(leaf.head)
-            if subs is None or leaf.subs is not subs:
+            if subs is None or leaf.subs is not subs or len(subs) != 512:
                 _fail(f"{p.name}: the huge PMD at {va:#x} maps no huge folio")
-            if (fr.index[subs] != np.arange(key << 9, (key + 1) << 9)).any():
+            want = np.arange(v.file_page(va), v.file_page(va) + 512) if leaf.file else \
+                np.arange(key << 9, (key + 1) << 9)
+            if (fr.index[subs] != want).any():
                 _fail(f"{p.name}: huge folio {leaf.head} is not at the address mapping it")
+            if leaf.file and int(fr.owner[leaf.head]) != v.file:
+                _fail(f"{p.name}: the page-cache PMD at {va:#x} maps another file's folio")
             refs[subs] += 1
             if (role[subs] == 1).any() or (role[subs] == 2).any():
                 _fail(f"{p.name}: a huge PMD maps a free or page-table frame")
-            role[subs] = 4
-            anon += 512
+            if leaf.file:
+                filep += 512
+            else:
+                role[subs] = 4
+                anon += 512
         elif leaf.wr or leaf.dirty:
             _fail(f"{p.name}: the huge zero page is mapped writable or dirty at {va:#x}")
     for key in pt.deposit:
@@ -326,14 +338,20 @@ def _check_lru(sysm, live, role) -> None:
     weight = np.ones(hw, np.int64)
     tail = np.zeros(hw, np.bool_)
     for head, subs in fr.folios.items():
+        n = len(subs)
         if fr.head1 is None or (fr.heads_of(subs) != head).any() or int(subs[0]) != head:
-            _fail(f"huge folio {head}: its frames do not name it as their head")
-        if lists.large.get(head) != 512:
-            _fail(f"huge folio {head} is not counted as 512 pages on its list")
-        if (fr.owner[subs] != fr.owner[head]).any() or not (fr.flags[subs] & ANON).all():
-            _fail(f"huge folio {head}: its frames disagree on owner or kind")
+            _fail(f"large folio {head}: its frames do not name it as their head")
+        if lists.large.get(head) != n or n & (n - 1) or not 2 <= n <= 512:
+            _fail(f"large folio {head} is not counted as its {n} pages on its list")
+        kinds = fr.flags[subs] & (ANON | FILE | SHMEM)
+        if (fr.owner[subs] != fr.owner[head]).any() or (kinds != kinds[0]).any() or \
+                kinds[0] not in (ANON, FILE) or (kinds[0] == ANON and n != 512):
+            _fail(f"large folio {head}: its frames disagree on owner or kind")
+        if kinds[0] == FILE and ((fr.index[subs] != fr.index[head] + np.arange(n)).any()
+                                 or int(fr.index[head]) % n):
+            _fail(f"page-cache folio {head} is not {n} naturally aligned file pages")
         tail[subs[1:]] = True
-        weight[head] = 512
+        weight[head] = n
     if set(lists.large) != set(fr.folios):
         _fail("the LRU's huge entries and the huge folios disagree")
     if fr.head1 is not None:

@@ -69,7 +69,7 @@ class MMU:
         self.dirty_on = False
         self.page_alloc = None
         self.pagecheck = None  # System(check_pages=True): every write stamps its page
-        self.thp = None  # vmspec.engine.thp.THP unless the machine's thp is never
+        self.thp = None  # the machine's vmspec.engine.thp.THP, set by the System
 
     # ---- accessed and dirty bits, replacement bookkeeping --------------------------------------
 
@@ -162,7 +162,30 @@ class MMU:
                 if not write or w:
                     return bool(w)
         self.handler.fault(p, v, va, write)
+        t = p.pt.pfn.get(key)
+        if t is None:  # the fault mapped a page-cache folio by its PMD
+            return p.pt.thp[key].wr
         return bool(p.pt.wr[key][(va >> SHIFT) & 511])
+
+    def _fill(self, p: Process, va: int, write: bool, w: bool) -> None:
+        """Fill the TLB after a walk: a 4 KiB entry, or a 2 MiB one if a fault just mapped a
+        huge PMD there (then the access is recorded on the PMD); record the access."""
+        key = va >> 21
+        if p.pt.thp and key in p.pt.thp and key not in p.pt.pfn:
+            leaf = p.pt.thp[key]
+            p.walk_saved += 1
+            self.tlb.fill(p.pid, key, 21, leaf.wr)
+            leaf.young = True
+            if write:
+                leaf.dirty = True
+            if self.policy is not None:
+                self.policy.touch(leaf.head)
+            if write and self.pagecheck is not None:
+                self.pagecheck.written(p, va >> SHIFT)
+            return
+        self.tlb.fill(p.pid, va >> SHIFT, SHIFT, w)
+        if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
+            self._accessed(p, va >> SHIFT, write)
 
     def access_one(self, p: Process, va: int, write: bool) -> None:
         """Make one access at ``va``: TLB lookup, and on a miss walk, maybe fault, fill."""
@@ -171,17 +194,17 @@ class MMU:
             if v is not None and v.hugetlb:
                 self.access_huge(p, v, va, write)
                 return
-        if self.thp is not None and self.access_thp(p, va, write, 1):
+        if (p.pt.thp or p.thp_capable) and self.access_thp(p, va, write, 1):
             return
         p.accesses += 1
         vpn = va >> SHIFT
         if self.tlb.lookup(p.pid, vpn, SHIFT, write):
             p.hits += 1
+            if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
+                self._accessed(p, vpn, write)
         else:
             p.misses += 1
-            self.tlb.fill(p.pid, vpn, SHIFT, self.resolve(p, va, write))
-        if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
-            self._accessed(p, vpn, write)
+            self._fill(p, va, write, self.resolve(p, va, write))
 
     # ---- transparent huge pages ---------------------------------------------------------------
 
@@ -246,9 +269,7 @@ class MMU:
     def _fallback(self, p: Process, va: int, write: bool) -> None:
         """The access whose huge-page fault fell back: 4 KiB fault and TLB fill (it already
         counted its access and its miss)."""
-        self.tlb.fill(p.pid, va >> SHIFT, SHIFT, self.resolve(p, va, write))
-        if self.young_on or self.dirty_on or self.policy is not None or self.pagecheck:
-            self._accessed(p, va >> SHIFT, write)
+        self._fill(p, va, write, self.resolve(p, va, write))
 
     # ---- tight loop --------------------------------------------------------------------------
 
@@ -258,15 +279,16 @@ class MMU:
         ``write`` says) or, with ``write`` None, ``(page, write)`` pairs. ``automap(p, va)`` maps
         an unmapped page instead of SIGSEGV (lackey replay)."""
         if p.vmas.nhuge or self.policy is not None or self.pagecheck is not None or \
-                (self.thp is not None and (p.pt.thp or p.thp_capable)):
+                p.pt.thp or p.thp_capable:
             self._run_aware(p, items, write, automap)
             return
         lookup, fill, pid = self.tlb.lookup, self.tlb.fill, p.pid
+        thp = p.pt.thp
         pfn, wrd, find, fault = p.pt.pfn, p.pt.wr, p.vmas.find, self.handler.fault
         young = p.pt.young if self.young_on else None
         dirty = p.pt.dirty if self.dirty_on else None
         pairs = write is None
-        it = items
+        it = iter(items)
         hits = misses = acc = 0
         v = None
         wr = False if pairs else bool(write)
@@ -308,11 +330,17 @@ class MMU:
                                 dirty[key][i] = True
                             continue
                 fault(p, v, va, wr)
+                if thp:  # the fault mapped a page-cache folio by its PMD: go the aware way
+                    self._fill(p, va, wr, thp[key].wr)
+                    break
                 fill(pid, vpn, SHIFT, bool(wrd[key][vpn & 511]))
+            else:
+                return
         finally:
             p.hits += hits
             p.misses += misses
             p.accesses += acc
+        self._run_aware(p, it, write, automap)
 
     def _run_aware(self, p: Process, items: Iterable, write: bool | None,
                    automap: Callable | None) -> None:
@@ -352,7 +380,7 @@ class MMU:
                 self.access_huge(p, v, va, write, n_acc)
                 pos = end
                 continue
-            if self.thp is not None and (p.pt.thp or p.thp_capable):
+            if p.pt.thp or p.thp_capable:
                 lim = ((vpn >> 9) + 1) << 9
                 end = pos + int(np.searchsorted(vpns[pos:min(n, pos + 512)], lim))
                 n_acc = end - pos if mult is None else int(mult[pos:end].sum())

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from math import isqrt
 from typing import Callable
 
+import numpy as np
+
 from vmspec.engine import oom
 from vmspec.engine.errors import OOMKilled
 from vmspec.engine.frames import PGTABLE
@@ -180,6 +182,32 @@ class PageAllocator:
                     if fr.free <= self.wm.min:
                         return -1
         return fr.alloc(flags, owner, index)
+
+    def alloc_readahead_folio(self, flags: int, owner: int, index) -> np.ndarray | None:
+        """A large page-cache folio for readahead (``ra_alloc_folio``: ``__GFP_NORETRY``, no OOM
+        killer): its ``len(index)`` frames, or None when they cannot be had after waking kswapd
+        and, below the min watermark, one direct reclaim (a group at its limit reclaims once
+        too); readahead then falls back to order-0 pages. Under a textbook policy only free
+        frames make a folio."""
+        fr = self.frames
+        n = len(index)
+        rc = self.reclaim
+        if rc is None:
+            if fr.room(flags) < n:
+                return None
+        else:
+            cg = fr.cur_cg
+            if cg is not None and cg.limit - cg.usage < n:
+                rc.try_to_free_pages(target=cg.cid, nr_pages=n)
+                if cg.limit - cg.usage < n:
+                    return None
+            if fr.free - n < self.wm.low:
+                rc.balance_pgdat()
+                if fr.free - n < self.wm.min:
+                    rc.try_to_free_pages(nr_pages=n)
+                    if fr.free - n < self.wm.min:
+                        return None
+        return fr.alloc_folio(flags, owner, index)
 
     def alloc_huge(self, p, *, madvised: bool, owner: int, index):
         """A 512-page folio for a THP fault, or None to fall back to 4 KiB pages. Order 9 is

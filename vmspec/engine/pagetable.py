@@ -90,6 +90,14 @@ class PageTable:
         self.dirty[key] = np.zeros(512, np.bool_)
         return t, w
 
+    def install(self, key: int, frame: int) -> None:
+        """Put the (preallocated) table ``frame`` under PMD ``key``, whose upper tables exist."""
+        self.ptf[key] = frame
+        self.pfn[key] = np.full(512, NONE, np.int64)
+        self.wr[key] = np.zeros(512, np.bool_)
+        self.young[key] = np.zeros(512, np.bool_)
+        self.dirty[key] = np.zeros(512, np.bool_)
+
     def ensure_upper(self, level: int, key: int, alloc: Callable[[int], int]) -> None:
         """Make sure the level-``level`` table with ``key`` (2 PMD, 3 PUD, 4 P4D) and its parents exist."""
         if self.levels == 5 and level <= 3 and key >> (9 * (4 - level)) not in self.p4d:

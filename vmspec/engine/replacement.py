@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import Unsupported
-from vmspec.engine.frames import DIRTY, FILE, REFERENCED, SHMEM, SWAPCACHE
+from vmspec.engine.frames import ANON, DIRTY, FILE, REFERENCED, SHMEM, SWAPCACHE
 from vmspec.engine.lruvec import INACTIVE_ANON, INACTIVE_FILE
 from vmspec.engine.swap import encode
 
@@ -263,6 +263,15 @@ class Textbook:
         it becomes a swap entry, it is written if dirty, and its frame is freed at once."""
         fr = self.frames
         if fr.folios and f in fr.folios:
+            if not fr.flags[f] & ANON:  # a large page-cache folio goes whole (docs/engine.md)
+                if fr.mapcount[fr.folios[f]].any():
+                    self.rmap.unmap_file_folio(f, self.thp)
+                cf = self.cache.by_id[int(fr.owner[f])]
+                first = int(fr.index[f])
+                for k in range(len(fr.folios[f])):
+                    self.cache.drop(cf, first + k)  # dirty pages are written back first
+                fr.release_folio(f)
+                return
             self.thp.split_folio(f)  # its other pages join the young end; this one goes
         fl = int(fr.flags[f])
         if fl & FILE:

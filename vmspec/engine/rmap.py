@@ -110,16 +110,53 @@ class RMap:
         return out
 
     def pmd_mappers(self, head: int) -> list[tuple]:
-        """Return ``(process, va)`` for every PMD that maps huge folio ``head``."""
+        """Return ``(process, va)`` for every PMD that maps large folio ``head`` (an anonymous
+        huge page through its family, a page-cache folio through its file's i_mmap)."""
         fr = self.frames
         if head not in fr.folios:
             return []
-        key = int(fr.index[head]) >> 9
         out = []
+        if fr.flags[head] & FILE:
+            if len(fr.folios[head]) < 512:
+                return out
+            cf = self.cache.by_id[int(fr.owner[head])]
+            for _v, q, va in cf.imap.covering(int(fr.index[head])):
+                leaf = q.pt.thp.get(va >> 21) if q.pt.thp else None
+                if leaf is not None and leaf.head == head:
+                    out.append((q, va))
+            return out
+        key = int(fr.index[head]) >> 9
         for q in self.by_pid[int(fr.owner[head])].family.members.values():
             leaf = q.pt.thp.get(key) if q.pt.thp else None
             if leaf is not None and leaf.head == head:
                 out.append((q, key << 21))
+        return out
+
+    def file_folio_ptes(self, head: int) -> list[tuple]:
+        """Return ``(process, vma, key, lo, hi, frames)`` for every PTE-table slice
+        ``[lo, hi)`` of a VMA that maps pages of page-cache folio ``head``, ``frames`` being the
+        folio's pages those PTEs would hold."""
+        fr = self.frames
+        subs = fr.folios[head]
+        first = int(fr.index[head])
+        n = len(subs)
+        cf = self.cache.by_id[int(fr.owner[head])]
+        out = []
+        for v, q in cf.imap.vmas.values():
+            a = max(first, v.pgoff)
+            b = min(first + n, v.pgoff + (v.length >> 12))
+            if a >= b:
+                continue
+            va0 = v.start + ((a - v.pgoff) << 12)
+            va1 = v.start + ((b - v.pgoff) << 12)
+            for key in range(va0 >> 21, ((va1 - 1) >> 21) + 1):
+                if key not in q.pt.pfn:
+                    continue
+                lo = max(va0, key << 21)
+                hi = min(va1, (key + 1) << 21)
+                i0, i1 = (lo >> 12) & 511, (((hi - 1) >> 12) & 511) + 1
+                k0 = v.file_page(lo) - first
+                out.append((q, v, key, i0, i1, subs[k0:k0 + i1 - i0]))
         return out
 
     def locked_ptes(self, subs) -> np.ndarray:
@@ -142,6 +179,8 @@ class RMap:
         """``folio_referenced``: count and clear the young bits of the PTEs (and huge PMDs)
         mapping ``f``; return the count and whether a young PTE was in a VM_EXEC VMA."""
         if f in self.frames.folios:
+            if self.frames.flags[f] & FILE:
+                return self._referenced_file_folio(f)
             return self._referenced_folio(f), False
         refs = 0
         exe = False
@@ -174,6 +213,33 @@ class RMap:
                     refs += int(np.count_nonzero(hit))
                     y[hit] = False
         return refs
+
+    def _referenced_file_folio(self, head: int) -> tuple[int, bool]:
+        refs = 0
+        exe = False
+        for q, va in self.pmd_mappers(head):
+            leaf = q.pt.thp[va >> 21]
+            if leaf.young:
+                leaf.young = False
+                refs += 1
+        for q, v, key, i0, i1, pages in self.file_folio_ptes(head):
+            y = q.pt.young[key][i0:i1]
+            hit = (q.pt.pfn[key][i0:i1] == pages) & y
+            if hit.any():
+                refs += int(np.count_nonzero(hit))
+                y[hit] = False
+                if v.prot & X:
+                    exe = True
+        return refs, exe
+
+    def unmap_file_folio(self, head: int, thp) -> None:
+        """``try_to_unmap`` of a page-cache folio: its PMDs and every PTE mapping a page of it
+        (dirty bits move to the folio)."""
+        for q, va in self.pmd_mappers(head):
+            thp.zap_pmd(q, va >> 21)
+        for f in self.frames.folios[head].tolist():
+            if self.frames.mapcount[f]:
+                self.unmap(f, -1)
 
     def unmap(self, f: int, entry: int, mappers: list | None = None) -> None:
         """``try_to_unmap``: make every PTE mapping ``f`` hold ``entry`` (a swap entry, or NONE

@@ -223,7 +223,8 @@ class System:
         self.handler = FaultHandler(self.frames, self.cache, self.page_alloc.alloc,
                                     self.page_alloc.alloc_readahead, self._invalidate,
                                     self._next_anon_vma, swap=self.swapdev,
-                                    put_slot=self.put_slot, ra_pages=m.readahead // m.page_size)
+                                    put_slot=self.put_slot, ra_pages=m.readahead // m.page_size,
+                                    alloc_ra_folio=self.page_alloc.alloc_readahead_folio)
         names = {lv.name for lv in m.tlb}
         self.mmu = MMU(self.frames, self.tlb_model, self.handler,
                        tlb_holds_4k=bool(names & {"l1", "l2"}), hugetlb=self.hugetlb,
@@ -234,8 +235,10 @@ class System:
         self.mmu.dirty_on = self.swapdev is not None
         if self.textbook is not None and m.replacement in ("lru", "clock"):
             self.mmu.policy = self.textbook
-        self.thp = THP(self, m.thp) if m.thp != "never" else None
-        self.mmu.thp = self.handler.thp = self.reclaim.thp = self.thp
+        # The huge-PMD machinery exists whatever the ``thp`` setting: under ``never`` no
+        # anonymous huge page is made, but an order-9 page-cache folio is still mapped by a PMD.
+        self.thp = THP(self, m.thp)
+        self.mmu.thp = self.handler.thp = self.reclaim.thp = self.handler.filemap.thp = self.thp
         if self.textbook is not None:
             self.textbook.thp = self.thp
         self.check_pages = check_pages
@@ -505,14 +508,27 @@ class System:
         """Drop every clean page-cache page no PTE maps (echo 1 > drop_caches:
         ``invalidate_mapping_pages`` on every file; dirty pages stay, as no writeback is
         modelled)."""
-        fl, mc = self.frames.flags, self.frames.mapcount
+        frames = self.frames
+        fl, mc = frames.flags, frames.mapcount
         for cf in list(self.cache.files.values()):
             if cf.shmem:
                 continue
-            for idx, fr in cf.pages():
-                if mc[fr] == 0 and not fl[fr] & DIRTY:
-                    self.cache.drop(cf, idx)
-                    self.frames.release(fr)
+            pages = cf.pages()
+            k = 0
+            while k < len(pages):
+                idx, fr = pages[k]
+                subs = frames.folios.get(frames.head_of(fr)) if frames.folios else None
+                if subs is None:
+                    if mc[fr] == 0 and not fl[fr] & DIRTY:
+                        self.cache.drop(cf, idx)
+                        frames.release(fr)
+                    k += 1
+                    continue
+                if not mc[subs].any() and not (fl[subs] & DIRTY).any():  # a folio goes whole
+                    for j in range(len(subs)):
+                        self.cache.drop(cf, idx + j)
+                    frames.release_folio(int(subs[0]))
+                k += len(subs)
 
     def check_invariants(self) -> None:
         """Raise InvariantBroken if the engine's own state contradicts itself."""
@@ -609,19 +625,19 @@ class System:
 
     @property
     def thp_fault_alloc(self) -> _Num:
-        return _Num(self.thp.stats.fault_alloc if self.thp else 0)
+        return _Num(self.thp.stats.fault_alloc)
 
     @property
     def thp_fault_fallback(self) -> _Num:
-        return _Num(self.thp.stats.fault_fallback if self.thp else 0)
+        return _Num(self.thp.stats.fault_fallback)
 
     @property
     def thp_split_pmd(self) -> _Num:
-        return _Num(self.thp.stats.split_pmd if self.thp else 0)
+        return _Num(self.thp.stats.split_pmd)
 
     @property
     def thp_split_page(self) -> _Num:
-        return _Num(self.thp.stats.split_page if self.thp else 0)
+        return _Num(self.thp.stats.split_page)
 
     @property
     def time(self) -> _Time:

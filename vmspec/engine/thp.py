@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vmspec.engine.frames import ACTIVE, DIRTY, EXCL, ZERO, lru_type
+from vmspec.engine.frames import ACTIVE, DIRTY, EXCL, READAHEAD, REFERENCED, ZERO, lru_type
 from vmspec.engine.lruvec import ISOLATED, UNEVICTABLE
 
 HPAGE_NR = 512
@@ -45,6 +45,7 @@ class PMDLeaf:
     young: bool = True
     dirty: bool = False
     subs: np.ndarray | None = None  # the folio's frames (None for the huge zero page)
+    file: bool = False  # an order-9 page-cache folio (``do_set_pmd``), not an anonymous THP
 
 
 @dataclass(slots=True)
@@ -101,7 +102,7 @@ class THP:
             self._deposit(p, key)
         except BaseException:
             pinned.discard(int(subs[0]))
-            self.free_folio(int(subs[0]))
+            sysm.frames.release_folio(int(subs[0]))
             raise
         pinned.discard(int(subs[0]))
         self._map_new(p, v, key, subs)
@@ -137,12 +138,28 @@ class THP:
         if v.locked:
             self.sysm.handler.lock(p, int(subs[0]), 1)
 
+    def map_file_pmd(self, p, v, key: int, head: int, write: bool) -> None:
+        """``do_set_pmd``: map the order-9 page-cache folio ``head`` by the PMD at ``key``
+        (writable and dirty on a shared write fault, else read-only; no table is deposited on
+        x86). The caller checked that the VMA can hold it there."""
+        sysm = self.sysm
+        subs = sysm.frames.folios[head]
+        sysm.frames.mapcount[subs] += 1
+        p.pt.thp[key] = PMDLeaf(head, bool(write and v.shared), True, bool(write), subs, True)
+        p.rss_file += HPAGE_NR
+        if v.locked:
+            sysm.handler.lock(p, head, 1)
+
     def wp_fault(self, p, v, key: int, leaf: PMDLeaf) -> bool:
         """A write to a PMD without write permission (``do_huge_pmd_wp_page``): True if handled
-        at the PMD, False after splitting it (the 4 KiB fault then handles the page)."""
+        at the PMD, False after splitting it (the 4 KiB fault then handles the page; a
+        page-cache folio's PMD is always split: ``wp_huge_pmd`` without ``huge_fault``)."""
         sysm = self.sysm
         fr = sysm.frames
         tlb = sysm.tlb_model
+        if leaf.file:
+            self.split_pmd(p, key)
+            return False
         if leaf.head == HZERO:  # do_huge_zero_wp_pmd (6.18): a huge page for the write
             subs = self._alloc_folio(p, v, key)
             if subs is None:
@@ -170,8 +187,13 @@ class THP:
     # ---- splits ------------------------------------------------------------------------------
 
     def split_pmd(self, p, key: int) -> None:
-        """``__split_huge_pmd``: 512 PTEs in the deposited table replace the PMD entry."""
+        """``__split_huge_pmd``: 512 PTEs in the deposited table replace the PMD entry (a
+        page-cache folio's PMD is only cleared: its pages fault back in through PTEs)."""
         pt = p.pt
+        if pt.thp[key].file:
+            self.zap_pmd(p, key)
+            self.stats.split_pmd += 1
+            return
         leaf = pt.thp.pop(key)
         pt.ptf[key] = pt.deposit.pop(key)
         if leaf.head == HZERO:
@@ -198,6 +220,34 @@ class THP:
             key = cut >> 21
             if cut & (PMD_SIZE - 1) and key in p.pt.thp:
                 self.split_pmd(p, key)
+
+    def split_file_folio(self, head: int) -> np.ndarray:
+        """``split_folio`` of a large page-cache folio that no VM_LOCKED VMA maps (MADV_PAGEOUT
+        of part of it): its PMDs are cleared, and its pages become order-0 pages of the cache,
+        each on the folio's list with its referenced/active state and its dirtiness; the
+        readahead mark stays on the first. Return its pages in file order."""
+        sysm = self.sysm
+        fr = sysm.frames
+        lists = fr.lists
+        for q, va in sysm.rmap.pmd_mappers(head):
+            self.split_pmd(q, va >> 21)
+        subs = fr.folios[head]
+        cid = fr.cid_of(head)
+        lid = int(lists.where[head])
+        if lid >= 0:
+            lists.remove(head, cid)
+        del fr.folios[head]
+        del lists.large[head]
+        fr.head1[subs] = 0
+        keep = int(fr.flags[head]) & (REFERENCED | ACTIVE)
+        dirty = DIRTY if (fr.flags[subs] & DIRTY).any() else 0
+        clear = 0xFFFF & ~(REFERENCED | ACTIVE | READAHEAD | DIRTY)
+        fr.flags[subs[1:]] = (fr.flags[subs[1:]] & clear) | keep | dirty
+        fr.flags[head] |= dirty
+        self.stats.split_page += 1
+        if lid >= 0:
+            lists.add_many(subs, lid, cid)
+        return subs
 
     def split_folio(self, head: int, isolated: bool = False) -> np.ndarray:
         """``split_huge_page``: split every PMD that maps the folio, then make its 512 frames
@@ -254,14 +304,7 @@ class THP:
 
     def free_folio(self, head: int) -> None:
         """Free a folio no PTE or PMD maps any more."""
-        fr = self.sysm.frames
-        lists = fr.lists
-        if lists.where[head] >= 0:
-            lists.remove(head, fr.cid_of(head))  # one entry of 512 pages
-        subs = fr.folios.pop(head)
-        del lists.large[head]
-        fr.head1[subs] = 0
-        fr.release_many(subs)
+        self.sysm.frames.release_folio(head)
 
     # ---- zap, fork, protect ------------------------------------------------------------------
 
@@ -272,16 +315,22 @@ class THP:
         fr = sysm.frames
         pt = p.pt
         leaf = pt.thp.pop(key)
-        fr.release(pt.deposit.pop(key))
+        if not leaf.file:
+            fr.release(pt.deposit.pop(key))
         sysm.tlb_model.invalidate(p.pid, key, 21)
         if leaf.head == HZERO:
             return
         subs = fr.folios[leaf.head]
         fr.mapcount[subs] -= 1
-        p.rss_anon -= HPAGE_NR
+        if leaf.dirty and leaf.file:
+            fr.flags[subs] |= DIRTY
         v = p.vmas.find(key << 21)
         if v is not None and v.locked:
             sysm.handler.lock(p, leaf.head, -1)
+        if leaf.file:
+            p.rss_file -= HPAGE_NR  # the folio stays in the page cache
+            return
+        p.rss_anon -= HPAGE_NR
         self.maybe_split([leaf.head])
 
     def copy_pmd(self, p, c, key: int, leaf: PMDLeaf) -> None:
@@ -305,7 +354,10 @@ class THP:
         page only this PMD maps (``can_change_pmd_writable``)."""
         leaf = p.pt.thp[key]
         fr = self.sysm.frames
-        if not writable or leaf.head == HZERO:
+        if leaf.file:  # can_change_pmd_writable: a shared mapping's dirty PMD only
+            v = p.vmas.find(key << 21)
+            leaf.wr = bool(writable and leaf.dirty and v is not None and v.shared)
+        elif not writable or leaf.head == HZERO:
             leaf.wr = False
         else:
             leaf.wr = bool(fr.flags[leaf.head] & EXCL)

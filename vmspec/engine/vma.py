@@ -46,6 +46,7 @@ class VMA:
     anon_vma: int = 0
     growsdown: bool = False
     name: str = ""
+    ra: object = None  # the readahead state of the open file it maps (vmspec.engine.readahead)
 
     @property
     def length(self) -> int:
@@ -77,8 +78,8 @@ def mergeable(a: VMA, b: VMA, shift: int = 12) -> bool:
         return False
     if a.growsdown:
         return False
-    if a.file is not None and a.pgoff + (a.length >> shift) != b.pgoff:
-        return False
+    if a.file is not None and (a.pgoff + (a.length >> shift) != b.pgoff or a.ra is not b.ra):
+        return False  # another open of the file is another struct file: no merge
     return a.anon_vma == b.anon_vma or not a.anon_vma or not b.anon_vma
 
 

@@ -231,8 +231,9 @@ class Reclaimer:
         while n < len(folios):
             f = folios[n]
             n += 1
+            large = fr.folios.get(f) if fr.folios else None
             if sc is not None:
-                sc.nr_scanned += 1
+                sc.nr_scanned += 1 if large is None else len(large)
             if lists.is_mlocked(f):
                 self._putback(f, cid)
                 continue
@@ -246,10 +247,26 @@ class Reclaimer:
             if ref == KEEP:
                 self._putback(f, cid)
                 continue
-            if fr.folios and f in fr.folios:  # a huge folio to reclaim: split it first
+            if large is not None and flags[f] & ANON:  # a huge page to reclaim: split it first
                 subs = self.thp.split_folio(f, isolated=True).tolist()
                 folios[n - 1:n] = subs
                 n -= 1
+                if sc is not None:
+                    sc.nr_scanned -= len(large)
+                continue
+            if large is not None:  # a large page-cache folio goes (or is written) whole
+                if fr.mapcount[large].any():
+                    self.rmap.unmap_file_folio(f, self.thp)
+                if (flags[large] & DIRTY).any():
+                    if ref == RECLAIM_CLEAN or not may_writepage:
+                        self._putback(f, cid)
+                        continue
+                    flags[large] &= 0xFFFF & ~DIRTY
+                    stat.nr_pageout += len(large)
+                    rotate.append(f)
+                    continue
+                self._free_file_folio(f)
+                freed += len(large)
                 continue
             fl = int(flags[f])
             if fl & SHMEM:
@@ -306,6 +323,15 @@ class Reclaimer:
             self.counts.activated += 1
         fr.flags[f] = fl
         self._putback(f, cid)
+
+    def _free_file_folio(self, head: int) -> None:
+        """``__remove_mapping`` of a large page-cache folio: out of the cache, then freed."""
+        fr = self.frames
+        cf = self.cache.by_id[int(fr.owner[head])]
+        first = int(fr.index[head])
+        for k in range(len(fr.folios[head])):
+            self.cache.drop(cf, first + k)
+        fr.release_folio(head)
 
     def _free(self, f: int, fl: int) -> None:
         """``__remove_mapping`` and free: out of the swap cache or the page cache, then freed."""

@@ -8,7 +8,12 @@ text with the source line and a caret that every front-end prints.
 
 from __future__ import annotations
 
+import re
+
 from vmspec.source import Span
+
+# characters that would move the caret or break the quoted line on a terminal: shown as spaces
+_BLANK = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class VmspecError(Exception):
@@ -37,7 +42,7 @@ class SpecError(VmspecError):
         span = self.span
         out = [f"{span.file}:{span.line}:{span.column}: error: {self.message}"]
         if self.source is not None:
-            text = self.source.replace("\t", " ")
+            text = _BLANK.sub(" ", self.source)
             if len(text) > 200:  # keep 10 MB lines readable: show a window around the column
                 start = max(0, span.column - 100)
                 text = text[start : start + 200]

@@ -24,9 +24,17 @@ class Span(BaseModel):
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def source_lines(text: str) -> list[str]:
+    """Split ``text`` into lines as the parser counts them: only ``\n`` ends a line (a ``\r``
+    before it is dropped). Form feeds, vertical tabs, a lone ``\r``, U+0085, U+2028 and U+2029
+    are characters of their line, not line ends, so every line number and column of a span
+    points into these lines (``str.splitlines`` would split at each of them)."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 def source_line(text: str, line: int) -> str:
     """Return line ``line`` (1-based) of ``text`` without its line ending, or ``""``."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     if 1 <= line <= len(lines):
         return lines[line - 1]
     return ""

@@ -480,3 +480,20 @@ def test_the_alarm_is_restored_when_it_fires_on_the_way_out(run_spec, monkeypatc
     assert result.status == "error" and result.violations[0].kind == "budget"
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+def test_line_ends_agree_with_the_parser(run_spec):
+    """Only a newline ends a line: a form feed, vertical tab, lone CR, U+0085, U+2028 or U+2029 in
+    a comment or a title must not shift the source text a report quotes."""
+    for odd in ("\f", "\v", "\r", "\x85", "\u2028", "\u2029"):
+        result = only(run_spec(MACHINE + f"""# a comment with {odd} inside
+scenario "odd {odd} title" {{
+    spawn p  # trailing {odd} comment
+    p: buf = mmap 1MiB
+    expect rss(p) == 1MiB
+}}
+"""))
+        (v,) = result.violations
+        assert (v.line, v.column) == (6, 5), repr(odd)
+        assert v.message == "expect failed: rss(p) == 1MiB", repr(odd)
+        assert [s.text for s in v.steps] == ["spawn p", "p: buf = mmap 1MiB"], repr(odd)

@@ -197,3 +197,14 @@ def test_nothing_but_spec_errors_escape(spec_dir, tmp_path):
         load("dir.vms")
     with pytest.raises(SpecErrors):
         load("missing.vms")
+
+
+def test_a_quoted_source_line_shows_odd_blanks_as_spaces(load_errors):
+    """A form feed or U+2028 in the quoted line would break it on a terminal and move the caret:
+    it is shown as a space, and the caret stays under the column."""
+    rendered = load_errors("machine m {\f ram 64 }  # a\u2028b\vc\x85d\n")
+    assert rendered.split("\n")[:3] == [
+        "spec.vms:1:18: error: a size needs a unit: write 64MiB or 16 pages",
+        "    machine m {  ram 64 }  # a b c d",
+        "                     ^^",
+    ]

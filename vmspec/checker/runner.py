@@ -28,6 +28,7 @@ from vmspec.checker.results import ScenarioResult, StepRecord, Unobservable, Vio
 from vmspec.engine import System
 from vmspec.engine.errors import ModelledFailure, Unsupported
 from vmspec.language import ast
+from vmspec.source import source_lines
 from vmspec.units import format_count, format_size
 
 _ERROR_WORDS = {
@@ -151,7 +152,7 @@ class ScenarioRun:
         span = node.span
         lines = self._lines.get(span.file)
         if lines is None:
-            lines = self._lines[span.file] = self.program.sources.get(span.file, "").splitlines()
+            lines = self._lines[span.file] = source_lines(self.program.sources.get(span.file, ""))
         if not 1 <= span.line <= len(lines):
             return ""
         line = lines[span.line - 1]

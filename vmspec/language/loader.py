@@ -18,7 +18,7 @@ from vmspec.language.machines import flatten, own_settings, require_ram, validat
 from vmspec.language.params import check_no_params, expand
 from vmspec.language.program import Program, ResolvedScenario
 from vmspec.language.resolve import Scope, check_invariant, check_scenario, scenario_machine
-from vmspec.source import Span
+from vmspec.source import Span, source_lines
 
 
 def load(path: str, root: str | None = None) -> Program:
@@ -52,7 +52,7 @@ def _text_getter(sources: dict[str, str]) -> Callable[[ast.Node], str]:
         span = node.span
         file_lines = lines.get(span.file)
         if file_lines is None:
-            file_lines = lines[span.file] = sources.get(span.file, "").split("\n")
+            file_lines = lines[span.file] = source_lines(sources.get(span.file, ""))
         if not (1 <= span.line <= len(file_lines)):
             from vmspec.language.printer import print_expr
 
@@ -184,7 +184,7 @@ def _sorted(errors: list[SpecError], sources: dict[str, str], fs: FileSet) -> Sp
         if err.source is None and err.span.file in sources:
             file_lines = lines.get(err.span.file)
             if file_lines is None:
-                file_lines = lines[err.span.file] = sources[err.span.file].split("\n")
+                file_lines = lines[err.span.file] = source_lines(sources[err.span.file])
             if 1 <= err.span.line <= len(file_lines):
-                err.source = file_lines[err.span.line - 1].rstrip("\r")
+                err.source = file_lines[err.span.line - 1]
     return SpecErrors(result)

@@ -24,6 +24,25 @@ SIZE_UNITS: tuple[str, ...] = (*BINARY_UNITS, *DECIMAL_UNITS, *PAGE_UNITS)
 DURATION_UNITS: dict[str, int] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
 U64_MAX = (1 << 64) - 1
+TOO_LARGE = 1 << 80
+"""What :func:`parse_integer` returns for digits far beyond 64 bits (any value above U64_MAX would do)."""
+_MAX_DIGITS = 24  # a 64-bit value has at most 20 decimal or 16 hex digits, leading zeros aside
+
+
+def parse_integer(text: str) -> int:
+    """Read an integer as the language writes it (``4096``, ``1_000``, ``0x7f00``, ``007``).
+
+    Leading zeros are dropped first, and digits far beyond 64 bits give :data:`TOO_LARGE` instead
+    of their value, so a 10,000-digit literal costs nothing and never meets Python's limit on
+    converting long digit strings (4,300 digits); callers report it as too large."""
+    digits = text.replace("_", "")
+    base = 10
+    if digits[:2] in ("0x", "0X"):
+        digits, base = digits[2:], 16
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > _MAX_DIGITS:
+        return TOO_LARGE
+    return int(digits, base)
 
 
 def size_bytes(amount: int, unit: str, page_size: int) -> int:

@@ -143,3 +143,37 @@ def test_many_errors_are_reported_in_linear_time(tmp_path):
     assert len(info.value.errors) == 20_000
     assert info.value.errors[-1].source == 'file "a19999" 64'
     assert time.process_time() - start < 10  # a line search per error took 22 s
+
+
+def test_integers_of_thousands_of_digits(load_errors, spec_dir):
+    """Python refuses to convert more than 4,300 digits; a literal that long is read without it."""
+    padded = "0" * 5000 + "1"
+    spec_dir({"ok.vms": f"machine m {{ ram {padded}MiB }}\nscenario \"s\" {{ expect ram == 0x{'0' * 5000}1 MiB }}\n"})
+    program = load("ok.vms")
+    assert program.scenarios[0].machine.settings[0].size.amount == 1
+    assert format_text((Path("ok.vms")).read_text(), "ok.vms").count("0" * 5000) == 2  # kept as written
+    rendered = load_errors(f"machine m {{ ram {'9' * 5000}MiB }}\n")
+    first = rendered.split("\n")[0]
+    assert first == "spec.vms:1:17: error: number too large: every value must fit in 64 bits"
+    rendered = load_errors(f"machine m {{ ram 1.{'5' * 5000}GiB; swappiness {'7' * 5000} }}\n")
+    assert rendered.startswith("spec.vms:1:17: error: a number cannot have a fraction")
+
+
+def test_a_long_string_costs_memory_in_proportion(tmp_path):
+    """An unterminated 2 MB string took ~700 MB (regex backtracking state per character)."""
+    import tracemalloc
+
+    path = tmp_path / "s.vms"
+    for text in ('machine m { ram 1GiB }\n"' + "x" * 2_000_000,
+                 'machine m { ram 1GiB }\nscenario "' + "x" * 2_000_000 + '" { }\n'):
+        path.write_text(text)
+        tracemalloc.start()
+        try:
+            with pytest.raises(SpecErrors) as info:
+                load(str(path), root=str(tmp_path))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 40 * 2_000_000, peak
+        message = info.value.errors[0].message
+        assert message in ("unterminated string", "this string is 2,000,000 characters long; a string holds at most 4,096")

@@ -210,6 +210,8 @@ def _whole(whole: str, fraction: str, unit: str) -> str | None:
     1536MiB), or None."""
     from fractions import Fraction
 
+    if len(whole) + len(fraction) > 40:  # no smaller unit makes that a sensible whole number
+        return None
     value = Fraction(int(whole.replace("_", "")) * 10 ** len(fraction) + int(fraction),
                      10 ** len(fraction))
     smaller = {big: (small, factor) for big, small, factor in _SCALES}
@@ -364,7 +366,7 @@ def _unexpected_end(text: str, path: str, expected: set[str]) -> SpecError:
 def _unclosed_brace(text: str) -> int | None:
     """Return the offset of the innermost ``{`` never closed, skipping strings and comments."""
     stack: list[int] = []
-    for m in re.finditer(r'"(?:[^"\\\n]|\\[^\n])*"|#[^\n]*|[{}]', text):
+    for m in re.finditer(r'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|#[^\n]*|[{}]', text):
         tok = m.group(0)
         if tok == "{":
             stack.append(m.start())

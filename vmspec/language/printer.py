@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from vmspec.language import ast
 from vmspec.language.words import BARE_OBSERVABLES
+from vmspec.units import parse_integer
 
 INDENT = "    "
 _PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4,
@@ -55,9 +56,8 @@ def num(node: ast.Node, field: str, value: int | None = None) -> str:
 
 
 def _digits_value(digits: str) -> int | None:
-    text = digits.replace("_", "")
     try:
-        return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text, 10)
+        return parse_integer(digits)
     except ValueError:
         return None
 

@@ -19,8 +19,10 @@ from vmspec.errors import SpecError
 from vmspec.language import ast
 from vmspec.language.words import BARE_OBSERVABLES, ERROR_NAMES, RESERVED, suggest
 from vmspec.source import Span
-from vmspec.units import BINARY_UNITS, DECIMAL_UNITS, DURATION_UNITS, U64_MAX
+from vmspec.units import BINARY_UNITS, DECIMAL_UNITS, DURATION_UNITS, U64_MAX, parse_integer
 
+MAX_STRING = 4096
+"""Most characters a string literal (a title, a path, a label) may hold."""
 MAX_DEPTH = 100
 """Deepest nesting of operators in one expression (and of ``repeat`` blocks): deeper trees would
 make pydantic's recursive ``==``/``repr`` overflow Python's stack."""
@@ -31,11 +33,14 @@ _PAGE_BYTES = 4096  # the only supported page size; used to bound `N pages` to 6
 
 
 def parse_int(text: str) -> int:
-    """Read an integer literal as written (``4096``, ``1_000``, ``0x7f00``)."""
-    digits = text.replace("_", "")
-    if digits[:2] in ("0x", "0X"):
-        return int(digits[2:], 16)
-    return int(digits, 10)
+    """Read an integer literal as written (``4096``, ``1_000``, ``0x7f00``); digits far beyond
+    64 bits read as a value above U64_MAX (see :func:`vmspec.units.parse_integer`)."""
+    return parse_integer(text)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """Return ``text`` cut to ``limit`` characters for a message (the caret shows it whole)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def spelling(*items: tuple[str, str, int] | None) -> tuple[tuple[str, str], ...] | None:
@@ -147,6 +152,10 @@ class ASTBuilder:
     def string(self, tok: Token) -> str:
         """Unescape a string token (only ``\\"`` and ``\\\\`` are escapes)."""
         body = tok[1:-1]
+        if len(body) > MAX_STRING:
+            self.error(f"this string is {len(body):,} characters long; a string holds at most "
+                       f"{MAX_STRING:,}", tok, "shorten it")
+            return body[:MAX_STRING]  # (an error already: no need to unescape it)
         if "\\" not in body:
             return body
         out = []
@@ -187,7 +196,7 @@ class ASTBuilder:
         amount = self.integer(tok, number)
         factor = BINARY_UNITS.get(unit) or DECIMAL_UNITS.get(unit) or _PAGE_BYTES
         if amount * factor > U64_MAX:
-            self.error(f"number too large: {tok} does not fit in 64 bits", tok)
+            self.error(f"number too large: {_short(tok)} does not fit in 64 bits", tok)
         return build(ast.SizeLit, span=self.span(tok), amount=amount, unit=unit,
                      spelling=spelling(("amount", number, amount)))
 
@@ -206,7 +215,7 @@ class ASTBuilder:
         number, unit = split_quantity(tok, DURATION_UNITS)
         amount = self.integer(tok, number)
         if amount * DURATION_UNITS[unit] > U64_MAX:
-            self.error(f"number too large: {tok} does not fit in 64 bits", tok)
+            self.error(f"number too large: {_short(tok)} does not fit in 64 bits", tok)
         return build(ast.DurationLit, span=self.span(tok), amount=amount, unit=unit,
                      spelling=spelling(("amount", number, amount)))
 
@@ -359,7 +368,7 @@ class ASTBuilder:
         return self._setting(c, size=self.size(c[1]))
 
     def paging_setting(self, c: list[Any]) -> ast.Setting:
-        levels = int(c[1].split("-")[0])
+        levels = parse_int(c[1].split("-")[0])
         if levels not in (4, 5):
             self.error(f"unknown paging `{c[1]}`", c[1], "write paging 4-level or paging 5-level")
         return self._setting(c, number=levels)

@@ -32,7 +32,7 @@ def test_malformed_page_names_file_and_line(tmp_path):
     path.write_text("1\n2\nbanana\n")
     with pytest.raises(TraceError) as info:
         _flat(read_pages(str(path), "traces/t.txt"))
-    assert str(info.value) == "traces/t.txt:3: expected a page number, got 'banana'"
+    assert str(info.value) == "traces/t.txt:3: expected a page number (decimal, or hex after 0x), got 'banana'"
 
 
 def test_negative_page(tmp_path):
@@ -110,3 +110,40 @@ def test_a_long_run_of_comments_still_yields_chunks(tmp_path):
     path.write_text("# nothing\n" * 140_000 + "5\n")
     chunks = list(read_pages(str(path), "t.txt"))
     assert chunks == [[], [], [5]]
+
+
+@pytest.mark.parametrize("text", ["1_000", "0o17", "0b101", "\u0661\u0662", "1e3", "0x", "+5", "٣"])
+def test_page_numbers_are_decimal_or_hex_only(tmp_path, text):
+    """The docs say decimal or 0x: Python's other integer spellings are not page numbers."""
+    path = tmp_path / "t.txt"
+    path.write_text(f"1\n{text}\n", encoding="utf-8")
+    with pytest.raises(TraceError, match=r"^t.txt:2: expected a page number \(decimal, or hex after 0x\)"):
+        _flat(read_pages(str(path), "t.txt"))
+
+
+def test_thousands_of_digits_are_named_not_an_internal_error(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("0" * 4000 + "7\n" + "9" * 4000 + "\n")
+    with pytest.raises(TraceError, match=r"^t.txt:2: page number 9{40} is beyond a 64-bit address space"):
+        assert _flat(read_pages(str(path), "t.txt"))[:1] == [7]
+    path.write_text(" S 1000," + "9" * 4000 + "\n")
+    with pytest.raises(TraceError, match=r"^t.txt:1: size 9{40} is beyond a 64-bit address space"):
+        _flat(read_lackey(str(path), "t.txt"))
+
+
+def test_one_huge_line_in_a_small_gzip_is_refused_early(tmp_path):
+    """A 1 MB gzip can hold a 1 GiB line; readline() without a limit would hold all of it."""
+    import tracemalloc
+
+    path = tmp_path / "t.txt.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(b"1\n" + b"7" * 50_000_000)
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(TraceError, match=r"^t.txt.gz:2: line 2 is longer than 4,096 bytes"):
+            _flat(read_pages(str(path), "t.txt.gz"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000, peak

@@ -255,7 +255,7 @@ scenario "replay" {
 }
 """))
     assert result.status == "error"
-    assert result.violations[0].message == "replay: trace.txt:2: expected a page number, got 'nope'"
+    assert result.violations[0].message == "replay: trace.txt:2: expected a page number (decimal, or hex after 0x), got 'nope'"
 
 
 def test_arithmetic_is_exact_and_kinds_mix_as_allowed(run_spec):
@@ -497,3 +497,10 @@ scenario "odd {odd} title" {{
         assert (v.line, v.column) == (6, 5), repr(odd)
         assert v.message == "expect failed: rss(p) == 1MiB", repr(odd)
         assert [s.text for s in v.steps] == ["spawn p", "p: buf = mmap 1MiB"], repr(odd)
+
+
+def test_a_timeout_past_the_os_timer_is_no_internal_error(run_spec):
+    """CheckOptions built by hand are not checked against the option's maximum; the alarm then
+    falls back to the deadline checks instead of failing every scenario with OverflowError."""
+    result = only(run_spec(MACHINE + 'scenario "s" {\n    spawn p\n}\n', timeout=1e10))
+    assert result.status == "passed", result.violations

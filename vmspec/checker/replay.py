@@ -4,14 +4,19 @@ Both read the file in one streaming pass (plain or gzip-compressed, detected by 
 yielding accesses in chunks so that a budget can stop a huge trace early and memory stays
 bounded. A malformed line is a :class:`TraceError` naming the file and the line inside it.
 
-* ``pages``: one page number per line, relative to the region (decimal or ``0x`` hex); blank lines
-  and ``#`` comments are skipped. Without ``into R`` the numbers are virtual page numbers of the
+* ``pages``: one page number per line, relative to the region: ASCII decimal digits or ``0x`` and
+  hex digits (no ``_``, ``0o``, ``0b`` or other scripts' digits); blank lines and ``#`` comments
+  are skipped. Without ``into R`` the numbers are virtual page numbers of the
   whole address space, and a page in no mapping maps anonymous memory on first use, as in a
   lackey trace.
 * ``lackey``: ``valgrind --tool=lackey --trace-mem=yes`` lines ``I  ADDR,SIZE``, `` L ADDR,SIZE``,
   `` S ADDR,SIZE``, `` M ADDR,SIZE`` with hex addresses below 2**64 and a positive size (1 when left out); ``I`` and
-  ``L`` are reads, ``S`` a write, ``M`` a read then a write (LANGUAGE.md). Lines starting with
-  ``==`` (valgrind's banner) and ``--`` are skipped.
+  ``L`` are reads, ``S`` a write, ``M`` a read then a write. Lines starting with ``==``
+  (valgrind's banner) and ``--`` are skipped.
+
+A line may be at most :data:`MAX_LINE` bytes long (a lackey line is about 20), so that one huge
+line, say in a small gzip file that holds a gigabyte of one character, is an error rather than
+a gigabyte in memory.
 
 A chunk is also yielded (possibly empty) after every ``CHUNK`` lines read, so that the caller can
 check its deadline while a long file of comments streams by.
@@ -21,11 +26,16 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from typing import IO, Iterator
 
+from vmspec.units import TOO_LARGE, parse_integer
+
 CHUNK = 65536
+MAX_LINE = 4096  # bytes per line
 ADDRESS_LIMIT = 1 << 64
-_LACKEY = re.compile(r"([ILSM])\s+(?:0[xX])?([0-9A-Fa-f]+)(?:,([0-9]+))?")
+_LACKEY = re.compile(r"([ILSM])\s+(?:0[xX])?([0-9A-Fa-f]+)(?:,([0-9]+))?", re.ASCII)
+_PAGE = re.compile(r"0[xX][0-9A-Fa-f]+|[0-9]+", re.ASCII)
 
 
 class TraceError(Exception):
@@ -55,12 +65,15 @@ def _lines(path: str, shown: str) -> Iterator[tuple[int, str]]:
         with fh:
             while True:
                 try:
-                    raw = fh.readline()
-                except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                    raw = fh.readline(MAX_LINE + 1)
+                except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
                     raise TraceError(shown, lineno + 1, f"cannot read trace file: {exc}") from None
                 if not raw:
                     return
                 lineno += 1
+                if len(raw) > MAX_LINE:
+                    raise TraceError(shown, lineno, f"line {lineno:,} is longer than {MAX_LINE:,} bytes; "
+                                     "a trace line holds one access")
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError:
@@ -81,12 +94,12 @@ def read_pages(path: str, shown: str, page_size: int = 4096) -> Iterator[list[in
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
-        try:
-            page = int(text, 0)
-        except ValueError:
-            raise TraceError(shown, lineno, f"expected a page number, got {text[:40]!r}", line) from None
-        if page < 0:
-            raise TraceError(shown, lineno, f"page numbers are not negative, got {page}", line)
+        if _PAGE.fullmatch(text) is None:
+            if text[:1] == "-" and _PAGE.fullmatch(text[1:]):
+                raise TraceError(shown, lineno, f"page numbers are not negative, got {text[:40]}", line)
+            raise TraceError(shown, lineno, f"expected a page number (decimal, or hex after 0x), got {text[:40]!r}",
+                             line)
+        page = parse_integer(text)
         if page >= limit:
             raise TraceError(shown, lineno, f"page number {text[:40]} is beyond a 64-bit address space", line)
         chunk.append(page)
@@ -113,11 +126,13 @@ def read_lackey(path: str, shown: str) -> Iterator[list[tuple[int, int, bool]]]:
             if len(kind) == 1 and kind.isalpha() and kind not in "ILSM":
                 raise TraceError(shown, lineno, f"unknown access kind {kind!r}; lackey uses I, L, S, M", line)
             raise TraceError(shown, lineno, f"expected `KIND ADDRESS,SIZE`, got {text[:40]!r}", line)
-        kind, address, size = match.group(1), int(match.group(2), 16), int(match.group(3) or 1)
+        kind, address, size = match.group(1), parse_integer("0x" + match.group(2)), parse_integer(match.group(3) or "1")
         if size < 1:
             raise TraceError(shown, lineno, f"an access has a size of at least 1 byte, got {size}", line)
         if address + size > ADDRESS_LIMIT:
-            raise TraceError(shown, lineno, f"address {match.group(2)} is beyond a 64-bit address space", line)
+            what = "size" if size >= TOO_LARGE else "address"
+            raise TraceError(shown, lineno, f"{what} {match.group(2 if what == 'address' else 3)[:40]} "
+                             "is beyond a 64-bit address space", line)
         if kind in ("I", "L"):
             chunk.append((address, size, False))
         elif kind == "S":

@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT_MAX_ACCESSES = 50_000_000
 DEFAULT_TIMEOUT = 300.0
+MAX_TIMEOUT = 365 * 86_400  # a year, in seconds; past ~3e9 the OS timer (time_t) overflows
 FORMATS = ("text", "json", "junit", "github")
 BACKENDS = ("engine", "host")
 
@@ -34,6 +35,7 @@ class OptionSpec:
     help: str
     metavar: str | None = None
     minimum: float | None = None  # smallest accepted number
+    maximum: float | None = None  # largest accepted number
     choices: tuple[str, ...] | None = None
     pytest: bool = True  # also a --vmspec-* option of the pytest plugin
     cli: bool = True  # also a flag of `vmspec check` (paths are positional there)
@@ -63,6 +65,8 @@ class OptionSpec:
             raise OptionError(f"{where} must fit in 64 bits, got {value!r}")
         if self.minimum is not None and value < self.minimum:
             raise OptionError(f"{where} must be at least {self.minimum:g}, got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise OptionError(f"{where} must be at most {self.maximum:,.0f}, got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise OptionError(f"{where} must be one of {', '.join(self.choices)}, got {value!r}")
         return value
@@ -73,7 +77,8 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("max_accesses", "--max-accesses", int,
                f"budget of simulated accesses per scenario [{DEFAULT_MAX_ACCESSES:,}]", "N", minimum=1),
     OptionSpec("timeout", "--timeout", float,
-               f"wall-clock seconds per scenario, 0 for none [{DEFAULT_TIMEOUT:g}]", "SECONDS", minimum=0),
+               f"wall-clock seconds per scenario, 0 for none [{DEFAULT_TIMEOUT:g}]", "SECONDS", minimum=0,
+               maximum=MAX_TIMEOUT),
     OptionSpec("trace", "--trace", bool, "report every step with what it changed, even on success"),
     OptionSpec("backend", "--backend", str,
                "run scenarios on the reference engine or as real processes on this kernel [engine]",
@@ -97,6 +102,8 @@ SPECS_BY_NAME = {spec.name: spec for spec in OPTION_SPECS}
 
 def parse_number(spec: OptionSpec, text: str) -> Any:
     """Parse a command-line value of a numeric option (an argparse ``type``)."""
+    if spec.type is int and len(text.strip().lstrip("+-").lstrip("0")) > 30:
+        raise OptionError(f"{spec.flag} must fit in 64 bits, got {text[:30]!r}...")
     try:
         value = spec.type(text)
     except ValueError:
@@ -132,7 +139,7 @@ def read_pyproject(start: str) -> tuple[str | None, dict[str, Any]]:
             try:
                 with open(candidate, "rb") as fh:
                     data = tomllib.load(fh)
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, ValueError) as exc:  # ValueError: TOMLDecodeError, UnicodeDecodeError, huge ints
                 raise OptionError(f"{candidate}: cannot read [tool.vmspec]: {exc}") from None
             tool = data.get("tool", {})
             table = tool.get("vmspec", {}) if isinstance(tool, dict) else {}

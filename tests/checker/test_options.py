@@ -21,6 +21,7 @@ from vmspec.options import OPTION_SPECS, OptionError, parse_number, read_pyproje
         ('trace = "yes"', "trace must be true or false, got 'yes'"),
         ("timeout = -1", "timeout must be at least 0, got -1.0"),
         ("timeout = nan", "timeout must be a finite number, got nan"),
+        ("timeout = 1e10", "timeout must be at most 31,536,000, got 10000000000.0"),
         ("max_accesses = 0", "max_accesses must be at least 1, got 0"),
         ("bogus = 1", "unknown key 'bogus'"),
     ],
@@ -44,6 +45,12 @@ def test_good_pyproject_values(tmp_path):
     assert (options.seed, options.timeout, options.trace) == (5, 10.0, True)
 
 
+def test_a_pyproject_integer_of_thousands_of_digits_is_a_usage_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.vmspec]\nseed = " + "9" * 5000 + "\n")
+    with pytest.raises(OptionError, match=r"pyproject.toml: cannot read \[tool.vmspec\]"):
+        read_pyproject(str(tmp_path))
+
+
 def test_unreadable_pyproject(tmp_path):
     (tmp_path / "pyproject.toml").write_text("x = [")
     with pytest.raises(OptionError, match="cannot read"):
@@ -60,6 +67,10 @@ def test_command_line_values_follow_the_same_rules():
         parse_number(specs["timeout"], "-1")
     with pytest.raises(OptionError, match="--seed must be an integer, got 'x'"):
         parse_number(specs["seed"], "x")
+    with pytest.raises(OptionError, match="--timeout must be at most 31,536,000, got 10000000000.0"):
+        parse_number(specs["timeout"], "1e10")
+    with pytest.raises(OptionError, match="--seed must fit in 64 bits"):
+        parse_number(specs["seed"], "9" * 5000)
     with pytest.raises(UsageError, match="--max-accesses must be at least 1"):
         make_options({}, {"max_accesses": -5})
     assert make_options(validate_config({"timeout": 0}), {}).timeout is None

@@ -248,6 +248,7 @@ def test_bad_pyproject_values_are_usage_errors(tree):
 def test_bad_option_values_are_usage_errors(tree):
     for args, message in [
         (["--timeout", "-1"], "argument --timeout: must be at least 0, got -1.0"),
+        (["--timeout", "1e10"], "argument --timeout: must be at most 31,536,000, got 10000000000.0"),
         (["--max-accesses", "0"], "argument --max-accesses: must be at least 1, got 0"),
         (["--seed", "-3"], "argument --seed: must be at least 0, got -3"),
         (["-j", "0"], "argument -j/--jobs: must be at least 1, got 0"),

@@ -72,7 +72,10 @@ class _Alarm:
                 and signal.getitimer(signal.ITIMER_REAL)[0] == 0):
             self.previous = signal.signal(signal.SIGALRM, self._fire)
             self.armed = True
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            try:
+                signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            except (OverflowError, ValueError, OSError):  # beyond the OS timer: the deadline checks remain
+                self.restore()
         return self
 
     def restore(self) -> None:

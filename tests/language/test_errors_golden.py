@@ -107,6 +107,14 @@ CASES.update({
     "unquoted_include": ("include common.vms\n", {}),
     "replay_into_unknown_region": (_steps('p: replay "t.trace" into bfu'), {"t.trace": "1\n"}),
     "invisible_character": (M + 'scenario "s" {\n    spawn\u00a0p\n}\n', {}),
+    # issue 12: messages that blamed the wrong token or left out the likely fix
+    "unclosed_parenthesis_after_zero": (_steps("expect (1 == 0"), {}),
+    "repeats_nested_too_deep": (_steps("repeat 1 { " * 101 + "exit p" + " }" * 101), {}),
+    "field_that_does_not_exist": (_steps("expect faults(p).cows == 0"), {}),
+    "field_missing": (_steps("expect faults(p) == 0"), {}),
+    "malloc_bytes_without_unit": (_steps("p: b = malloc 100"), {}),
+    "quoted_word_in_expression": (_steps("p: b = mmap 1MiB", 'expect via(p.b) == "mmap"'), {}),
+    "ratio_times_size": (_steps("expect swap_used <= 1% * ram"), {}),
 })
 
 @pytest.mark.parametrize("name", sorted(CASES))

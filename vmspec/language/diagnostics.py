@@ -179,7 +179,7 @@ def _number_mistake(text: str, path: str, offset: int, before: str, word: str,
         hint = f"write {better}" if better else "write a whole number"
         return error_at_offset(text, path, start, f"a number cannot have a fraction: `{written}`",
                                hint, width=len(written))
-    if digits == "0" and word[:1] in "xX" and text[offset - 1 : offset] == "0":
+    if digits == "0" and word[:1] and word[:1] in "xX" and text[offset - 1 : offset] == "0":
         return error_at_offset(text, path, start, f"`0{word}` is not a number",
                                "a hex number is 0x and the digits 0-9 and a-f, such as 0x7f00",
                                width=len(word) + 1)
@@ -301,6 +301,11 @@ def _hint_for(text: str, offset: int, word: str, expected: set[str], tok: Any,
         return _NAME_HINT
     if word == "=" and "CMP" in expected:
         return "compare with `==`"
+    if found_type == "STRING" and len(expected & _EXPR_START) >= 5:
+        inner = word[1:-1]
+        if inner.isidentifier():
+            return f"drop the quotes: write {inner} (words such as mmap, brk and running are not strings)"
+        return "expressions hold no strings; compare with a word, a number or a size"
     if found_type == "CMP" and expected & {"AND", "OR"}:
         return "comparisons do not chain: write a < b and b < c"
     if found_type == "ARROW":

@@ -141,8 +141,11 @@ class KindChecker:
             fields = FIELDS[name]
             if node.field not in fields:
                 wanted = " or ".join(f"{name}(P).{f}" for f in fields)
-                shown = f"`.{node.field}`" if node.field else "no field"
-                return self.fail(f"{name}(P) has {shown}; write {wanted}", node)
+                if node.field:
+                    close = suggest(node.field, fields).removeprefix("; ")
+                    return self.fail(f"{name}(P) has no `.{node.field}`; write {wanted}", node,
+                                     close.replace("mean ", f"mean {name}(P).") or None)
+                return self.fail(f"{name}(P) needs a field; write {wanted}", node)
             kind, shapes = fields[node.field], ("P",)
         elif name in OBSERVABLES:
             shapes, kind = OBSERVABLES[name]
@@ -248,8 +251,13 @@ class KindChecker:
                 return right if right != ZERO else COUNT
             if right in count_like:
                 return left
+            hint = None
+            if RATIO in (left, right) and {left, right} & {SIZE, DURATION}:
+                ratio, value = (node.left, node.right) if left == RATIO else (node.right, node.left)
+                hint = (f"compare ratios instead: divide by {self.text_of(value)}, as in "
+                        f"`x / {self.text_of(value)} <= {self.text_of(ratio)}`")
             return self.fail(f"cannot multiply {kind_name(left)} by {kind_name(right)} in "
-                             f"{self.text_of(node)}; only a count may multiply a value", node)
+                             f"{self.text_of(node)}; only a count may multiply a value", node, hint)
         # division
         if right in count_like and left not in count_like:
             return left
@@ -274,7 +282,7 @@ class KindChecker:
         if isinstance(bad, ast.CountLit):
             n = self.text_of(bad)
             if want == SIZE:
-                return f"write {n} pages or {n}KiB"
+                return f"write {n} pages, {n}KiB or {n}B"
             if want == DURATION:
                 return f"write {n}ns, {n}us or {n}ms"
             if want == RATIO:

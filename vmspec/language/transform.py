@@ -189,7 +189,7 @@ class ASTBuilder:
             value = self.integer(tok)
             if value != 0:
                 self.error("a size needs a unit: write 64MiB or 16 pages", tok,
-                           f"write {tok}KiB, {tok}MiB or {tok} pages")
+                           f"write {tok}B, {tok}KiB, {tok}MiB or {tok} pages")
             return build(ast.SizeLit, span=self.span(tok), amount=value, unit="B",
                          spelling=spelling(("amount", str(tok), value)))
         number, unit = split_quantity(tok, UNIT_WORDS)
@@ -246,13 +246,21 @@ class ASTBuilder:
         return build(ast.NameRef, span=self.span(tok), name=str(tok))
 
     def nest(self, node: Any, *children: Any) -> Any:
-        """Record ``node``'s operator depth; past MAX_DEPTH report once and return a flat stand-in."""
+        """Record ``node``'s operator (or ``repeat``) depth; past MAX_DEPTH report once and return
+        a flat stand-in."""
         depth = 1 + max(self._depth.get(id(c), 0) for c in children)
         if depth > MAX_DEPTH:
             if not self._too_deep:
                 self._too_deep = True
-                self.error(f"expression nested deeper than {MAX_DEPTH} levels", node,
-                           "split it into several expects, or name intermediate results")
+                if isinstance(node, ast.Repeat):
+                    self.error(f"repeat blocks nested deeper than {MAX_DEPTH} levels", node,
+                               "merge nested repeats: `repeat 2 { repeat 3 { ... } }` with nothing "
+                               "else in the outer block is `repeat 6 { ... }`")
+                else:
+                    self.error(f"expression nested deeper than {MAX_DEPTH} levels", node,
+                               "split it into several expects, or name intermediate results")
+            if isinstance(node, ast.Repeat):
+                return node.model_copy(update={"body": ()})
             return build(ast.CountLit, span=node.span, value=0)
         self._depth[id(node)] = depth
         return node

@@ -115,6 +115,9 @@ CASES.update({
     "malloc_bytes_without_unit": (_steps("p: b = malloc 100"), {}),
     "quoted_word_in_expression": (_steps("p: b = mmap 1MiB", 'expect via(p.b) == "mmap"'), {}),
     "ratio_times_size": (_steps("expect swap_used <= 1% * ram"), {}),
+    "reversed_range": (_steps("p: mprotect stack[3MiB..1MiB] r"), {}),
+    "spawn_in_repeat": (_steps("repeat 2 { spawn q }"), {}),
+    "fork_in_repeat": (_steps("repeat 1 { repeat 3 { fork p as c } }"), {}),
 })
 
 @pytest.mark.parametrize("name", sorted(CASES))

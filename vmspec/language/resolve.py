@@ -139,14 +139,23 @@ def _unknown_process(name: str, node: ast.Node, known: dict[str, int] | dict[str
 
 
 def _walk_steps(steps: tuple, walk: _Walk, scope: Scope, spec_path: str) -> None:
-    # Repeat bodies are walked in place with an explicit stack (nesting is bounded, but cheap).
-    todo = list(reversed(steps))
+    # Repeat bodies are walked once, in place, with an explicit stack (nesting is bounded, but
+    # cheap); each step carries the innermost repeat that runs it more than once, if any.
+    todo: list[tuple[ast.Node, ast.Repeat | None]] = [(s, None) for s in reversed(steps)]
     add = scope.errors.append
     while todo:
-        step = todo.pop()
+        step, looping = todo.pop()
         if isinstance(step, ast.Repeat):
-            todo.extend(reversed(step.body))
+            inner = step if step.count > 1 else looping
+            todo.extend((s, inner) for s in reversed(step.body))
             continue
+        if looping is not None and isinstance(step, (ast.Spawn, ast.Fork)):
+            name = step.process if isinstance(step, ast.Spawn) else step.child
+            verb = "spawn" if isinstance(step, ast.Spawn) else "fork"
+            add(SpecError(f"this {verb} runs {looping.count:,} times (inside the repeat at line "
+                          f"{looping.span.line}) but can create process `{name}` only once",
+                          name_span(step, "process_span" if verb == "spawn" else "child_span"),
+                          f"move the {verb} out of the repeat; a process name is created once per scenario"))
         if isinstance(step, (ast.Expect, ast.Always)):
             walk.exprs.append(step.expr)
             continue

@@ -19,7 +19,7 @@ from vmspec.errors import SpecError
 from vmspec.language import ast
 from vmspec.language.words import BARE_OBSERVABLES, ERROR_NAMES, RESERVED, suggest
 from vmspec.source import Span
-from vmspec.units import BINARY_UNITS, DECIMAL_UNITS, DURATION_UNITS, U64_MAX, parse_integer
+from vmspec.units import BINARY_UNITS, DECIMAL_UNITS, DURATION_UNITS, U64_MAX, parse_integer, size_bytes
 
 MAX_STRING = 4096
 """Most characters a string literal (a title, a path, a label) may hold."""
@@ -647,9 +647,14 @@ class ASTBuilder:
             if item.type == "DOTDOT":
                 seen_dots = True
             elif seen_dots:
-                end = self.offset(item)
+                end, end_tok = self.offset(item), item
             else:
-                start = self.offset(item)
+                start, start_tok = self.offset(item), item
+        if start is not None and end is not None and \
+                size_bytes(start.amount, start.unit, _PAGE_BYTES) > size_bytes(end.amount, end.unit, _PAGE_BYTES):
+            self.errors.append(SpecError(
+                f"the range [{start_tok}..{end_tok}] ends before it starts", span,
+                f"write [{end_tok}..{start_tok}]; a range runs from its start up to its end"))
         return build(ast.Range, span=span, start=start, end=end, single=False)
 
     # ------------------------------------------------------------------ expressions

@@ -504,3 +504,21 @@ def test_a_timeout_past_the_os_timer_is_no_internal_error(run_spec):
     falls back to the deadline checks instead of failing every scenario with OverflowError."""
     result = only(run_spec(MACHINE + 'scenario "s" {\n    spawn p\n}\n', timeout=1e10))
     assert result.status == "passed", result.violations
+
+
+def test_lackey_into_a_region_replays_offsets_from_its_start(run_spec, tmp_path):
+    """`into R` with `format lackey` means what it means for a pages trace: the trace is placed
+    into R, its addresses counting from R's start (it was silently ignored)."""
+    (tmp_path / "trace.lk").write_text(" S 1000,4\n L 0,1\n M 3ffe,4\n")
+    result = only(run_spec(MACHINE + """
+scenario "replay into" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: replay "trace.lk" into buf format lackey
+    # pages 1 (written), 0 (read: the zero page), 3 and 4 (M: a read, then a write, fault each)
+    expect resident(p.buf) == 3 pages and faults(p).minor == 6 and rss(p) == 3 pages
+    p: replay "trace.lk" into buf format lackey read
+    expect faults(p).minor == 6
+}
+"""))
+    assert result.status == "passed", result.violations

@@ -129,6 +129,18 @@ def _replay(ctx: Context, s: ast.Replay) -> None:
             if chunk:
                 ctx.system.access_pages(s.process, s.region, chunk, write=bool(forced))
         return
+    if s.region is not None:  # lackey into R: addresses are offsets from R's start
+        size = ctx.page_size
+        for chunk in replay.read_lackey(path, shown):
+            if forced is not None:
+                chunk = [(a, n, forced) for a, n, _ in chunk]
+            spans = [(a // size, (a + n - 1) // size, w) for a, n, w in chunk]
+            ctx.charge(sum(last - first + 1 for first, last, _ in spans))
+            if spans:
+                ctx.system.access_pages(
+                    s.process, s.region, (page for first, last, _ in spans for page in range(first, last + 1)),
+                    write=(w for first, last, w in spans for _ in range(first, last + 1)))
+        return
     if s.format == "pages":  # no region: virtual page numbers of the whole address space
         size = ctx.page_size
         chunks = ([(n * size, 1, bool(forced)) for n in chunk] for chunk in replay.read_pages(path, shown, size))

@@ -208,3 +208,20 @@ def test_a_quoted_source_line_shows_odd_blanks_as_spaces(load_errors):
         "    machine m {  ram 64 }  # a b c d",
         "                     ^^",
     ]
+
+
+@pytest.mark.parametrize("depth", [62, 63, 70])
+def test_an_include_chain_too_deep_is_a_spec_error(spec_dir, depth):
+    """64 files deep is the limit; a file past it was listed but never read (a KeyError)."""
+    files = {f"f{i}.vms": f'include "f{i + 1}.vms"\n' for i in range(depth)}
+    files[f"f{depth}.vms"] = "machine m { ram 64MiB }\n"
+    files["main.vms"] = 'include "f0.vms"\nscenario "s" { }\n'
+    spec_dir(files)
+    if depth < 63:
+        assert load("main.vms").scenarios
+        return
+    with pytest.raises(SpecErrors) as info:
+        load("main.vms")
+    (error,) = [e for e in info.value.errors if "nested deeper" in e.message]
+    assert error.message == "includes nested deeper than 64 files"
+    assert error.span.file == "f62.vms" and (error.span.line, error.span.column) == (1, 9)

@@ -161,12 +161,13 @@ def _load(fs: FileSet, path: str, real: str, root: str, stack: list[str]) -> Non
                     f"{a} includes {b}" if i == 0 else b for i, (a, b) in enumerate(zip(chain, chain[1:]))),
                 where, "remove one of the includes", src_line))
             continue
+        if target_real not in fs.files and len(stack) >= MAX_INCLUDE_DEPTH:
+            fs.errors.append(SpecError(f"includes nested deeper than {MAX_INCLUDE_DEPTH} files",
+                                       where, "include the deepest files from a shallower one",
+                                       src_line))
+            continue  # (not listed among the includes: it was never read)
         entry.includes.append(target_real)
         if target_real in fs.files:
-            continue
-        if len(stack) >= MAX_INCLUDE_DEPTH:
-            fs.errors.append(SpecError(f"includes nested deeper than {MAX_INCLUDE_DEPTH} files",
-                                       where, None, src_line))
             continue
         _load(fs, target, target_real, root, stack)
     stack.pop()

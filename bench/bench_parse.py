@@ -2,7 +2,8 @@
 
 Prints medians of 5 runs of ``load()`` on generated specs of typical steps: 10,000 lines
 (target < 1 s), 1 MB, and 10 MB (1 run unless ``--runs-10mb N``; the target is time linear in
-size), and of ``python -c "import vmspec.language"`` in a fresh interpreter (< 0.3 s).
+size), of 10,000 machines each extending the one before (linear: was 67 s), and of
+``python -c "import vmspec.language"`` in a fresh interpreter (< 0.3 s).
 Run: ``python bench/bench_parse.py [--quick]`` (``--quick`` skips the 10 MB spec).
 """
 
@@ -51,6 +52,14 @@ def make_spec_bytes(size: int) -> str:
     """Return a spec of typical scenarios of about ``size`` bytes."""
     per = len(SCENARIO.format(n=100_000)) + 1
     return make_spec(SCENARIO.count("\n") * max(1, size // per))
+
+
+def make_extends_chain(machines: int) -> str:
+    """Return ``machines`` machines, each extending the one before, and a scenario on the last."""
+    lines = ["machine m0 { ram 1GiB }"]
+    lines += [f"machine m{i} extends m{i - 1} {{ swap {i} pages }}" for i in range(1, machines)]
+    lines.append(f'scenario "s" on m{machines - 1} {{ spawn p }}')
+    return "\n".join(lines) + "\n"
 
 
 def median_load(text: str, runs: int = 5) -> float:
@@ -102,6 +111,9 @@ def main() -> None:
         seconds = median_load(text, runs)
         print(f"load() of {len(text) / 1e6:.1f} MB ({text.count(chr(10)) + 1} lines): "
               f"median of {runs} {seconds:.3f} s ({seconds / len(text) * 1e6:.2f} s/MB)", flush=True)
+    for machines in (1_000, 10_000):
+        print(f"load() of {machines:,} chained `extends`: median of 5 "
+              f"{median_load(make_extends_chain(machines)):.3f} s (linear in the machines)", flush=True)
     print(f"cold start `python -c 'import vmspec.language'`: median of 5 {median_cold_start():.3f} s "
           "(target < 0.3 s)")
 

@@ -225,3 +225,32 @@ def test_an_include_chain_too_deep_is_a_spec_error(spec_dir, depth):
     (error,) = [e for e in info.value.errors if "nested deeper" in e.message]
     assert error.message == "includes nested deeper than 64 files"
     assert error.span.file == "f62.vms" and (error.span.line, error.span.column) == (1, 9)
+
+
+def test_a_long_extends_chain_is_merged_once_per_machine(spec_dir, monkeypatch):
+    """Each machine is merged onto its parent's merged settings: linear, not one walk of the whole
+    chain per machine (10,000 chained machines took 67 s)."""
+    from vmspec.language import machines
+
+    calls = []
+    real = machines.own_settings
+    monkeypatch.setattr(machines, "own_settings", lambda m, e: calls.append(m.name) or real(m, e))
+    n = 300
+    text = "machine m0 { ram 1GiB }\n" + "".join(
+        f"machine m{i} extends m{i - 1} {{ swap {i} pages }}\n" for i in reversed(range(1, n)))
+    spec_dir({"spec.vms": text + f'scenario "s" on m{n - 1} {{ }}\n'})
+    (resolved,) = load("spec.vms").scenarios
+    assert {s.name: s for s in resolved.machine.settings}["swap"].size.amount == n - 1
+    assert {s.name: s for s in resolved.machine.settings}["ram"].size.amount == 1
+    assert len(calls) <= 2 * n
+
+
+def test_a_long_extends_cycle_is_reported_briefly(load_errors):
+    n = 50
+    text = "".join(f"machine m{i} extends m{(i + 1) % n} {{ ram 1GiB }}\n" for i in range(n))
+    rendered = load_errors(text + 'scenario "s" on m0 { }\n')
+    first = rendered.split("\n")[0]
+    assert first == ("spec.vms:1:20: error: machine `m0` extends itself: `m0` extends `m1` extends "
+                     "`m2` extends `m3` extends `m4` extends ... extends `m46` extends `m47` extends "
+                     "`m48` extends `m49` extends `m0`")
+    assert rendered.count("extends itself") == n

@@ -14,7 +14,7 @@ from typing import Callable
 from vmspec.errors import SpecError, SpecErrors
 from vmspec.language import ast
 from vmspec.language.includes import FileSet, default_root, load_files, visible_files
-from vmspec.language.machines import flatten, own_settings, require_ram, validate
+from vmspec.language.machines import flatten, flatten_all, own_settings, require_ram, validate
 from vmspec.language.params import check_no_params, expand
 from vmspec.language.program import Program, ResolvedScenario
 from vmspec.language.resolve import Scope, check_invariant, check_scenario, scenario_machine
@@ -110,8 +110,7 @@ def _load(path: str, root: str | None) -> Program:
                 invariants.append(item)
                 check_invariant(item, scope)
     machine_errors: list[SpecError] = []
-    for name, machine in raw_machines.items():
-        flat = flatten(machine, raw_machines, machine_errors)
+    for name, flat in flatten_all(raw_machines, machine_errors).items():
         validate(flat, machine_errors)
         scope.machines[name] = flat
     errors.extend(machine_errors)
@@ -130,7 +129,7 @@ def _load(path: str, root: str | None) -> Program:
         inline = None
         if item.machine_inline is not None:
             own_settings(item.machine_inline, errors)
-            inline = flatten(item.machine_inline, raw_machines, errors)
+            inline = flatten(item.machine_inline, raw_machines, errors, scope.machines)
             validate(inline, errors)
         machine = scenario_machine(item, scope, inline)
         if machine is not None:

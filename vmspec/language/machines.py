@@ -50,33 +50,75 @@ def own_settings(machine: ast.Machine, errors: list[SpecError]) -> dict[tuple, a
     return found
 
 
-def flatten(machine: ast.Machine, named: dict[str, ast.Machine], errors: list[SpecError]) -> ast.Machine:
-    """Return ``machine`` with its settings merged through its ``extends`` chain."""
-    chain = [machine]
-    seen = {machine.name} if machine.name else set()
-    current = machine
-    while current.extends is not None:
-        parent = named.get(current.extends)
-        if parent is None:
-            errors.append(SpecError(
-                f"machine `{current.extends}` is not defined{suggest(current.extends, named)}",
-                current.extends_span or current.span, "define it, or include the file that does"))
-            break
-        if parent.name in seen:
-            path = " extends ".join(f"`{m.name}`" for m in chain) + f" extends `{parent.name}`"
-            errors.append(SpecError(f"machine `{machine.name}` extends itself: {path}",
-                                    machine.extends_span or machine.span,
-                                    "remove one `extends` of the cycle"))
-            break
-        seen.add(parent.name)
-        chain.append(parent)
-        current = parent
-    merged: dict[tuple, ast.Setting] = {}
-    for block in reversed(chain):
-        merged.update(own_settings(block, []))
-    # a machine that extends one `from host` reads the running kernel too
-    from_host = any(block.from_host for block in chain)
-    return machine.model_copy(update={"settings": tuple(merged.values()), "from_host": from_host})
+def flatten_all(named: dict[str, ast.Machine], errors: list[SpecError]) -> dict[str, ast.Machine]:
+    """Return every named machine with its settings merged through its ``extends`` chain.
+
+    Linear in the number of machines however long the chains are: each machine is merged once,
+    onto its parent's merged settings (10,000 chained machines took 67 s when each walked its
+    whole chain). A machine whose chain reaches an undefined machine or a cycle gets what could
+    be merged, and the problem is reported once, where it is."""
+    merged: dict[str, dict[tuple, ast.Setting]] = {}
+    host: dict[str, bool] = {}  # a machine that extends one `from host` reads the running kernel too
+    state: dict[str, str] = {}  # name -> "good" or "bad" once merged, "walking" on the current path
+    for name in named:
+        path: list[ast.Machine] = []  # from this machine up to the first one merged or missing
+        current: ast.Machine | None = named[name]
+        broken = False
+        while current is not None and current.name not in state:
+            state[current.name] = "walking"
+            path.append(current)
+            parent_name = current.extends
+            if parent_name is not None and parent_name not in named:
+                errors.append(SpecError(
+                    f"machine `{parent_name}` is not defined{suggest(parent_name, named)}",
+                    current.extends_span or current.span, "define it, or include the file that does"))
+                broken = True
+            current = named.get(parent_name) if parent_name is not None else None
+        if current is not None and state[current.name] == "walking":  # a cycle in this path
+            broken = True
+            cycle = path[path.index(current):]
+            for i, machine in enumerate(cycle):
+                around = [m.name for m in cycle[i:] + cycle[:i]]
+                shown = around if len(around) <= 10 else around[:5] + ["..."] + around[-4:]
+                text = " extends ".join(n if n == "..." else f"`{n}`" for n in shown)
+                errors.append(SpecError(f"machine `{machine.name}` extends itself: {text} extends `{machine.name}`",
+                                        machine.extends_span or machine.span,
+                                        "remove one `extends` of the cycle"))
+        elif current is not None:
+            broken = state[current.name] == "bad"
+        base = merged.get(current.name, {}) if current is not None else {}
+        from_host = host.get(current.name, False) if current is not None else False
+        for machine in reversed(path):
+            base = {**base, **own_settings(machine, [])}
+            from_host = from_host or machine.from_host
+            merged[machine.name] = base
+            host[machine.name] = from_host
+            state[machine.name] = "bad" if broken else "good"
+    return {name: machine.model_copy(update={"settings": tuple(merged[name].values()),
+                                             "from_host": host[name]})
+            for name, machine in named.items()}
+
+
+def flatten(machine: ast.Machine, named: dict[str, ast.Machine], errors: list[SpecError],
+            flat: dict[str, ast.Machine] | None = None) -> ast.Machine:
+    """Return ``machine`` with its settings merged through its ``extends`` chain; ``flat`` holds
+    the named machines already flattened by :func:`flatten_all` (an inline machine's parent)."""
+    if machine.extends is None:
+        return machine.model_copy(update={"settings": tuple(own_settings(machine, []).values())})
+    if flat is None or machine.name is not None:
+        everything = {**named, **({machine.name: machine} if machine.name else {})}
+        flat = flatten_all(everything, errors)
+        if machine.name is not None:
+            return flat[machine.name]
+    parent = flat.get(machine.extends)
+    if parent is None:
+        errors.append(SpecError(
+            f"machine `{machine.extends}` is not defined{suggest(machine.extends, named)}",
+            machine.extends_span or machine.span, "define it, or include the file that does"))
+        return machine.model_copy(update={"settings": tuple(own_settings(machine, []).values())})
+    settings = {**{setting_key(s): s for s in parent.settings}, **own_settings(machine, [])}
+    return machine.model_copy(update={"settings": tuple(settings.values()),
+                                      "from_host": machine.from_host or parent.from_host})
 
 
 def require_ram(machine: ast.Machine, errors: list[SpecError]) -> None:

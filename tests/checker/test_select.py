@@ -61,3 +61,21 @@ def test_unterminated_quote_in_k(bad):
 
 def test_split_target_with_colons_in_the_title():
     assert split_target("a::b/x.vms::t::u v") == ("a::b/x.vms", "t::u v")
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("(" * 500 + "fork" + ")" * 500, True),
+    ("not " * 1000 + "fork", True),
+    ("not " * 1001 + "fork", False),
+    (" or ".join(f"w{i}" for i in range(5000)) + " or pages", True),
+    (" and ".join(["fork"] * 5000), True),
+])
+def test_deep_k_expressions_do_not_recurse(expr, expected):
+    """These hit Python's recursion limit (exit 3) when -k was parsed and evaluated recursively."""
+    assert compile_k(expr)("fork shares pages") is expected
+
+
+def test_k_precedence_matches_pytest():
+    assert compile_k("a or b and c")("a") is True  # and binds tighter than or
+    assert compile_k("not a and b")("b") is True and compile_k("not a and b")("ab") is False
+    assert compile_k("not (a and b) or c")("ab") is False

@@ -2,7 +2,7 @@
 
 ``vmspec check`` runs specs (reports to stdout, diagnostics to stderr), ``vmspec fmt`` rewrites
 files canonically. Exit codes: 0 ok, 1 violations (or files ``fmt --check`` would change),
-2 usage or spec errors, 130 interrupted. Heavy modules load only after parsing the arguments,
+2 usage or spec errors, 5 nothing collected or selected (as pytest), 130 interrupted. Heavy modules load only after parsing the arguments,
 so ``vmspec --version`` stays fast.
 """
 
@@ -85,12 +85,13 @@ def _fail_usage(message: str) -> int:
 
 def _collect(args, paths: list[str]) -> int:
     from vmspec.checker.select import compile_k
-    from vmspec.checker.session import file_errors, find_specs
+    from vmspec.checker.session import check_root, file_errors, find_specs
     from vmspec.errors import SpecErrors
     from vmspec.language import load
     from vmspec.reporting.text import error_text
 
     predicate = compile_k(args.select) if args.select else None
+    check_root(args.root)
     status = 0
     lines = []
     for path, title in find_specs(paths):
@@ -105,6 +106,9 @@ def _collect(args, paths: list[str]) -> int:
             if (title is None or sc.title == title) and (predicate is None or predicate(sc.title)):
                 lines.append(f"{path}:{sc.span.line}: {path}::{sc.title}")
     sys.stdout.write("".join(line + "\n" for line in lines))
+    if status == 0 and not lines:
+        sys.stderr.write("vmspec: no scenario was collected or selected\n")
+        return 5
     return status
 
 
@@ -172,7 +176,12 @@ def _check(args) -> int:
         from vmspec.reporting.console import write_lines
 
         write_lines(text.report_lines(report, verbosity, trace=options.trace), sys.stdout)
-    return report.exit_code()
+    code = report.exit_code()
+    if code == 5:
+        why = f"-k {options.select!r} selected none of {report.deselected}" if report.deselected else \
+            "no scenario was found in " + ", ".join(paths)
+        sys.stderr.write(f"vmspec: nothing was checked: {why}\n")
+    return code
 
 
 def _explore(args) -> int:
@@ -185,6 +194,9 @@ def _explore(args) -> int:
 
     if args.max_examples < 1 or args.max_steps < 1:
         return _fail_usage("--max-examples and --max-steps need at least 1")
+    from vmspec.checker.session import check_root
+
+    check_root(args.root)
     try:
         program = load(args.path, args.root)
     except SpecErrors as errors:
@@ -237,7 +249,10 @@ def _fmt(args) -> int:
     from vmspec.reporting.text import error_text
 
     status = 0
-    for path, _ in find_specs(args.paths or ["."]):
+    targets = find_specs(args.paths or ["."])
+    if not targets:
+        sys.stderr.write("vmspec: no .vms file found in " + ", ".join(args.paths or ["."]) + "\n")
+    for path, _ in targets:
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()

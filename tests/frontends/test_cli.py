@@ -80,7 +80,7 @@ def test_force_color(tree):
 
 def test_select_by_k_and_by_title(tree):
     out = vmspec("check", "specs", "-k", "random and not fork", cwd=tree)
-    assert out.stdout.rstrip().endswith("1 scenario: 0 passed, 1 failed, 0 errors")
+    assert out.stdout.rstrip().endswith("1 scenario: 0 passed, 1 failed, 0 errors, 2 deselected")
     out = vmspec("check", "specs/sub/bad.vms::random pages", cwd=tree)
     assert out.returncode == 1 and "1 scenario:" in out.stdout
     out = vmspec("check", "specs/sub/bad.vms::no such title", cwd=tree)
@@ -100,7 +100,7 @@ def test_json_report_validates_against_schema(tree):
     out = vmspec("check", "specs", "--format", "json", cwd=tree)
     data = json.loads(out.stdout)
     jsonschema.validate(data, schema)
-    assert data["summary"] == {"passed": 1, "failed": 2, "errors": 0, "skipped": 0, "interrupted": False}
+    assert data["summary"] == {"passed": 1, "failed": 2, "errors": 0, "skipped": 0, "interrupted": False, "deselected": 0}
     failed = [s for s in data["scenarios"] if s["status"] == "failed"]
     assert failed[0]["file"] == "specs/sub/bad.vms"
     assert failed[0]["violations"][0]["observed"] == {"shared(parent, child)": "960KiB"}
@@ -124,11 +124,37 @@ def test_github_annotations(tree):
     assert "%0Ashared(parent, child) = 960KiB" in lines[0]
 
 
-def test_no_spec_found_is_a_usage_error(tmp_path):
-    out = vmspec("check", cwd=tmp_path)
-    assert out.returncode == 2 and out.stderr == "vmspec: error: no .vms file found in .\n"
-    out = vmspec("check", "missing.vms", cwd=tmp_path)
+def test_nothing_collected_or_selected_exits_5(tree):
+    """pytest's convention: 5 when nothing was collected or selected (it was 0 for `-k nomatch`
+    and for a file of invariants only, and 2 for a directory without specs)."""
+    (tree / "empty").mkdir()
+    out = vmspec("check", cwd=tree / "empty")
+    assert (out.returncode, out.stdout) == (5, "0 scenarios: 0 passed, 0 failed, 0 errors\n")
+    assert out.stderr == "vmspec: nothing was checked: no scenario was found in .\n"
+    out = vmspec("check", "specs", "-k", "nomatch", cwd=tree)
+    assert (out.returncode, out.stdout) == (5, "0 scenarios: 0 passed, 0 failed, 0 errors, 3 deselected\n")
+    assert out.stderr == "vmspec: nothing was checked: -k 'nomatch' selected none of 3\n"
+    out = vmspec("check", "specs", "-k", "random", cwd=tree)
+    assert (out.returncode, out.stdout.splitlines()[-1]) == (1, "1 scenario: 0 passed, 1 failed, 0 errors, 2 deselected")
+    (tree / "inv.vms").write_text('machine m { ram 64MiB }\ninvariant "x": free <= ram\n')
+    for fmt in ("text", "json", "junit", "github"):
+        assert vmspec("check", "inv.vms", "--format", fmt, cwd=tree).returncode == 5
+    out = vmspec("check", "--collect-only", "inv.vms", cwd=tree)
+    assert (out.returncode, out.stdout, out.stderr) == (5, "", "vmspec: no scenario was collected or selected\n")
+    assert vmspec("check", "--collect-only", "specs", "-k", "nomatch", cwd=tree).returncode == 5
+    out = vmspec("check", "missing.vms", cwd=tree)
     assert out.returncode == 2 and "missing.vms: no such file or directory" in out.stderr
+
+
+def test_a_root_that_is_no_directory_is_a_usage_error(tree):
+    (tree / "file.txt").write_text("x")
+    for command in (["check"], ["check", "--collect-only"], ["explore"]):
+        target = "specs/good.vms"
+        out = vmspec(*command, target, "--root", "nowhere", cwd=tree)
+        assert (out.returncode, out.stderr) == (2, "vmspec: error: --root nowhere does not exist; give the "
+                                                   "directory that includes and replays may not leave\n")
+        out = vmspec(*command, target, "--root", "file.txt", cwd=tree)
+        assert out.returncode == 2 and "--root file.txt is not a directory" in out.stderr
 
 
 def test_spec_errors_go_to_stderr_and_good_files_are_still_checked(tree):
@@ -284,7 +310,7 @@ def test_k_with_a_phrase_and_path_title_with_colons(tree):
         'machine m { ram 64MiB }\nscenario "a::b c" { spawn p }\nscenario "a b" { spawn p }\n'
     )
     out = vmspec("check", "specs", "-k", "fork shares", "-v", cwd=tree)
-    assert out.stdout.endswith("\n2 scenarios: 1 passed, 1 failed, 0 errors\n")  # "random pages" left out
+    assert out.stdout.endswith("\n2 scenarios: 1 passed, 1 failed, 0 errors, 3 deselected\n")  # "random pages" and colons.vms left out
     out = vmspec("check", "specs/colons.vms::a::b c", "-v", cwd=tree)
     assert out.stdout == "passed specs/colons.vms::a::b c\n1 scenario: 1 passed, 0 failed, 0 errors\n"
 
@@ -295,7 +321,8 @@ def test_good_and_broken_specs_with_two_jobs(tree):
     two = vmspec("check", "specs", "-j", "2", "--format", "json", cwd=tree)
     assert (one.returncode, one.stdout, one.stderr) == (two.returncode, two.stdout, two.stderr)
     assert one.returncode == 2
-    assert json.loads(one.stdout)["summary"] == {"passed": 1, "failed": 2, "errors": 1, "skipped": 0, "interrupted": False}
+    assert json.loads(one.stdout)["summary"] == {"passed": 1, "failed": 2, "errors": 1, "skipped": 0, "interrupted": False,
+                                                  "deselected": 0}
 
 
 def test_no_color_wins_over_force_color(tree):

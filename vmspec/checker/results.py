@@ -98,6 +98,7 @@ class Report(BaseModel):
     scenarios: list[ScenarioResult] = Field(default_factory=list)
     errors: list[FileError] = Field(default_factory=list)
     interrupted: bool = False
+    deselected: int = 0  # scenarios that -k left out
 
     @property
     def passed(self) -> int:
@@ -117,11 +118,14 @@ class Report(BaseModel):
 
     def exit_code(self) -> int:
         """Return 130 if interrupted, 2 on any spec error (or a scenario that ended in error),
-        1 on any violation, else 0 (a skipped scenario fails nothing)."""
+        1 on any violation, 5 if no scenario was checked (none collected, or -k selected none,
+        as pytest), else 0 (a skipped scenario fails nothing)."""
         if self.interrupted:
             return 130
         if self.errors or any(s.status == "error" for s in self.scenarios):
             return 2
         if any(s.status == "failed" for s in self.scenarios):
             return 1
+        if not self.scenarios:
+            return 5
         return 0

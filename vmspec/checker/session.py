@@ -17,8 +17,17 @@ from vmspec.checker.select import compile_k, split_target
 from vmspec.errors import SpecError, SpecErrors, UsageError
 
 
+def check_root(root: str | None) -> None:
+    """Refuse a ``--root`` that is not an existing directory (raise UsageError)."""
+    if root is not None and not os.path.isdir(root):
+        what = "is not a directory" if os.path.exists(root) else "does not exist"
+        raise UsageError(f"--root {root} {what}; give the directory that includes and replays may not leave")
+
+
 def find_specs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
-    """Expand files and directories into (path, title or None), *.vms found recursively, sorted."""
+    """Expand files and directories into (path, title or None), *.vms found recursively, sorted.
+    A directory without any is no error (the run then checks nothing: exit 5); a path that does
+    not exist is a UsageError."""
     found: list[tuple[str, str | None]] = []
     seen: set[tuple[str, str | None]] = set()
     for arg in paths:
@@ -37,8 +46,6 @@ def find_specs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
             if item not in seen:
                 seen.add(item)
                 found.append(item)
-    if not found:
-        raise UsageError("no .vms file found in " + (", ".join(paths) or "."))
     return found
 
 
@@ -52,21 +59,30 @@ def file_errors(errors: SpecErrors) -> list[FileError]:
 
 def check_file(path: str, title: str | None, options: CheckOptions, root: str | None) -> tuple[list[ScenarioResult], list[FileError]]:
     """Load one file and run its selected scenarios."""
+    results, errors, _ = _check_file(path, title, options, root)
+    return results, errors
+
+
+def _check_file(path: str, title: str | None, options: CheckOptions,
+                root: str | None) -> tuple[list[ScenarioResult], list[FileError], int]:
+    """Load one file and run its selected scenarios; also return how many -k left out."""
     from vmspec.language import load
 
     try:
         program = load(path, root)
     except SpecErrors as errors:
-        return [], file_errors(errors)
+        return [], file_errors(errors), 0
     except SpecError as error:
-        return [], file_errors(SpecErrors([error]))
+        return [], file_errors(SpecErrors([error])), 0
     predicate = compile_k(options.select) if options.select else None
     results = []
+    deselected = 0
     for resolved in program.scenarios:
         sc = resolved.scenario
         if title is not None and title not in (sc.title, resolved.template):  # an instance, or all of them
             continue
         if predicate is not None and not predicate(sc.title):
+            deselected += 1
             continue
         result = run_scenario(program, resolved, options, display_path=path)
         results.append(result)
@@ -74,7 +90,7 @@ def check_file(path: str, title: str | None, options: CheckOptions, root: str | 
             break
     if title is not None and not results and not any(title in (r.scenario.title, r.template) for r in program.scenarios):
         raise UsageError(f"{path}: no scenario titled {title!r}")
-    return results, []
+    return results, [], deselected
 
 
 def _ignore_sigint() -> None:
@@ -85,9 +101,9 @@ def _ignore_sigint() -> None:
 def _check_file_job(args):
     path, title, options, root = args
     try:
-        return check_file(path, title, options, root), None
+        return _check_file(path, title, options, root), None
     except UsageError as exc:
-        return ([], []), str(exc)
+        return ([], [], 0), str(exc)
 
 
 def check(
@@ -105,6 +121,7 @@ def check(
     """
     if options.select:
         compile_k(options.select)  # report a bad -k before any work
+    check_root(root)
     targets = find_specs(paths or ["."])
     report = Report()
     work = [(path, title, options, root) for path, title in targets]
@@ -138,10 +155,11 @@ def check(
 
 
 def _absorb(report: Report, outcome, on_result, options: CheckOptions) -> bool:
-    (results, errors), usage = outcome
+    (results, errors, deselected), usage = outcome
     if usage is not None:
         raise UsageError(usage)
     report.errors.extend(errors)
+    report.deselected += deselected
     for result in results:
         report.scenarios.append(result)
         if on_result is not None:

@@ -62,6 +62,7 @@ def report_dict(report: Report) -> dict:
             "errors": report.error_count,
             "skipped": report.skipped,
             "interrupted": report.interrupted,
+            "deselected": report.deselected,
         },
     }
 

@@ -113,6 +113,8 @@ def summary(report: Report) -> str:
     )
     if report.skipped:
         line += f", {report.skipped} skipped"
+    if report.deselected:
+        line += f", {report.deselected} deselected"
     unread = sum(len(s.unobservable) for s in report.scenarios)
     if unread:
         line += f"; {unread} expectation{'s' if unread != 1 else ''} not observable"

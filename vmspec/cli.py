@@ -88,7 +88,7 @@ def _collect(args, paths: list[str]) -> int:
     from vmspec.checker.session import check_root, file_errors, find_specs
     from vmspec.errors import SpecErrors
     from vmspec.language import load
-    from vmspec.reporting.text import error_text
+    from vmspec.reporting.text import error_text, printable
 
     predicate = compile_k(args.select) if args.select else None
     check_root(args.root)
@@ -104,7 +104,7 @@ def _collect(args, paths: list[str]) -> int:
         for resolved in program.scenarios:
             sc = resolved.scenario
             if (title is None or sc.title == title) and (predicate is None or predicate(sc.title)):
-                lines.append(f"{path}:{sc.span.line}: {path}::{sc.title}")
+                lines.append(printable(f"{path}:{sc.span.line}: {path}::{sc.title}"))
     sys.stdout.write("".join(line + "\n" for line in lines))
     if status == 0 and not lines:
         sys.stderr.write("vmspec: no scenario was collected or selected\n")
@@ -279,6 +279,15 @@ def _fmt(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    try:  # Ctrl-C at any moment, even while the parser is built or a module imported: 130
+        return _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("vmspec: interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
+    _tolerant_streams()
     parser = _parser()
     # argparse stops a `nargs="*"` positional at the first option; let paths come after options
     # too (`vmspec check a.vms -j 2 b.vms`), as pytest does
@@ -303,10 +312,9 @@ def main(argv: list[str] | None = None) -> int:
             return _diff(args)
         return _fmt(args)
     except UsageError as exc:
-        return _fail_usage(str(exc))
-    except KeyboardInterrupt:
-        sys.stderr.write("vmspec: interrupted\n")
-        return 130
+        from vmspec.reporting.text import printable
+
+        return _fail_usage(printable(str(exc)))
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug in vmspec: say so plainly, keep the traceback for VMSPEC_DEBUG
@@ -317,6 +325,17 @@ def main(argv: list[str] | None = None) -> int:
             "This is a bug in vmspec; rerun with VMSPEC_DEBUG=1 to see where, and please report it.\n"
         )
         return 3
+
+
+def _tolerant_streams() -> None:
+    """Let stdout and stderr write any text: a character their encoding cannot hold (a byte of a
+    non-UTF-8 file name that no report escaped, with PYTHONIOENCODING=utf-8) comes out as a
+    backslash escape instead of ending the run with an internal error."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # not a text file of the io module
+            pass
 
 
 def entry() -> None:

@@ -305,6 +305,74 @@ def test_junit_is_valid_xml_whatever_the_title(tree):
     assert "\x1b" not in text.stdout and "FAILED specs/odd.vms::esc \\x1b[31m bell \\x07" in text.stdout
 
 
+ODD_TITLE = 'esc \x1b[31m bell \x07 cr \r sep \u2028 quote \\"q\\" apostrophe \' end'
+ODD = 'machine m { ram 64MiB }\nscenario "' + ODD_TITLE + '" { spawn p; expect rss(p) == 1MiB }\n'
+SHOWN = "esc \\x1b[31m bell \\x07 cr \\x0d sep \\u2028 quote \"q\" apostrophe ' end"
+
+
+def test_control_characters_never_reach_the_terminal(tree):
+    """Every output escapes control characters: the text report, --collect-only, --format github."""
+    (tree / "specs" / "odd.vms").write_text(ODD)
+    for args in ([], ["--collect-only"], ["--format", "github"], ["-q"], ["-v"]):
+        out = vmspec("check", "specs/odd.vms", *args, cwd=tree)
+        for char in "\x1b\x07\r\u2028":
+            assert char not in out.stdout + out.stderr, (args, char)
+        assert "esc \\x1b[31m bell \\x07" in out.stdout, args
+    out = vmspec("check", "specs/odd.vms", "--collect-only", cwd=tree)
+    assert out.stdout == f"specs/odd.vms:2: specs/odd.vms::{SHOWN}\n"
+
+
+def test_the_reproduce_command_of_an_odd_title_can_be_pasted(tree):
+    """Escaped for display, the title would no longer match; $'...' quoting pastes exactly."""
+    import shutil
+
+    (tree / "specs" / "odd.vms").write_text(ODD)
+    out = vmspec("check", "specs/odd.vms", cwd=tree)
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("  reproduce: ")]
+    command = line.removeprefix("  reproduce: ")
+    assert command == ("vmspec check $'specs/odd.vms::esc \\x1b[31m bell \\x07 cr \\x0d sep \\u2028 quote "
+                       "\"q\" apostrophe \\' end'")
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to paste into")
+    again = subprocess.run([bash, "-c", command.replace("vmspec", f"'{sys.executable}' -m vmspec", 1)],
+                           cwd=tree, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1 and again.stdout.endswith("1 scenario: 0 passed, 1 failed, 0 errors\n")
+
+
+def test_a_file_name_that_is_not_utf8_in_every_format(tree):
+    """The bytes of such a name are shown as \\xNN; every format stays valid UTF-8 (JSON wrote raw
+    bytes, and with PYTHONIOENCODING=utf-8 every format ended in an internal error)."""
+    name = os.fsdecode(b"caf\xe9.vms")
+    (tree / "specs" / name).write_text(GOOD.replace("== 1MiB - 64KiB", "== 1MiB"))
+    for env in ({}, {"PYTHONIOENCODING": "utf-8"}):
+        for fmt in ("text", "json", "junit", "github"):
+            out = subprocess.run([sys.executable, "-m", "vmspec", "check", "specs", "--format", fmt, "-k", "fork"],
+                                 cwd=tree, capture_output=True, env={**os.environ, **env}, timeout=120)
+            assert out.returncode == 1, (fmt, out.stderr)
+            text = out.stdout.decode("utf-8")  # valid UTF-8
+            assert "specs/caf\\xe9.vms" in text.replace("\\\\", "\\"), (fmt, text[:300])
+            if fmt == "json":
+                assert json.loads(text)["scenarios"][0]["file"] == "specs/caf\\xe9.vms"
+            if fmt == "junit":
+                ET.fromstring(text)
+        out = subprocess.run([sys.executable, "-m", "vmspec", "check", "specs", "--collect-only"],
+                             cwd=tree, capture_output=True, env={**os.environ, **env}, timeout=120)
+        assert out.returncode == 0 and b"specs/caf\\xe9.vms:3:" in out.stdout
+
+
+def test_ctrl_c_before_anything_ran_is_130_without_a_traceback(monkeypatch, capsys):
+    """The argument parser was built (and modules imported) before the `try`."""
+    from vmspec import cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_parser", interrupted)
+    assert cli.main(["check"]) == 130
+    assert capsys.readouterr().err == "vmspec: interrupted\n"
+
+
 def test_k_with_a_phrase_and_path_title_with_colons(tree):
     (tree / "specs" / "colons.vms").write_text(
         'machine m { ram 64MiB }\nscenario "a::b c" { spawn p }\nscenario "a b" { spawn p }\n'

@@ -11,6 +11,7 @@ in vmspec ends only the scenario it hit, as an error. Nothing here prints.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import threading
@@ -513,7 +514,31 @@ class ScenarioRun:
             cmd += ["--backend", self.backend]
             if options.host_allow:
                 cmd += ["--host-allow", options.host_allow]
-        return " ".join(shlex.quote(c) for c in cmd)
+                return " ".join(shell_quote(c) for c in cmd)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def shell_quote(arg: str) -> str:
+    """Quote ``arg`` for a POSIX shell so that pasting it gives ``arg`` back. An argument with
+    control characters (a title with an ESC, a non-UTF-8 file name) uses bash's ``$'...'``
+    quoting with ``\\xNN`` escapes, so the command shows no raw control character and still
+    reproduces the exact title and path."""
+    if not _UNPRINTABLE.search(arg):
+        return shlex.quote(arg)
+    out = []
+    for char in arg:
+        code = ord(char)
+        if char in "\\'":
+            out.append("\\" + char)
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name, as that byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif _UNPRINTABLE.match(char):
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "$'" + "".join(out) + "'"
 
 
 _REGION_STEPS = (ast.Access, ast.RandomAccess, ast.Replay, ast.Munmap, ast.Madvise, ast.Mprotect,

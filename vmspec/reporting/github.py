@@ -4,11 +4,14 @@ for each violation and spec error, then the summary line."""
 from __future__ import annotations
 
 from vmspec.checker.results import Report
-from vmspec.reporting.text import summary
+from vmspec.reporting.text import printable, summary
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a command's message: ``%``, CR and LF as GitHub's toolkit does, then every other
+    control character as a ``\\xNN`` escape (an ESC or BEL would reach the log raw)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text)
 
 
 def _prop(text: str) -> str:
@@ -37,5 +40,5 @@ def render(report: Report) -> str:
             )
     for e in report.errors:
         lines.append(f"::error file={_prop(e.file)},line={e.line},col={e.column}::{_data(e.message)}")
-    lines.append(summary(report))
+    lines.append(printable(summary(report)))
     return "\n".join(lines) + "\n"

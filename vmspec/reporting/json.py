@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from vmspec.checker.results import Report
+from vmspec.reporting.text import encodable
 
 
 def report_dict(report: Report) -> dict:
@@ -67,6 +68,18 @@ def report_dict(report: Report) -> dict:
     }
 
 
+def _encodable(value):
+    """Return ``value`` with every string made encodable as UTF-8 (see ``text.encodable``)."""
+    if isinstance(value, str):
+        return encodable(value)
+    if isinstance(value, dict):
+        return {encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def render(report: Report) -> str:
-    """Serialise a report as indented JSON with a trailing newline."""
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    """Serialise a report as indented JSON with a trailing newline. The undecodable bytes of a
+    non-UTF-8 file name are written as ``\\xNN`` text, so the document is always UTF-8."""
+    return json.dumps(_encodable(report_dict(report)), indent=2, ensure_ascii=False) + "\n"

@@ -9,14 +9,14 @@ import re
 import xml.etree.ElementTree as ET
 
 from vmspec.checker.results import Report
-from vmspec.reporting.text import scenario_text, unobservable_lines
+from vmspec.reporting.text import encodable, scenario_text, unobservable_lines
 
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _xml(text: str) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", encodable(text))
 
 
 def _clean(element: ET.Element) -> None:

@@ -14,12 +14,29 @@ from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord
 
 Line = tuple[str, str]  # (text, rich style or "")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def printable(text: str) -> str:
-    """Return ``text`` with control characters (tab excepted) written as ``\\xNN`` escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Return ``text`` with control characters (tab excepted), line and paragraph separators and
+    the undecodable bytes of a non-UTF-8 file name written as ``\\xNN`` / ``\\uNNNN`` escapes."""
+    return _CONTROL.sub(lambda m: _escape(m.group()), text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """Return ``text`` with the undecodable bytes of a non-UTF-8 file name (lone surrogates, which
+    no UTF-8 output can hold) written as ``\\xNN`` escapes; everything else is kept."""
+    return _SURROGATE.sub(lambda m: _escape(m.group()), text)
 
 
 def _clean(lines: list[Line]) -> list[Line]:

@@ -17,7 +17,7 @@ FORBIDDEN = {
     "checker": {"vmspec.reporting", "vmspec.cli", "vmspec.pytest_plugin", "rich", "pytest"},
     "reporting": {"vmspec.cli", "vmspec.pytest_plugin", "pytest"},
 }
-BASE = ("units.py", "source.py", "errors.py", "options.py")
+BASE = ("units.py", "source.py", "errors.py", "options.py", "confine.py")
 
 
 def _imports(path: pathlib.Path) -> set[str]:

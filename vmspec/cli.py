@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     fmt = sub.add_parser("fmt", help="rewrite .vms files in canonical form")
     fmt.add_argument("paths", nargs="*", metavar="PATH", help="files or directories [.]")
     fmt.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    fmt.add_argument("--diff", action="store_true",
+                     help="write nothing; print what would change as a unified diff (exit 1 if any)")
     return parser
 
 
@@ -85,7 +87,7 @@ def _fail_usage(message: str) -> int:
 
 def _collect(args, paths: list[str]) -> int:
     from vmspec.checker.select import compile_k
-    from vmspec.checker.session import check_root, file_errors, find_specs
+    from vmspec.checker.session import check_root, file_errors, find_targets
     from vmspec.errors import SpecErrors
     from vmspec.language import load
     from vmspec.reporting.text import error_text, printable
@@ -94,9 +96,9 @@ def _collect(args, paths: list[str]) -> int:
     check_root(args.root)
     status = 0
     lines = []
-    for path, title in find_specs(paths):
+    for path, title, root in find_targets(paths, args.root):
         try:
-            program = load(path, args.root)
+            program = load(path, root)
         except SpecErrors as errors:
             sys.stderr.write(error_text(file_errors(errors)) + "\n")
             status = 2
@@ -243,37 +245,37 @@ def _diff(args) -> int:
 
 
 def _fmt(args) -> int:
-    from vmspec.checker.session import file_errors, find_specs
+    import difflib
+
+    from vmspec.checker.session import file_errors, find_targets
     from vmspec.errors import SpecErrors
-    from vmspec.language import format_text
-    from vmspec.reporting.text import error_text
+    from vmspec.language.format import format_file, write_formatted
+    from vmspec.reporting.text import error_text, printable
 
     status = 0
-    targets = find_specs(args.paths or ["."])
+    targets = find_targets(args.paths or ["."])
     if not targets:
-        sys.stderr.write("vmspec: no .vms file found in " + ", ".join(args.paths or ["."]) + "\n")
-    for path, _ in targets:
+        sys.stderr.write(printable("vmspec: no .vms file found in " + ", ".join(args.paths or ["."])) + "\n")
+    for path, _, root in targets:
         try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-            original = raw.decode("utf-8")
-            formatted = format_text(original, path)
-        except UnicodeDecodeError:
-            sys.stderr.write(f"{path}:1:1: error: file is not UTF-8 text\n")
-            status = 2
-            continue
+            result = format_file(path, root)
         except SpecErrors as errors:
             sys.stderr.write(error_text(file_errors(errors)) + "\n")
             status = 2
             continue
-        if formatted != original:
-            if args.check:
-                sys.stdout.write(f"would reformat {path}\n")
-                status = max(status, 1)
-            else:
-                with open(path, "w", encoding="utf-8", newline="") as fh:
-                    fh.write(formatted)
-                sys.stdout.write(f"reformatted {path}\n")
+        if not result.changed:
+            continue
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(
+                result.original.splitlines(keepends=True), result.formatted.splitlines(keepends=True),
+                fromfile=path, tofile=path))
+            status = max(status, 1)
+        elif args.check:
+            sys.stdout.write(printable(f"would reformat {path}") + "\n")
+            status = max(status, 1)
+        else:
+            write_formatted(result)
+            sys.stdout.write(printable(f"reformatted {path}") + "\n")
     return status
 
 

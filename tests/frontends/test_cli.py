@@ -247,8 +247,30 @@ def test_fmt_rewrites_and_check_reports(tmp_path):
 def test_fmt_bad_input_is_a_spec_error(tmp_path):
     (tmp_path / "bad.vms").write_bytes(b"machine m { ram 64MiB \xff }\n")
     out = vmspec("fmt", "bad.vms", cwd=tmp_path)
-    assert out.returncode == 2 and out.stderr.startswith("bad.vms:1:1: error: ")
+    assert out.returncode == 2 and out.stderr.startswith(
+        "bad.vms:1:23: error: this file is not UTF-8 text (byte 0xff cannot start or continue a UTF-8 character)")
     assert "Traceback" not in out.stderr
+
+
+def test_fmt_accepts_a_bom_as_check_does_and_keeps_it(tmp_path):
+    (tmp_path / "bom.vms").write_bytes(b"\xef\xbb\xbfmachine m {\n  ram 64MiB\n}\n")
+    assert vmspec("check", "--collect-only", "bom.vms", cwd=tmp_path).returncode == 5  # accepted, no scenario
+    out = vmspec("fmt", "bom.vms", cwd=tmp_path)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "reformatted bom.vms\n", "")
+    assert (tmp_path / "bom.vms").read_bytes() == b"\xef\xbb\xbfmachine m {\n    ram 64MiB\n}\n"
+    assert vmspec("fmt", "--check", "bom.vms", cwd=tmp_path).returncode == 0
+
+
+def test_fmt_diff_prints_a_unified_diff_and_writes_nothing(tmp_path):
+    text = "machine m {\n  ram 64MiB\n}\n"
+    (tmp_path / "a.vms").write_text(text)
+    (tmp_path / "b.vms").write_text("machine m {\n    ram 64MiB\n}\n")
+    out = vmspec("fmt", "--diff", ".", cwd=tmp_path)
+    assert out.returncode == 1 and out.stderr == ""
+    assert out.stdout == ("--- ./a.vms\n+++ ./a.vms\n@@ -1,3 +1,3 @@\n machine m {\n-  ram 64MiB\n"
+                          "+    ram 64MiB\n }\n")
+    assert (tmp_path / "a.vms").read_text() == text
+    assert vmspec("fmt", "--diff", "b.vms", cwd=tmp_path).returncode == 0
 
 
 def test_spec_library_is_formatted():

@@ -83,8 +83,16 @@ def ranges(draw):
         return None
     if draw(st.booleans()):
         return ast.Range(span=SPAN, start=draw(size()), end=None, single=True)
-    return ast.Range(span=SPAN, start=draw(st.one_of(st.none(), size())),
-                     end=draw(st.one_of(st.none(), size())), single=False)
+    start, end = draw(st.one_of(st.none(), size())), draw(st.one_of(st.none(), size()))
+    if start is not None and end is not None and _bytes(start) > _bytes(end):
+        start, end = end, start  # a reversed range is a spec error
+    return ast.Range(span=SPAN, start=start, end=end, single=False)
+
+
+def _bytes(lit):
+    from vmspec.units import size_bytes
+
+    return size_bytes(lit.amount, lit.unit, 4096)
 
 
 def _step(cls, **fields):

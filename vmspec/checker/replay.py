@@ -29,6 +29,7 @@ import re
 import zlib
 from typing import IO, Iterator
 
+from vmspec.confine import ConfinementError, open_confined
 from vmspec.units import TOO_LARGE, parse_integer
 
 CHUNK = 65536
@@ -49,17 +50,19 @@ class TraceError(Exception):
         self.text = text
 
 
-def _open(path: str, shown: str) -> IO[bytes]:
+def _open(path: str, shown: str, root: str | None) -> IO[bytes]:
     try:
-        raw = open(path, "rb")
+        raw = open_confined(path, root)
+    except ConfinementError as exc:
+        raise TraceError(shown, 0, f"cannot read trace file: {exc}") from None
     except OSError as exc:
         raise TraceError(shown, 0, f"cannot read trace file: {exc.strerror or exc}") from None
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
 
 
-def _lines(path: str, shown: str) -> Iterator[tuple[int, str]]:
-    fh = _open(path, shown)
+def _lines(path: str, shown: str, root: str | None) -> Iterator[tuple[int, str]]:
+    fh = _open(path, shown, root)
     lineno = 0
     try:
         with fh:
@@ -83,11 +86,12 @@ def _lines(path: str, shown: str) -> Iterator[tuple[int, str]]:
         fh.close()
 
 
-def read_pages(path: str, shown: str, page_size: int = 4096) -> Iterator[list[int]]:
-    """Yield chunks of page numbers from a ``pages`` trace (each below 2**64 / ``page_size``)."""
+def read_pages(path: str, shown: str, page_size: int = 4096, root: str | None = None) -> Iterator[list[int]]:
+    """Yield chunks of page numbers from a ``pages`` trace (each below 2**64 / ``page_size``);
+    with ``root``, the file must be a regular file inside it (checked on the file opened)."""
     chunk: list[int] = []
     limit = ADDRESS_LIMIT // page_size
-    for lineno, line in _lines(path, shown):
+    for lineno, line in _lines(path, shown, root):
         if lineno % CHUNK == 0:
             yield chunk
             chunk = []
@@ -110,10 +114,11 @@ def read_pages(path: str, shown: str, page_size: int = 4096) -> Iterator[list[in
         yield chunk
 
 
-def read_lackey(path: str, shown: str) -> Iterator[list[tuple[int, int, bool]]]:
-    """Yield chunks of (address, size, write) from a lackey trace; ``M`` gives a read then a write."""
+def read_lackey(path: str, shown: str, root: str | None = None) -> Iterator[list[tuple[int, int, bool]]]:
+    """Yield chunks of (address, size, write) from a lackey trace; ``M`` gives a read then a write;
+    with ``root``, the file must be a regular file inside it (checked on the file opened)."""
     chunk: list[tuple[int, int, bool]] = []
-    for lineno, line in _lines(path, shown):
+    for lineno, line in _lines(path, shown, root):
         if lineno % CHUNK == 0:
             yield chunk
             chunk = []

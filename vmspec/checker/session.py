@@ -15,6 +15,7 @@ from vmspec.checker.results import FileError, Report, ScenarioResult
 from vmspec.checker.runner import run_scenario
 from vmspec.checker.select import compile_k, split_target
 from vmspec.errors import SpecError, SpecErrors, UsageError
+from vmspec.confine import inside
 
 
 def check_root(root: str | None) -> None:
@@ -28,23 +29,35 @@ def find_specs(paths: Iterable[str]) -> list[tuple[str, str | None]]:
     """Expand files and directories into (path, title or None), *.vms found recursively, sorted.
     A directory without any is no error (the run then checks nothing: exit 5); a path that does
     not exist is a UsageError."""
-    found: list[tuple[str, str | None]] = []
+    return [(path, title) for path, title, _ in find_targets(paths)]
+
+
+def find_targets(paths: Iterable[str], root: str | None = None) -> list[tuple[str, str | None, str | None]]:
+    """Expand files and directories into (path, title or None, confinement root), sorted.
+
+    A file named on the command line is checked with ``root`` (None: the default, its own
+    directory when it lies outside the current one). A file found by scanning a directory must
+    also lie, by its real path, inside the directory scanned: one that does not (a ``*.vms``
+    symlink out of the tree) gets that directory as its root, so :func:`vmspec.language.load`
+    refuses it, naming it, without reading it. Symlinked directories are not followed."""
+    found: list[tuple[str, str | None, str | None]] = []
     seen: set[tuple[str, str | None]] = set()
     for arg in paths:
         path, title = split_target(arg)
         if os.path.isdir(path):
+            real_dir = os.path.realpath(path)
             batch = []
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 batch += [os.path.join(dirpath, f) for f in filenames if f.endswith(".vms")]
-            items = [(p, None) for p in sorted(batch)]
-        elif os.path.isfile(path):
-            items = [(path, title)]
+            items = [(p, None, root if inside(os.path.realpath(p), real_dir) else path) for p in sorted(batch)]
+        elif os.path.lexists(path) and not os.path.isdir(path):
+            items = [(path, title, root)]
         else:
             raise UsageError(f"{path}: no such file or directory")
         for item in items:
-            if item not in seen:
-                seen.add(item)
+            if item[:2] not in seen:
+                seen.add(item[:2])
                 found.append(item)
     return found
 
@@ -122,9 +135,9 @@ def check(
     if options.select:
         compile_k(options.select)  # report a bad -k before any work
     check_root(root)
-    targets = find_specs(paths or ["."])
+    targets = find_targets(paths or ["."], root)
     report = Report()
-    work = [(path, title, options, root) for path, title in targets]
+    work = [(path, title, options, target_root) for path, title, target_root in targets]
     if on_progress is not None:
         on_progress(0, len(work))
     try:

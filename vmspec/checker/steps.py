@@ -123,15 +123,16 @@ def _replay(ctx: Context, s: ast.Replay) -> None:
     path = os.path.join(ctx.spec_dir, s.path)
     shown = os.path.normpath(os.path.join(os.path.dirname(ctx.program.path), s.path))
     forced = None if s.mode is None else s.mode == "write"
+    root = ctx.program.root or None  # confined again now: the trace may have changed since load
     if s.format == "pages" and s.region is not None:
-        for chunk in replay.read_pages(path, shown, ctx.page_size):
+        for chunk in replay.read_pages(path, shown, ctx.page_size, root):
             ctx.charge(len(chunk))
             if chunk:
                 ctx.system.access_pages(s.process, s.region, chunk, write=bool(forced))
         return
     if s.region is not None:  # lackey into R: addresses are offsets from R's start
         size = ctx.page_size
-        for chunk in replay.read_lackey(path, shown):
+        for chunk in replay.read_lackey(path, shown, root):
             if forced is not None:
                 chunk = [(a, n, forced) for a, n, _ in chunk]
             spans = [(a // size, (a + n - 1) // size, w) for a, n, w in chunk]
@@ -143,9 +144,9 @@ def _replay(ctx: Context, s: ast.Replay) -> None:
         return
     if s.format == "pages":  # no region: virtual page numbers of the whole address space
         size = ctx.page_size
-        chunks = ([(n * size, 1, bool(forced)) for n in chunk] for chunk in replay.read_pages(path, shown, size))
+        chunks = ([(n * size, 1, bool(forced)) for n in chunk] for chunk in replay.read_pages(path, shown, size, root))
     else:
-        chunks = replay.read_lackey(path, shown)
+        chunks = replay.read_lackey(path, shown, root)
     for chunk in chunks:
         ctx.charge(len(chunk))
         if forced is not None:

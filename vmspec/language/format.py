@@ -11,6 +11,10 @@ is raised instead of writing anything lossy.
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -125,3 +129,47 @@ def format_text(text: str, path: str) -> str:
                                     "vmspec's printer); it was left as it is",
                                     Span(file=path, line=1, column=1, end_line=1, end_column=1))])
     return result
+
+
+@dataclass(frozen=True)
+class Formatted:
+    """A spec file and its canonical form (both with the file's UTF-8 BOM, if it has one)."""
+
+    path: str
+    original: str
+    formatted: str
+
+    @property
+    def changed(self) -> bool:
+        return self.original != self.formatted
+
+
+def format_file(path: str, root: str | None = None) -> Formatted:
+    """Read the spec at ``path`` as ``load`` reads it (a regular file inside ``root``, at most
+    16 MiB, UTF-8 with or without a BOM) and return it with its canonical form; raise SpecErrors."""
+    from vmspec.language.includes import read_spec
+
+    text = read_spec(path, root)  # the BOM dropped, as for `vmspec check`
+    bom = "\ufeff" if _has_bom(path) else ""
+    return Formatted(path, bom + text, bom + format_text(text, path))
+
+
+def _has_bom(path: str) -> bool:
+    with open(os.path.realpath(path), "rb") as fh:
+        return fh.read(3) == b"\xef\xbb\xbf"
+
+
+def write_formatted(result: Formatted) -> None:
+    """Replace the file (its real path: a symlink's target, which ``format_file`` confined) with
+    its canonical form, atomically, keeping its permissions."""
+    real = os.path.realpath(result.path)
+    mode = stat.S_IMODE(os.stat(real).st_mode)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(real), prefix=".vmspec-fmt-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(result.formatted)
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except BaseException:
+        os.unlink(tmp)
+        raise

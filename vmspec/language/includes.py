@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from vmspec.confine import ConfinementError, check_regular, inside, open_confined, read_bounded
 from vmspec.errors import SpecError, SpecErrors
 from vmspec.language import ast
 from vmspec.language.diagnostics import error_at_offset
@@ -54,7 +55,7 @@ def default_root(path: str, root: str | None) -> str:
 
 
 def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+    return inside(path, root)
 
 
 def decode(data: bytes, path: str) -> str:
@@ -78,11 +79,15 @@ def decode(data: bytes, path: str) -> str:
     return text
 
 
-def read_spec(path: str) -> str:
-    """Read and decode one spec file, turning OS errors into SpecErrors."""
+def read_spec(path: str, root: str | None = None) -> str:
+    """Read and decode one spec file, turning OS errors into SpecErrors. With ``root``, the file
+    must be a regular file inside it (see :mod:`vmspec.confine`); it is read up to 16 MiB. The
+    error names the file and quotes nothing of it."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        with open_confined(path, root) as fh:
+            data = read_bounded(fh, path)
+    except ConfinementError as exc:
+        raise SpecErrors([SpecError(f"cannot read {path}: {exc}", _top(path))]) from None
     except OSError as exc:
         raise SpecErrors([SpecError(f"cannot read {path}: {exc.strerror or exc}", _top(path))]) from None
     return decode(data, path)
@@ -110,10 +115,17 @@ def confine(target: str, written: str, span: Span, root: str, what: str,
         return None, SpecError(
             f"{span.file} {verb} {target}, which is outside the root directory {root}",
             span, "keep included and replayed files under the root directory", source)
-    if not os.path.isfile(real):
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
         return None, SpecError(f"{span.file} {verb} {target}, which does not exist", span,
                                f"check the path; it is relative to the directory of {span.file}",
                                source)
+    try:
+        check_regular(target, mode)
+    except ConfinementError as exc:
+        return None, SpecError(f"{span.file} {verb} {target}, which cannot be read: {exc}", span,
+                               "include and replay regular files only", source)
     return real, None
 
 
@@ -127,7 +139,7 @@ def load_files(path: str, root: str) -> FileSet:
 
 def _load(fs: FileSet, path: str, real: str, root: str, stack: list[str]) -> None:
     try:
-        text = read_spec(path)
+        text = read_spec(path, root)
     except SpecErrors as errs:
         fs.errors.extend(errs.errors)
         fs.files[real] = SourceFile(path, real, "", None)

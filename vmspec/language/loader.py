@@ -142,7 +142,7 @@ def _load(path: str, root: str | None) -> Program:
         raise _sorted(errors, sources, fs)
     return Program(path=path, spec=main.spec, machines=dict(scope.machines), images=dict(scope.images),
                    files=tuple(files), invariants=tuple(invariants), scenarios=tuple(scenarios),
-                   sources=sources)
+                   sources=sources, root=root)
 
 
 def _definition_key(item: ast.Node) -> tuple[str, str] | None:

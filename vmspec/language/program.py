@@ -28,7 +28,9 @@ class Program:
     """A loaded spec file: its AST, what is in scope (own and included), and its scenarios.
 
     ``path`` is the path as given to :func:`~vmspec.language.load`; ``sources`` maps every file
-    path that a span can name (the file and its includes, as spans spell them) to its text.
+    path that a span can name (the file and its includes, as spans spell them) to its text;
+    ``root`` is the directory that includes and replays may not leave (a replay's trace is read
+    when its scenario runs, and confined again then).
     """
 
     path: str
@@ -39,5 +41,6 @@ class Program:
     invariants: tuple[ast.Invariant, ...] = ()
     scenarios: tuple[ResolvedScenario, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
+    root: str = ""
 
     __hash__ = None  # type: ignore[assignment]  # holds dicts

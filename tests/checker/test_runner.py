@@ -522,3 +522,66 @@ scenario "replay into" {
 }
 """))
     assert result.status == "passed", result.violations
+
+
+def test_a_machine_the_engine_refuses_is_blamed_on_its_setting(run_spec, tmp_path):
+    """`thp always` was reported at the scenario header; an EINVAL while building the machine
+    was an internal error."""
+    (tmp_path / "machines.vms").write_text("machine base {\n    ram 64MiB\n    thp always\n}\n"
+                                           "machine tight {\n    ram 64MiB\n    kernel 60MiB\n"
+                                           "    hugepages 2MiB x 2\n}\n")
+    report = run_spec('include "machines.vms"\nscenario "thp" on base {\n    spawn p\n}\n'
+                      'scenario "tight" on tight {\n    spawn p\n}\n')
+    thp, tight = report.scenarios
+    assert thp.status == tight.status == "error"
+    (v,) = thp.violations
+    assert (v.file, v.line, v.column) == ("machines.vms", 3, 5)
+    assert v.message == "not modelled yet: thp always is not modelled yet; use thp madvise or thp never"
+    (v,) = tight.violations
+    assert (v.file, v.line, v.column) == ("machines.vms", 7, 5)
+    assert v.message == ("the machine cannot be built: EINVAL: kernel and the hugepages pools must leave "
+                         "some of ram free")
+
+
+def test_every_page_touched_counts_against_the_budget(run_spec, tmp_path):
+    """A lackey line spanning 16M pages counted as one access; populate and mlock counted
+    nothing (`mmap 256GiB populate` under --max-accesses 10 used 2.7 GB)."""
+    import tracemalloc
+
+    (tmp_path / "wide.lk").write_text(" S 100000000,68719476736\n")
+    cases = {
+        'p: replay "wide.lk" format lackey': "this step would make 16,777,216 more simulated accesses",
+        "p: b = mmap 256GiB populate": "populate would touch 262,144 pages",  # bounded by RAM
+        "p: b = mmap 256MiB\n    p: mlock b": "mlock would fault in 65,536 pages",
+        'p: b = mmap 256MiB file "f"\n    p: madvise b willneed': "willneed would read 65,536 pages",
+    }
+    for step, message in cases.items():
+        tracemalloc.start()
+        try:
+            result = only(run_spec('machine m { ram 1GiB; overcommit always }\nfile "f" 1GiB\n'
+                                   f'scenario "s" {{\n    spawn p\n    {step}\n}}\n', max_accesses=1000))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert result.status == "error", step
+        (v,) = result.violations
+        assert v.kind == "budget" and v.message.startswith(message), v.message
+        assert peak < 50_000_000, (step, peak)
+
+
+def test_building_the_machine_runs_under_the_timeout(run_spec, monkeypatch):
+    import time
+
+    from vmspec.checker import runner
+
+    class SlowSystem(runner.System):
+        def __init__(self, *args, **kwargs):
+            time.sleep(3)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "System", SlowSystem)
+    start = time.monotonic()
+    result = only(run_spec(MACHINE + 'scenario "s" {\n    spawn p\n}\n', timeout=0.3))
+    assert time.monotonic() - start < 2.5
+    assert result.status == "error"
+    assert result.violations[0].kind == "budget" and result.violations[0].line == 1

@@ -428,22 +428,25 @@ class ScenarioRun:
         try:
             machine = self.resolved.machine
             self.page_size = page_size_of(machine)
-            self.system = self.make_system(machine_config(machine))
             clock = time.monotonic
             deadline = clock() + self.options.timeout if self.options.timeout else None
-            self.ctx = step_table.Context(
-                system=self.system, program=self.program, page_size=self.page_size,
-                scenario_seed=seed, spec_dir=os.path.dirname(os.path.abspath(self.program.path)),
-                max_accesses=self.options.max_accesses, deadline=deadline, clock=clock,
-                timeout=self.options.timeout,
-            )
-            for inv in self.program.invariants:
-                self.watches.append(_Watch("invariant", inv.expr, inv.span, label=inv.label))
-            for decl in self.program.files:
-                self.system.create_file(decl.name, self.ctx.nbytes(decl.size))
-            if self.observer is not None:
-                self.observer.started(self.system)
-            with alarm:
+            with alarm:  # building the machine and its files counts against --timeout too
+                self._current_step = machine
+                self.system = self._build(machine)
+                self.ctx = step_table.Context(
+                    system=self.system, program=self.program, page_size=self.page_size,
+                    scenario_seed=seed, spec_dir=os.path.dirname(os.path.abspath(self.program.path)),
+                    max_accesses=self.options.max_accesses, deadline=deadline, clock=clock,
+                    timeout=self.options.timeout,
+                )
+                for inv in self.program.invariants:
+                    self.watches.append(_Watch("invariant", inv.expr, inv.span, label=inv.label))
+                for decl in self.program.files:
+                    self._current_step = decl
+                    self.system.create_file(decl.name, self.ctx.nbytes(decl.size))
+                self._current_step = scenario
+                if self.observer is not None:
+                    self.observer.started(self.system)
                 for step in scenario.steps:
                     self._run_step(step)
                 self.ctx.check_time()  # a last step that overran
@@ -463,6 +466,11 @@ class ScenarioRun:
         except HostCannot as exc:
             line = self._current_step.span.line
             self.skip_reason = f"line {line}: {exc}" if self._current_step is not scenario else str(exc)
+        except ModelledFailure as exc:  # steps catch their own: this one came from building the machine
+            self._stop(self._violation(
+                self._current_step, "step", f"the machine cannot be built: {exc.name}: {exc}",
+                expression=self.text_of(self._current_step),
+            ))
         except Exception as exc:  # a bug in vmspec: end this scenario, not the whole run
             self._stop(self._violation(
                 self._current_step, "step",
@@ -492,6 +500,17 @@ class ScenarioRun:
             result.status = "skipped"
         return result
 
+    def _build(self, machine: ast.Machine) -> System:
+        """Build the engine for ``machine``; a refusal is blamed on the setting it names (the
+        first setting word of its message that the machine sets), else on the machine block."""
+        try:
+            return self.make_system(machine_config(machine))
+        except (Unsupported, ModelledFailure) as exc:
+            by_name = {setting.name: setting for setting in machine.settings}
+            self._current_step = next((by_name[w] for w in re.findall(r"[a-z_]+", str(exc)) if w in by_name),
+                                      machine)
+            raise
+
     def _stop(self, violation: Violation) -> None:
         self.status = "error"
         self.violations.append(violation)
@@ -514,7 +533,7 @@ class ScenarioRun:
             cmd += ["--backend", self.backend]
             if options.host_allow:
                 cmd += ["--host-allow", options.host_allow]
-                return " ".join(shell_quote(c) for c in cmd)
+        return " ".join(shell_quote(c) for c in cmd)
 
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")

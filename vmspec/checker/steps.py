@@ -37,6 +37,7 @@ class Context:
     deadline: float | None = None
     clock: Callable[[], float] | None = None
     steps: int = 0  # steps executed so far; each counts as one unit of the budget
+    touched: int = 0  # pages touched other than by accesses (populate, mlock, willneed)
     timeout: float | None = None  # seconds, for the message
     _images: dict = field(default_factory=dict)
 
@@ -46,14 +47,25 @@ class Context:
 
     def charge(self, accesses: int, what: str = "this step would make {n} more simulated accesses") -> None:
         """Refuse work that would take the scenario past its budget or deadline. The budget
-        counts simulated accesses plus one unit per executed step."""
-        used = self.system.accesses + self.steps
+        counts simulated accesses, pages touched otherwise, and one unit per executed step."""
+        used = self.system.accesses + self.steps + self.touched
         if used + accesses > self.max_accesses:
             raise BudgetExceeded(
                 what.format(n=f"{accesses:,}") + f", beyond the budget of {self.max_accesses:,} "
                 f"per scenario ({used:,} used); raise it with --max-accesses"
             )
         self.check_time()
+
+    def charge_pages(self, pages: int, what: str, *, bounded: bool = False) -> None:
+        """Charge ``pages`` that a step touches without simulated accesses (``populate``,
+        ``mlock``, ``madvise willneed``): refused like accesses past the budget. ``bounded``: the
+        step cannot fault in more pages than the machine has (RAM and swap) before it fails or
+        the OOM killer ends it, so at most that many are charged."""
+        if bounded:
+            system = self.system
+            pages = min(pages, (system.ram + system.swap_used + system.swap_free) // self.page_size)
+        self.charge(pages, what)
+        self.touched += pages
 
     def check_time(self) -> None:
         """Stop a scenario that has run past its wall-clock timeout."""
@@ -93,7 +105,16 @@ def _spawn(ctx: Context, s: ast.Spawn) -> None:
     )
 
 
+def _pages(ctx: Context, start: int, end: int, page: int | None = None) -> int:
+    """Return how many pages of ``page`` bytes (the base page size) ``[start, end)`` overlaps."""
+    page = page or ctx.page_size
+    return 0 if end <= start else (end - 1) // page - start // page + 1
+
+
 def _mmap(ctx: Context, s: ast.Mmap) -> None:
+    if s.populate:
+        huge = ctx.nbytes(s.hugetlb) if s.hugetlb is not None else None
+        ctx.charge_pages(_pages(ctx, 0, ctx.nbytes(s.size), huge), "populate would touch {n} pages", bounded=True)
     ctx.system.mmap(
         s.process, s.region, ctx.nbytes(s.size), file=s.file, shared=s.shared, prot=s.prot,
         hugetlb=ctx.nbytes(s.hugetlb) if s.hugetlb is not None else None,
@@ -148,7 +169,7 @@ def _replay(ctx: Context, s: ast.Replay) -> None:
     else:
         chunks = replay.read_lackey(path, shown, root)
     for chunk in chunks:
-        ctx.charge(len(chunk))
+        ctx.charge(sum(_pages(ctx, a, a + n) for a, n, _ in chunk))  # a lackey line may span many pages
         if forced is not None:
             chunk = [(a, n, forced) for a, n, _ in chunk]
         if chunk:
@@ -162,6 +183,8 @@ def _munmap(ctx: Context, s: ast.Munmap) -> None:
 
 def _madvise(ctx: Context, s: ast.Madvise) -> None:
     start, end = _range(ctx, s.process, s.region, s.range)
+    if s.advice == "willneed":
+        ctx.charge_pages(_pages(ctx, start, end), "willneed would read {n} pages")
     ctx.system.madvise(s.process, s.region, start, end, s.advice)
 
 
@@ -171,6 +194,9 @@ def _mprotect(ctx: Context, s: ast.Mprotect) -> None:
 
 
 def _mlock(ctx: Context, s: ast.Mlock) -> None:
+    if s.lock:
+        ctx.charge_pages(_pages(ctx, 0, ctx.system.size(s.process, s.region)), "mlock would fault in {n} pages",
+                         bounded=True)
     (ctx.system.mlock if s.lock else ctx.system.munlock)(s.process, s.region)
 
 

@@ -585,3 +585,15 @@ def test_building_the_machine_runs_under_the_timeout(run_spec, monkeypatch):
     assert time.monotonic() - start < 2.5
     assert result.status == "error"
     assert result.violations[0].kind == "budget" and result.violations[0].line == 1
+
+
+def test_the_heuristic_overcommit_refusal_says_what_it_checks(run_spec):
+    """It spoke of a commit limit, which heuristic mode does not use, in raw bytes."""
+    result = only(run_spec('machine m { ram 1GiB; swap 512MiB }\nscenario "s" {\n    spawn p\n'
+                           '    p: b = mmap 2GiB\n}\n'))
+    (v,) = result.violations
+    assert v.message == ("`p: b = mmap 2GiB` failed with ENOMEM: overcommit heuristic refuses a mapping "
+                         "of 2GiB: it allows one request of at most RAM + swap, 1536MiB")
+    result = only(run_spec('machine m { ram 1GiB; overcommit never }\nscenario "s" {\n    spawn p\n'
+                           '    p: b = mmap 2GiB\n}\n'))
+    assert result.violations[0].message.endswith("overcommit (never) refuses 2GiB: committed 0B of limit 512MiB")

@@ -33,6 +33,7 @@ from vmspec.engine.process import Process, Region
 from vmspec.engine.rmap import Family
 from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import PROTS, R, VMA, VMAList, W, X
+from vmspec.units import format_size
 
 ADVICE = ("dontneed", "hugepage", "nohugepage", "willneed", "pageout")
 
@@ -327,8 +328,12 @@ def mmap(sysm, p: Process, name: str, length: int, *, file=None, shared=False, p
                                   file=file is not None)
     pages = plen >> 12
     if acct and not sysm.charge(p, pages):
-        raise ENOMEM(f"overcommit ({mode}) refuses {length} bytes: committed "
-                     f"{sysm.committed_pages * ps} of limit {sysm.commit_limit_pages() * ps}")
+        if mode == "heuristic":  # __vm_enough_memory checks this one request, not a running total
+            room = sysm.totalram_pages * ps + sysm.machine.swap
+            raise ENOMEM(f"overcommit heuristic refuses a mapping of {format_size(plen)}: it allows one "
+                         f"request of at most RAM + swap, {format_size(room)}")
+        raise ENOMEM(f"overcommit ({mode}) refuses {format_size(plen)}: committed "
+                     f"{format_size(sysm.committed_pages * ps)} of limit {format_size(sysm.commit_limit_pages() * ps)}")
     # 2 MiB-aligned placement (__thp_get_unmapped_area): an anonymous private mapping whose
     # length is a multiple of 2 MiB, and a file mapping (ext4's get_unmapped_area is
     # thp_get_unmapped_area) that spans a whole 2 MiB of the file (offset 0: 2 MiB or more)

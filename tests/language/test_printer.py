@@ -70,10 +70,7 @@ FORMAT_OUT = """\
 
 include "x.vms"  # why
 
-machine small {  # tiny
-    ram 64MiB
-    swap 0
-}
+machine small { ram 64MiB; swap 0 }  # tiny
 
 scenario "t" on small {  # opener
     spawn a  # spawn it
@@ -97,6 +94,22 @@ def test_format_text_keeps_comments_and_single_blank_lines():
     assert format_text(FORMAT_OUT, "f.vms") == FORMAT_OUT
 
 
+def test_fmt_keeps_a_short_block_written_on_one_line():
+    """`machine small { ram 64MiB; swap 0 }` (the README's style) stayed split over four lines."""
+    text = ('machine small { ram 64MiB; swap 0 }\nimage i { text 1MiB }\n'
+            'scenario "one" on small { spawn p; repeat 2 {p: r = mmap 4KiB ;exit p} }\n'
+            'scenario "empty" on small {}\n'
+            'scenario "long" on small { spawn p; p: b = mmap 1MiB; p: write b; p: read b; expect rss(p) == 1MiB; exit p }\n'
+            'scenario "split" {\n    machine { ram 1GiB }\n    repeat 2 { exit p }\n}\n')
+    assert format_text(text, "f.vms") == (
+        "machine small { ram 64MiB; swap 0 }\n\nimage i { text 1MiB }\n\n"
+        'scenario "one" on small { spawn p; repeat 2 { p: r = mmap 4KiB; exit p } }\n\n'
+        'scenario "empty" on small { }\n\n'
+        'scenario "long" on small {\n    spawn p\n    p: b = mmap 1MiB\n    p: write b\n    p: read b\n'
+        "    expect rss(p) == 1MiB\n    exit p\n}\n\n"  # 106 characters on one line: split
+        'scenario "split" {\n    machine { ram 1GiB }\n    repeat 2 { exit p }\n}\n')
+
+
 def test_format_text_raises_spec_errors_on_bad_input():
     with pytest.raises(SpecErrors):
         format_text("machine {", "bad.vms")
@@ -116,12 +129,7 @@ scenario "s" seed 0xdead {
 }
 """
 SPELLED_OUT = """\
-machine m {
-    ram 0x4000_0000 B
-    swappiness 0x3c
-    hugepages 2MiB x 0x10
-    tlb l1 0x40 entries 4-way
-}
+machine m { ram 0x4000_0000 B; swappiness 0x3c; hugepages 2MiB x 0x10; tlb l1 0x40 entries 4-way }
 
 scenario "s" seed 0xdead {
     spawn p oom_score_adj -0x10 oom_adj 0_3

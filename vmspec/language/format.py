@@ -107,9 +107,13 @@ def format_text(text: str, path: str) -> str:
     spec, comments = parse_with_comments(text, path)
     weaver = _Weaver(text, comments)
     prev: ast.Node | None = None
+
+    def written_on_one_line(block: ast.Node) -> bool:  # (no comment can sit inside such a block)
+        return block.span.line == block.span.end_line
+
     for item in spec.items:
         lines: list[Line] = []
-        _emit(lines, 0, item, True)
+        _emit(lines, 0, item, True, written_on_one_line)
         separate = prev is not None and (_is_block(item) or _is_block(prev) or type(item) is not type(prev))
         for i, ln in enumerate(lines):
             weaver.line(ln, separate and i == 0)

@@ -273,39 +273,71 @@ def _step_body(s: ast.Node) -> str:  # noqa: C901 - one branch per step, as the 
     raise TypeError(f"not a step: {type(s).__name__}")  # pragma: no cover
 
 
-def _block(out: list[Line], depth: int, header: str, node: ast.Node, body: list, top: bool) -> None:
-    span = node.span
-    out.append(Line(depth, header + " {", span.line, span.line, "open", top))
-    for child in body:
-        _emit(out, depth + 1, child, False)
-    out.append(Line(depth, "}", span.end_line, span.end_line, "close"))
+MAX_ONE_LINE = 100
+"""Widest line (indentation included) that ``vmspec fmt`` keeps a block written on one line on."""
 
 
-def _emit(out: list[Line], depth: int, node: ast.Node, top: bool) -> None:
-    span = node.span
+def _header_and_body(node: ast.Node) -> tuple[str, list] | None:
+    """Return a block's header (without `` {``) and its children, or None if not a block."""
     if isinstance(node, ast.Machine):
         header = "machine" + (f" {node.name}" if node.name else "")
         if node.extends:
             header += f" extends {node.extends}"
         if node.from_host:
             header += " from host"
-            if not node.settings:
-                out.append(Line(depth, header, span.line, span.end_line, "stmt", top))
-                return
-        _block(out, depth, header, node, list(node.settings), top)
-    elif isinstance(node, ast.Image):
-        _block(out, depth, f"image {node.name}", node, list(node.segments), top)
-    elif isinstance(node, ast.Scenario):
+        return header, list(node.settings)
+    if isinstance(node, ast.Image):
+        return f"image {node.name}", list(node.segments)
+    if isinstance(node, ast.Scenario):
         header = f"scenario {quote(node.title)}"
         if node.machine is not None:
             header += f" on {node.machine}"
         if node.seed is not None:
             header += f" seed {num(node, 'seed')}"
         header += params_text(node.params)
-        body = ([node.machine_inline] if node.machine_inline is not None else []) + list(node.steps)
-        _block(out, depth, header, node, body, top)
-    elif isinstance(node, ast.Repeat):
-        _block(out, depth, f"repeat {num(node, 'count')}", node, list(node.body), top)
+        return header, ([node.machine_inline] if node.machine_inline is not None else []) + list(node.steps)
+    if isinstance(node, ast.Repeat):
+        return f"repeat {num(node, 'count')}", list(node.body)
+    return None
+
+
+def one_line(node: ast.Node) -> str:
+    """Return a statement as one line; a block as ``header { a; b }`` (``header { }`` if empty)."""
+    block = _header_and_body(node)
+    if block is None:
+        lines: list[Line] = []
+        _emit(lines, 0, node, False)
+        return lines[0].text
+    header, body = block
+    if not body and isinstance(node, ast.Machine) and node.from_host:
+        return header  # `machine NAME from host` needs no braces
+    return f"{header} {{ {'; '.join(one_line(child) for child in body)} }}" if body else f"{header} {{ }}"
+
+
+def _block(out: list[Line], depth: int, header: str, node: ast.Node, body: list, top: bool,
+           keep_line) -> None:
+    span = node.span
+    if not body and isinstance(node, ast.Machine) and node.from_host:
+        out.append(Line(depth, header, span.line, span.end_line, "stmt", top))
+        return
+    if keep_line is not None and keep_line(node):
+        text = one_line(node)
+        if len(INDENT * depth + text) <= MAX_ONE_LINE:
+            out.append(Line(depth, text, span.line, span.end_line, "stmt", top))
+            return
+    out.append(Line(depth, header + " {", span.line, span.line, "open", top))
+    for child in body:
+        _emit(out, depth + 1, child, False, keep_line)
+    out.append(Line(depth, "}", span.end_line, span.end_line, "close"))
+
+
+def _emit(out: list[Line], depth: int, node: ast.Node, top: bool, keep_line=None) -> None:
+    """Append ``node``'s canonical lines. ``keep_line(block)`` tells whether a block may stay
+    on one line (``vmspec fmt`` keeps a block written on one line so, if it fits)."""
+    span = node.span
+    block = _header_and_body(node)
+    if block is not None:
+        _block(out, depth, block[0], node, block[1], top, keep_line)
     elif isinstance(node, ast.Setting):
         out.append(Line(depth, setting_text(node), span.line, span.end_line, "stmt", top))
     elif isinstance(node, ast.Segment):

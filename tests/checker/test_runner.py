@@ -597,3 +597,37 @@ def test_the_heuristic_overcommit_refusal_says_what_it_checks(run_spec):
     result = only(run_spec('machine m { ram 1GiB; overcommit never }\nscenario "s" {\n    spawn p\n'
                            '    p: b = mmap 2GiB\n}\n'))
     assert result.violations[0].message.endswith("overcommit (never) refuses 2GiB: committed 0B of limit 512MiB")
+
+
+def test_ranges_in_region_observables(run_spec):
+    result = only(run_spec(MACHINE + """
+scenario "ranges" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: write buf[0..64KiB]
+    expect resident(p.buf[0..1MiB]) == 64KiB and resident(p.buf) == 64KiB
+    expect resident(p.buf[64KiB..]) == 0 and resident(p.buf[..4KiB]) == 4KiB
+    expect resident(p.buf[4095]) == 4KiB and resident(p.buf[60KiB..68KiB]) == 4KiB
+    expect resident(p.buf[4095..4097]) == 8KiB and resident(p.buf[61441..65537]) == 4KiB
+    expect swapped(p.buf[0..64KiB]) == 0 and huge(p.buf[0..4KiB]) == 0
+    expect resident(p.buf[0..2MiB]) == 64KiB
+}
+"""))
+    (v,) = result.violations
+    assert (v.line, v.detail) == (12, "p.buf is 1MiB; the range ends at 2MiB")
+
+
+def test_ranges_in_region_observables_of_swap_and_hugetlb(run_spec):
+    result = only(run_spec("""machine m { ram 64MiB; swap 64MiB; replacement fifo; hugepages 2MiB x 4 }
+scenario "swap and huge" {
+    spawn p memory_max 1MiB
+    p: buf = mmap 2MiB
+    p: write buf
+    expect swapped(p.buf[0..1MiB]) == 1MiB and swapped(p.buf[1MiB..]) == 0
+    expect resident(p.buf[1MiB..]) == 1MiB and resident(p.buf[..1MiB]) == 0
+    p: h = mmap 4MiB hugetlb 2MiB
+    p: write h[0..1]
+    expect huge(p.h[0..1]) == 2MiB and huge(p.h[2MiB..]) == 0 and huge(p.h) == 2MiB
+}
+"""))
+    assert result.status == "passed", result.violations

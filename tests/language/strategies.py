@@ -54,7 +54,9 @@ def observables(draw):
         return ast.Observable(span=SPAN, name=name, args=(draw(name_refs),),
                               field=draw(st.sampled_from(sorted(FIELDS[name]))))
     shape = draw(st.sampled_from(OBSERVABLES[name][0]))
-    arg = {"": st.just(()), "P": st.tuples(name_refs), "R": st.tuples(region_refs),
+    ranged = st.builds(lambda ref, rng: ref.model_copy(update={"range": rng}), region_refs, ranges())
+    arg = {"": st.just(()), "P": st.tuples(name_refs),
+           "R": st.tuples(ranged if name in ("resident", "swapped", "huge") else region_refs),
            "S": st.tuples(size()), "PP": st.tuples(name_refs, name_refs),
            "RR": st.tuples(region_refs, region_refs)}[shape]
     return ast.Observable(span=SPAN, name=name, args=draw(arg), field=None)

@@ -117,6 +117,7 @@ CASES.update({
     "ratio_times_size": (_steps("expect swap_used <= 1% * ram"), {}),
     "reversed_range": (_steps("p: mprotect stack[3MiB..1MiB] r"), {}),
     "spawn_in_repeat": (_steps("repeat 2 { spawn q }"), {}),
+    "range_in_size_observable": (_steps("p: b = mmap 1MiB", "expect size(p.b[0..4KiB]) == 4KiB"), {}),
     "fork_in_repeat": (_steps("repeat 1 { repeat 3 { fork p as c } }"), {}),
 })
 

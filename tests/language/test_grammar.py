@@ -338,6 +338,16 @@ def test_observables():
     assert expr("killed == []").right.items == ()
 
 
+def test_ranges_in_region_observables():
+    o = expr("resident(p.buf[0..1MiB])")
+    (ref,) = o.args
+    assert (ref.process, ref.region, ref.range.start.amount, ref.range.end.amount) == ("p", "buf", 0, 1)
+    assert expr("swapped(p.buf[4KiB..])").args[0].range.end is None
+    assert expr("huge(p.buf[..2MiB])").args[0].range.start is None
+    assert expr("huge(p.buf[100])").args[0].range.single
+    assert expr("resident(p.buf)").args[0].range is None
+
+
 def test_spans_point_at_the_source():
     (scen,) = items('scenario "s" {\n    spawn parent\n    expect rss(parent) == 1MiB\n}')
     spawn, exp = scen.steps

@@ -22,7 +22,8 @@ PROCESS = "Process"
 
 
 class EvalError(Exception):
-    """An expression that cannot be evaluated at run time (division by zero)."""
+    """An expression that cannot be evaluated at run time (division by zero, a range past the
+    end of its region)."""
 
 
 @dataclass
@@ -106,7 +107,10 @@ def _leaf(node, system, page_size: int, out: Evaluation) -> Value:
     if isinstance(node, ast.ListExpr):
         return Value(PROCS, tuple(item.name for item in node.items))
     if isinstance(node, ast.Observable):
-        value = observables.read(system, node, page_size)
+        try:
+            value = observables.read(system, node, page_size)
+        except observables.RangeError as exc:
+            raise EvalError(str(exc)) from None
         out.observed.append((node, value))
         return value
     raise TypeError(f"not an expression node: {type(node).__name__}")

@@ -14,7 +14,7 @@ from typing import Callable
 
 from vmspec.checker.values import BOOL, COUNT, DURATION, PROCS, RATIO, SIZE, STATUS, VIA, Value
 from vmspec.language import ast
-from vmspec.units import size_bytes
+from vmspec.units import format_size, size_bytes
 
 NOT_SPAWNED = "not spawned yet"
 
@@ -53,7 +53,26 @@ def _hit_rate(system, p):
 
 
 def _region(name):
-    return lambda system, p, r: getattr(system, name)(p, r)
+    return lambda system, p, r, *part: getattr(system, name)(p, r, *part)
+
+
+class RangeError(ValueError):
+    """A range in a region observable that the region does not hold."""
+
+
+def _bytes_of(system, ref: ast.RegionRef, page_size: int) -> tuple[int, int]:
+    """Return the byte offsets ``[start, end)`` that ``P.R[RANGE]`` names, as a step's range
+    does (``[A]``: one byte); raise RangeError past the region's end."""
+    rng = ref.range
+    size = system.size(ref.process, ref.region)
+    start = size_bytes(rng.start.amount, rng.start.unit, page_size) if rng.start is not None else 0
+    if rng.single:
+        end = start + 1
+    else:
+        end = size_bytes(rng.end.amount, rng.end.unit, page_size) if rng.end is not None else size
+    if end > size:
+        raise RangeError(f"{ref.process}.{ref.region} is {format_size(size)}; the range ends at {format_size(end)}")
+    return start, end
 
 
 TABLE: dict[tuple[str, str | None], Binding] = {}
@@ -127,6 +146,8 @@ def read(system, obs: ast.Observable, page_size: int) -> Value:
     for a in obs.args:
         if isinstance(a, ast.RegionRef):
             args += [a.process, a.region]
+            if a.range is not None:  # resident/swapped/huge of P.R[RANGE]
+                args += _bytes_of(system, a, page_size)
         elif isinstance(a, ast.NameRef):
             args.append(a.name)
         else:

@@ -744,33 +744,42 @@ class System:
 
     # ---- region observables ------------------------------------------------------------------
 
-    def resident(self, p: str, r: str) -> int:
+    @staticmethod
+    def _part(reg, start: int, end: int | None) -> tuple[int, int]:
+        """Return the addresses of bytes ``[start, end)`` of a region (None: to its end),
+        clipped to the region."""
+        stop = reg.length if end is None else min(end, reg.length)
+        return reg.start + min(start, stop), reg.start + stop
+
+    def resident(self, p: str, r: str, start: int = 0, end: int | None = None) -> int:
+        """Bytes of resident pages that a byte of the region (or of its bytes ``[start, end)``)
+        is in."""
         q = self._live(p)
         if q is None or r not in q.regions:
             return 0
-        reg = q.regions[r]
-        return len(addrspace.frames_in(q, reg.start, reg.end)) * self.page_size
+        lo, hi = self._part(q.regions[r], start, end)
+        return len(addrspace.frames_in(q, lo, hi)) * self.page_size if hi > lo else 0
 
-    def swapped(self, p: str, r: str) -> int:
+    def swapped(self, p: str, r: str, start: int = 0, end: int | None = None) -> int:
         """Bytes of the region's pages that are swap entries (smaps Swap), every page a byte of
-        the region is in."""
+        the region (or of its bytes ``[start, end)``) is in."""
         q = self._live(p)
         if q is None or r not in q.regions or not q.swapents:
             return 0
-        reg = q.regions[r]
-        return len(addrspace.swap_entries_in(q, reg.start, reg.end)) * self.page_size
+        lo, hi = self._part(q.regions[r], start, end)
+        return len(addrspace.swap_entries_in(q, lo, hi)) * self.page_size if hi > lo else 0
 
-    def huge(self, p: str, r: str) -> int:
-        """Bytes of huge pages mapped by a PMD or PUD entry that a byte of the region is in:
-        hugetlb pages (smaps Shared/Private_Hugetlb; not in ``resident``) and transparent huge
-        pages (smaps AnonHugePages; in ``resident`` too)."""
+    def huge(self, p: str, r: str, start: int = 0, end: int | None = None) -> int:
+        """Bytes of huge pages mapped by a PMD or PUD entry that a byte of the region (or of its
+        bytes ``[start, end)``) is in: hugetlb pages (smaps Shared/Private_Hugetlb; not in
+        ``resident``) and transparent huge pages (smaps AnonHugePages; in ``resident`` too)."""
         q = self._live(p)
         if q is None or r not in q.regions:
             return 0
-        reg = q.regions[r]
+        lo, hi = self._part(q.regions[r], start, end)
         return sum(len(pages) << shift
-                   for shift, pages in addrspace.huge_pages_in(q, reg.start, reg.end).items()) \
-            + addrspace.thp_bytes_in(q, reg.start, reg.end)
+                   for shift, pages in addrspace.huge_pages_in(q, lo, hi).items()) \
+            + addrspace.thp_bytes_in(q, lo, hi)
 
     def size(self, p: str, r: str) -> int:
         q = self.procs.get(p)

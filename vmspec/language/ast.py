@@ -69,10 +69,12 @@ class NameRef(Node):
 
 
 class RegionRef(Node):
-    """``P.R`` inside an observable's arguments."""
+    """``P.R`` inside an observable's arguments, or ``P.R[RANGE]`` (in ``resident``,
+    ``swapped`` and ``huge``: only those bytes of the region)."""
 
     process: str
     region: str
+    range: Optional["Range"] = None
 
 
 class ListExpr(Node):
@@ -447,5 +449,5 @@ class SpecFile(Node):
     items: tuple[TopItem, ...] = ()
 
 
-for _model in (Unary, Binary, Repeat, Expect, Always, Invariant, Scenario, SpecFile):
+for _model in (RegionRef, Observable, Unary, Binary, Repeat, Expect, Always, Invariant, Scenario, SpecFile):
     _model.model_rebuild()

@@ -50,6 +50,7 @@ OBSERVABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "via": (("R",), VIA),
     "shared": (("PP", "RR"), SIZE),
 }
+RANGED = ("resident", "swapped", "huge")  # region observables that take P.R[RANGE]
 FIELDS: dict[str, dict[str, str]] = {
     "faults": {"minor": COUNT, "major": COUNT, "cow": COUNT},
     "tlb": {"hits": COUNT, "misses": COUNT, "hit_rate": RATIO},
@@ -160,6 +161,10 @@ class KindChecker:
             want = " or ".join(_SHAPE_TEXT[s] for s in shapes)
             return self.fail(f"{name} takes {want}, not {self.text_of(node)}", node)
         for arg in node.args:
+            if isinstance(arg, ast.RegionRef) and arg.range is not None and name not in RANGED:
+                return self.fail(f"{name} takes a whole region, not a range of one: write "
+                                 f"{name}({arg.process}.{arg.region})", arg,
+                                 "a range may follow the region in " + ", ".join(RANGED))
             if isinstance(arg, (ast.NameRef, ast.RegionRef)):
                 err = self.check_name(arg)
                 if err is not None:

@@ -143,7 +143,7 @@ def print_expr(node: ast.Node) -> str:
     if isinstance(node, ast.NameRef):
         return node.name
     if isinstance(node, ast.RegionRef):
-        return f"{node.process}.{node.region}"
+        return f"{node.process}.{node.region}{_range(node.range)}"
     if isinstance(node, ast.ListExpr):
         return "[" + ", ".join(item.name for item in node.items) + "]"
     if isinstance(node, ast.Observable):

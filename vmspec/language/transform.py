@@ -698,8 +698,9 @@ class ASTBuilder:
                                               args=tuple(args), field=field)
 
     def region_ref(self, c: list[Any]) -> ast.RegionRef:
-        return build(ast.RegionRef, span=self.span(c[0], c[2]), process=str(c[0]),
-                                             region=str(c[2]))
+        rng = c[3] if len(c) > 3 else None
+        return build(ast.RegionRef, span=self.span(c[0], c[-1]), process=str(c[0]),
+                     region=str(c[2]), range=rng)
 
     def list(self, c: list[Any]) -> ast.ListExpr:
         items = tuple(build(ast.NameRef, span=self.span(t), name=str(t))

@@ -631,3 +631,9 @@ scenario "swap and huge" {
 }
 """))
     assert result.status == "passed", result.violations
+
+
+def test_a_computed_machine_setting_reaches_the_engine(run_spec):
+    result = only(run_spec('machine m { ram 64MiB - 2 * 8MiB; kernel 1MiB - 6 pages }\n'
+                           'scenario "s" {\n    expect ram == 48MiB and free == 47MiB + 6 pages\n}\n'))
+    assert result.status == "passed", result.violations

@@ -254,3 +254,35 @@ def test_a_long_extends_cycle_is_reported_briefly(load_errors):
                      "`m2` extends `m3` extends `m4` extends ... extends `m46` extends `m47` extends "
                      "`m48` extends `m49` extends `m0`")
     assert rendered.count("extends itself") == n
+
+
+def test_arithmetic_in_machine_settings(spec_dir):
+    spec_dir({"spec.vms": "machine m { ram 1GiB - 4 * 64MiB; kernel 1MiB - 6 pages; swap (2GiB + 512MiB) / 2\n"
+                          "    watermarks min 1MiB low 2 * 1MiB high 3 * 1MiB }\n"
+                          'scenario "s" { spawn p }\n'})
+    (resolved,) = load("spec.vms").scenarios
+    values = {s.name: s for s in resolved.machine.settings}
+    assert values["ram"].size.amount == 768 << 20 and values["ram"].size.unit == "B"
+    assert values["kernel"].size.amount == (1 << 20) - 6 * 4096
+    assert values["swap"].size.amount == 1280 << 20
+    from vmspec.language.machines import nbytes
+
+    assert [nbytes(x) for x in values["watermarks"].sizes] == [1 << 20, 2 << 20, 3 << 20]
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("kernel 1MiB - 6", "cannot add a size and a plain number"),
+    ("kernel 2 * 3", "2 * 3 is a number, not a size"),
+    ("kernel 1MiB * 2MiB", "cannot multiply a size by a size"),
+    ("kernel 1MiB / 1KiB", "a size divided by a size is a ratio, not a size"),
+    ("kernel 1MiB / 3", "1MiB / 3 is not a whole number of bytes"),
+    ("kernel 6 pages - 1MiB", "6 pages - 1MiB is negative; a machine setting's size is at least 0"),
+    ("swap 1GiB / 0", "division by zero"),
+    ("swap rss(p)", "`rss(p)` cannot be part of a machine setting"),
+    ("swap 10ms", "expected a size such as 64MiB, found `10ms` (a duration)"),
+    ("swap 1024 * 16PiB", "number too large: 1024 * 16PiB does not fit in 64 bits"),
+    ("ram 1GiB + 64TiB", "ram 1GiB + 64TiB is above 64TiB, the most 4-level paging can address"),
+])
+def test_arithmetic_in_machine_settings_errors(load_errors, setting, message):
+    rendered = load_errors(f"machine m {{ {setting} }}\n")
+    assert message in rendered.split("\n")[0], rendered

@@ -110,6 +110,11 @@ def test_fmt_keeps_a_short_block_written_on_one_line():
         'scenario "split" {\n    machine { ram 1GiB }\n    repeat 2 { exit p }\n}\n')
 
 
+def test_fmt_keeps_arithmetic_in_machine_settings():
+    text = "machine m {\n    ram 1GiB - 4 * 64MiB\n    kernel (1MiB - 6 pages)\n}\n"
+    assert format_text(text, "f.vms") == "machine m {\n    ram 1GiB - 4 * 64MiB\n    kernel 1MiB - 6 pages\n}\n"
+
+
 def test_format_text_raises_spec_errors_on_bad_input():
     with pytest.raises(SpecErrors):
         format_text("machine {", "bad.vms")

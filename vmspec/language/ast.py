@@ -36,10 +36,14 @@ class Node(BaseModel):
 
 # ----------------------------------------------------------------------------- literals
 class SizeLit(Node):
-    """A size as written: ``64MiB`` is (64, "MiB"), ``3 pages`` is (3, "pages"), ``0`` is (0, "B")."""
+    """A size as written: ``64MiB`` is (64, "MiB"), ``3 pages`` is (3, "pages"), ``0`` is (0, "B").
+
+    A machine setting may compute its size (``kernel 1MiB - 6 pages``): its SizeLit holds the
+    result in bytes and ``written``, the expression as written (for the printer)."""
 
     amount: int
     unit: str  # one of vmspec.units.SIZE_UNITS
+    written: Optional["Expr"] = None
 
 
 class DurationLit(Node):
@@ -449,5 +453,5 @@ class SpecFile(Node):
     items: tuple[TopItem, ...] = ()
 
 
-for _model in (RegionRef, Observable, Unary, Binary, Repeat, Expect, Always, Invariant, Scenario, SpecFile):
+for _model in (SizeLit, RegionRef, Observable, Unary, Binary, Repeat, Expect, Always, Invariant, Scenario, SpecFile):
     _model.model_rebuild()

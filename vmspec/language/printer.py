@@ -92,9 +92,12 @@ def params_text(decls: tuple) -> str:
 
 
 def size_text(lit: ast.SizeLit, bare_bytes: bool = False) -> str:
-    """Return a size as written: ``64MiB``, ``3 pages``, ``0``; bytes bare inside ranges."""
+    """Return a size as written: ``64MiB``, ``3 pages``, ``0``; bytes bare inside ranges; a
+    computed machine setting's expression (``1MiB - 6 pages``)."""
     if isinstance(lit, ast.Param):
         return param_text(lit)
+    if lit.written is not None:
+        return print_expr(lit.written)
     amount = num(lit, "amount")
     if lit.unit == "B" and (lit.amount == 0 or bare_bytes):
         return amount

@@ -11,6 +11,7 @@ reports them all. There is no Linux counterpart; this is the front end only.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from vmspec.language.driver import Tok as Token
@@ -27,6 +28,7 @@ MAX_DEPTH = 100
 """Deepest nesting of operators in one expression (and of ``repeat`` blocks): deeper trees would
 make pydantic's recursive ``==``/``repr`` overflow Python's stack."""
 
+_QUANTITY_WORDS = {"DURATION": "a duration", "PERCENT": "a percentage"}
 UNIT_WORDS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB", "TB", "page", "pages")
 _SPAN_FIELDS = frozenset({"file", "line", "column", "end_line", "end_column"})
 _PAGE_BYTES = 4096  # the only supported page size; used to bound `N pages` to 64 bits
@@ -373,7 +375,78 @@ class ASTBuilder:
         return build(ast.Setting, span=self.span(c[0], c[-1]), name=str(c[0]), **values)
 
     def size_setting(self, c: list[Any]) -> ast.Setting:
-        return self._setting(c, size=self.size(c[1]))
+        return self._setting(c, size=self.setting_size(c[1]))
+
+    def setting_size(self, item: Any) -> ast.SizeLit:
+        """Build the size of a machine setting: a SIZE token (or ``0``) as written, or sizes and
+        counts combined with ``+ - * /`` and parentheses, computed exactly (pages are 4KiB, the
+        only page size) into bytes; anything else is an error."""
+        if item.__class__ is Token:
+            if item.type in _QUANTITY_WORDS:
+                self.error(f"expected a size such as 64MiB, found `{_short(item)}` ({_QUANTITY_WORDS[item.type]})",
+                           item, f"`{_short(item)}` is {_QUANTITY_WORDS[item.type]}; a size has a unit such "
+                           "as KiB, MiB or pages")
+                return build(ast.SizeLit, span=self.span(item), amount=0, unit="B")
+            if item.type in ("SIZE", "NUMBER"):
+                return self.size(item)
+            item = self.literal(item)
+        value = self._setting_value(item)
+        span = item.span
+        if value is None:
+            return build(ast.SizeLit, span=span, amount=0, unit="B", written=item)
+        amount, kind = value
+        from vmspec.language.printer import print_expr
+
+        text = print_expr(item)
+        if kind == "count" and amount != 0:
+            self.error(f"{text} is a number, not a size", item, "give its terms units: 1MiB - 6 pages")
+        elif amount.denominator != 1:
+            self.error(f"{text} is not a whole number of bytes", item)
+        elif amount < 0:
+            self.error(f"{text} is negative; a machine setting's size is at least 0", item)
+        elif amount > U64_MAX:
+            self.error(f"number too large: {_short(text)} does not fit in 64 bits", item)
+        else:
+            return build(ast.SizeLit, span=span, amount=int(amount), unit="B", written=item)
+        return build(ast.SizeLit, span=span, amount=0, unit="B", written=item)
+
+    def _setting_value(self, node: Any) -> tuple[Fraction, str] | None:
+        """Compute a setting's size expression: (value, "size" or "count"), or None after an error.
+        (Nesting is at most MAX_DEPTH, so this recursion is bounded.)"""
+        if isinstance(node, ast.SizeLit):
+            return Fraction(size_bytes(node.amount, node.unit, _PAGE_BYTES)), "size"
+        if isinstance(node, ast.CountLit):
+            return Fraction(node.value), "count"
+        if isinstance(node, ast.Unary) and node.op == "-":
+            inner = self._setting_value(node.operand)
+            return None if inner is None else (-inner[0], inner[1])
+        if isinstance(node, ast.Binary) and node.op in ("+", "-", "*", "/"):
+            left, right = self._setting_value(node.left), self._setting_value(node.right)
+            if left is None or right is None:
+                return None
+            (a, ka), (b, kb) = left, right
+            if node.op in ("+", "-"):
+                if ka != kb and a != 0 and b != 0:
+                    self.error("cannot add a size and a plain number", node, "give both terms units: 1MiB - 6 pages")
+                    return None
+                return (a + b if node.op == "+" else a - b), ("size" if "size" in (ka, kb) else "count")
+            if node.op == "*":
+                if ka == kb == "size":
+                    self.error("cannot multiply a size by a size", node, "multiply a size by a number: 4 * 1MiB")
+                    return None
+                return a * b, ("size" if "size" in (ka, kb) else "count")
+            if kb == "size":
+                self.error("a size divided by a size is a ratio, not a size", node, "divide by a number: 1GiB / 4")
+                return None
+            if b == 0:
+                self.error("division by zero", node)
+                return None
+            return a / b, ka
+        from vmspec.language.printer import print_expr
+
+        self.error(f"`{_short(print_expr(node))}` cannot be part of a machine setting, which holds a size: "
+                   "sizes and plain numbers with + - * / and parentheses", node)
+        return None
 
     def paging_setting(self, c: list[Any]) -> ast.Setting:
         levels = parse_int(c[1].split("-")[0])
@@ -399,7 +472,8 @@ class ASTBuilder:
         return self._setting(c, word=str(c[1]), number=None)
 
     def watermarks_setting(self, c: list[Any]) -> ast.Setting:
-        return self._setting(c, sizes=(self.size(c[2]), self.size(c[4]), self.size(c[6])))
+        return self._setting(c, sizes=(self.setting_size(c[2]), self.setting_size(c[4]),
+                                       self.setting_size(c[6])))
 
     def number_setting(self, c: list[Any]) -> ast.Setting:
         if c[1].type == "PARAM":

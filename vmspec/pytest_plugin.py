@@ -1,7 +1,9 @@
 """The pytest plugin (a ``pytest11`` entry point): collect ``*.vms`` files, one item per scenario.
 
-Items are named ``specs/fork.vms::<title>``; a failing scenario's report is the same text as
-``vmspec check`` prints for it, built as a string so that it survives pytest-xdist; a spec error
+Items are named ``specs/fork.vms::<title>``; a failing scenario's report is the text
+``vmspec check`` prints for it without its header line (pytest shows the item's name), built as a
+string so that it survives pytest-xdist; its first line, which pytest's short summary shows, is
+the first violation; a spec error
 is a collection error showing the ``path:line:col`` diagnostic, not a traceback. Only pytest and
 the light ``vmspec.options`` load at start-up: lark, pydantic and the engine load when a .vms file
 is collected.
@@ -18,6 +20,8 @@ from vmspec.options import OPTION_SPECS, OptionError, argparse_type, read_pyproj
 
 _PYTEST_SPECS = tuple(spec for spec in OPTION_SPECS if spec.pytest)
 _HTML_PROPERTY = "vmspec_html_result"
+_CONFIG = pytest.StashKey[dict]()  # the checked [tool.vmspec] table
+_OPTIONS = pytest.StashKey[object]()  # the CheckOptions, built on first use
 
 
 def pytest_addoption(parser):
@@ -35,7 +39,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     # A bad [tool.vmspec] is a usage error of the whole run, said once (not a traceback per item).
     try:
-        config._vmspec_config = read_pyproject(str(config.rootpath))[1]
+        config.stash[_CONFIG] = read_pyproject(str(config.rootpath))[1]
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
     path = _html_path(config)
@@ -57,21 +61,21 @@ def pytest_collect_file(file_path, parent):
 
 
 def _options(config):
-    cached = getattr(config, "_vmspec_options", None)
+    cached = config.stash.get(_OPTIONS, None)
     if cached is None:
         from vmspec.checker.options import make_options
 
-        table = getattr(config, "_vmspec_config", {})
+        table = config.stash.get(_CONFIG, {})
         overrides = {spec.name: config.getoption("vmspec_" + spec.name) for spec in _PYTEST_SPECS}
         if _html_path(config) is not None:
             overrides["record"] = True
-        cached = config._vmspec_options = make_options(table, overrides)
+        cached = config.stash[_OPTIONS] = make_options(table, overrides)
     return cached
 
 
 def _html_path(config):
     path = config.getoption("vmspec_html", None)
-    return path if path is not None else getattr(config, "_vmspec_config", {}).get("html")
+    return path if path is not None else config.stash.get(_CONFIG, {}).get("html")
 
 
 class _HtmlReport:
@@ -139,7 +143,7 @@ class VmsItem(pytest.Item):
 
     def runtest(self):
         from vmspec.checker.runner import run_scenario
-        from vmspec.reporting.text import scenario_text
+        from vmspec.reporting.text import failure_text
 
         from vmspec.errors import UsageError
 
@@ -165,7 +169,7 @@ class VmsItem(pytest.Item):
         if result.status == "skipped":
             pytest.skip(f"{result.backend}: {result.skipped}")
         if result.status != "passed":
-            raise VmsFailure(scenario_text(result))
+            raise VmsFailure(failure_text(result))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, VmsFailure):

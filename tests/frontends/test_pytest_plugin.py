@@ -44,8 +44,12 @@ def test_items_and_failure_text(pytester):
     check = subprocess.run([sys.executable, "-m", "vmspec", "check", "fork.vms::fails"],
                            cwd=pytester.path, capture_output=True, text=True)
     block = check.stdout.split("\n\n")[0]
-    assert block.startswith("FAILED fork.vms::fails (line 10)")
-    assert block in result.stdout.str()
+    header, *body = block.split("\n")
+    assert header == "FAILED fork.vms::fails (line 10)"
+    assert "\n".join(line[2:] for line in body) in result.stdout.str()
+    # the short summary shows the first violation, not the header again
+    result.stdout.fnmatch_lines(["FAILED fork.vms::fails - fork.vms:14:5: expect failed: rss(p) == 1MiB"])
+    assert "FAILED fork.vms::fails - FAILED" not in result.stdout.str()
 
 
 def test_k_selects_titles(pytester):
@@ -99,7 +103,7 @@ def test_vmspec_options_are_checked_and_used(pytester):
     result.stderr.fnmatch_lines(["*argument --vmspec-timeout: must be at least 0, got -1.0"])
     result = pytester.runpytest("-p", "no:cacheprovider", "--vmspec-seed", "9", "-k", "fails")
     result.assert_outcomes(failed=1, deselected=1)
-    result.stdout.fnmatch_lines(["  reproduce: vmspec check fork.vms::fails --seed 9"])
+    result.stdout.fnmatch_lines(["reproduce: vmspec check fork.vms::fails --seed 9"])
 
 
 def test_vmspec_trace_adds_a_report_section(pytester):
@@ -107,3 +111,16 @@ def test_vmspec_trace_adds_a_report_section(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider", "--vmspec-trace", "-rA", "-k", "passes")
     result.assert_outcomes(passed=1, deselected=1)
     result.stdout.fnmatch_lines(["*vmspec trace*", "trace of fork.vms::passes", "  fork.vms:6  p: write buf*  p: +256 minor, rss +1MiB"])
+
+
+def test_plugin_state_lives_in_the_config_stash(pytester):
+    """pytest's way (config.stash), not attributes set on the Config object."""
+    pytester.makefile(".vms", fork=SPEC)
+    pytester.makeconftest(
+        "def pytest_sessionfinish(session):\n"
+        "    leftovers = [a for a in vars(session.config) if a.startswith('_vmspec')]\n"
+        "    print('vmspec attributes on config:', leftovers)\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*vmspec attributes on config: []*"])

@@ -114,6 +114,13 @@ def scenario_text(result: ScenarioResult) -> str:
     return "\n".join(text for text, _ in scenario_lines(result))
 
 
+def failure_text(result: ScenarioResult) -> str:
+    """Return the pytest plugin's failure text: the scenario's block without its header line
+    (pytest names the item itself), two spaces less indented, so that pytest's short summary,
+    which shows the first line, shows the first violation."""
+    return "\n".join(text[2:] for text, _ in scenario_lines(result)[1:])
+
+
 def trace_lines(result: ScenarioResult) -> list[Line]:
     """Every step of a scenario with what it changed (``--trace``)."""
     out: list[Line] = [(f"trace of {result.file}::{result.title}", "bold")]

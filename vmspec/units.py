@@ -96,6 +96,23 @@ def format_duration(value: int | Fraction) -> str:
     return f"{value:,}ns"  # pragma: no cover
 
 
+def format_duration_human(ns: int | Fraction) -> str:
+    """Format nanoseconds for people: four significant digits in the largest unit that keeps the
+    number at least 1 (``93.45ms`` for 93,451,563 ns, ``1.5ms``, ``100us``, ``12,345s``); exact
+    figures are ``format_duration``'s."""
+    if ns == 0:
+        return "0ns"
+    sign = "-" if ns < 0 else ""
+    magnitude = abs(Fraction(ns))
+    for unit, factor in (("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1)):
+        if magnitude >= factor or unit == "ns":
+            break
+    value = float(magnitude / factor)
+    if value >= 1000:
+        return f"{sign}{value:,.0f}{unit}"
+    return f"{sign}{value:.4g}{unit}"
+
+
 def format_ratio(value: Fraction) -> str:
     """Format a ratio as a percentage, exactly when it is a whole or short decimal (``95%``)."""
     pct = value * 100

@@ -26,3 +26,15 @@ def test_value_formats():
     assert Value(RATIO, Fraction(1, 3)).format() == "33.33%"
     assert Value(PROCS, ("a", "b")).format() == "[a, b]"
     assert Value(SIZE, 768 * 1024).format() == "768KiB"
+
+
+def test_durations_for_people():
+    from fractions import Fraction
+
+    from vmspec.units import format_duration_human
+
+    cases = {93_451_563: "93.45ms", 1_500_000: "1.5ms", 100_000: "100us", 50_000_000: "50ms",
+             3 * 10**9: "3s", 12_345 * 10**9: "12,345s", 0: "0ns", 999: "999ns", -1_500: "-1.5us",
+             Fraction(3, 2): "1.5ns"}
+    for ns, text in cases.items():
+        assert format_duration_human(ns) == text

@@ -444,3 +444,45 @@ def test_collect_only_uses_pyproject_paths(tree):
         "specs/sub/bad.vms:3: specs/sub/bad.vms::fork shares pages until one side writes",
         "specs/sub/bad.vms:12: specs/sub/bad.vms::random pages",
     ]
+
+
+TIMED = """machine m { ram 64MiB }
+scenario "timed" {
+    spawn p
+    p: b = mmap 1MiB
+    p: write b
+    expect time(p) < 1us
+}
+"""
+
+
+def test_durations_are_for_people_in_text_and_exact_in_json(tmp_path):
+    (tmp_path / "t.vms").write_text(TIMED)
+    text = vmspec("check", "t.vms", cwd=tmp_path).stdout
+    exact = json.loads(vmspec("check", "t.vms", "--format", "json", cwd=tmp_path).stdout)
+    observed = exact["scenarios"][0]["violations"][0]["observed"]["time(p)"]
+    assert observed.endswith("ns") and "," in observed  # e.g. 297,400ns: exact
+    from vmspec.units import format_duration_human
+
+    ns = int(observed.removesuffix("ns").replace(",", ""))
+    assert f"      time(p) = {format_duration_human(ns)}\n" in text
+    assert f"      got {format_duration_human(ns)}, expected < 1us\n" in text
+    github = vmspec("check", "t.vms", "--format", "github", cwd=tmp_path).stdout
+    assert f"time(p) = {format_duration_human(ns)}" in github
+
+
+def test_trace_shows_each_expect_with_its_values(tmp_path):
+    (tmp_path / "t.vms").write_text(TIMED.replace("< 1us", "< 1s\n    expect rss(p) == 1MiB and faults(p).minor == 3"))
+    out = vmspec("check", "t.vms", "--trace", cwd=tmp_path)
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("  t.vms:6  expect time(p) < 1s") and "holds; time(p) = " in line for line in lines)
+    assert ("  t.vms:7  expect rss(p) == 1MiB and faults(p).minor == 3  fails: got 256, expected == 3; "
+            "rss(p) = 1MiB, faults(p).minor = 256") in lines
+
+
+def test_junit_names_each_spec_error_after_its_file(tree):
+    (tree / "specs" / "broken.vms").write_text('machine m { ram 64MiB }\nscenario "x" {\n  spawn p\n  p: b = mmap 1MiB => ENOMEN\n}\n')
+    out = vmspec("check", "specs", "--format", "junit", cwd=tree)
+    root = ET.fromstring(out.stdout)
+    (case,) = [c for c in root.iter("testcase") if c.find("error") is not None]
+    assert (case.get("classname"), case.get("name")) == ("specs/broken.vms", "specs/broken.vms:4:23")

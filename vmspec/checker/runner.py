@@ -310,7 +310,9 @@ class ScenarioRun:
                 self._report(step, self._violation(
                     step, "expect", f"expect failed: {text}", expression=text, observed=observed, detail=detail,
                 ))
-            self._record(step, "", trail=False)
+            values = ", ".join(f"{name} = {value}" for name, value in observed.items())
+            verdict = "holds" if ok else f"fails: {detail}"
+            self._record(step, f"{verdict}; {values}" if values else verdict, trail=False)
             return
         if isinstance(step, ast.Always):
             self._record(step, "", trail=False)

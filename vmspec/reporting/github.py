@@ -4,7 +4,7 @@ for each violation and spec error, then the summary line."""
 from __future__ import annotations
 
 from vmspec.checker.results import Report
-from vmspec.reporting.text import printable, summary
+from vmspec.reporting.text import human_durations, printable, summary
 
 
 def _data(text: str) -> str:
@@ -31,9 +31,9 @@ def render(report: Report) -> str:
         for v in s.violations:
             body = v.message
             if v.detail:
-                body += f"\n{v.detail}"
+                body += f"\n{human_durations(v.detail)}"
             for name, value in v.observed.items():
-                body += f"\n{name} = {value}"
+                body += f"\n{name} = {human_durations(value)}"
             title = f"{s.title}"
             lines.append(
                 f"::error file={_prop(v.file)},line={v.line},col={v.column},title={_prop(title)}::{_data(body)}"

@@ -1,5 +1,6 @@
 """The JUnit XML report (``--format junit``): one testsuite per file, one testcase per scenario,
-a ``failure`` per failed scenario and an ``error`` per erroring one or per spec error. Characters
+a ``failure`` per failed scenario and an ``error`` per erroring one or per spec error (a testcase
+named after the spec error's file and place, ``specs/bad.vms:4:28``). Characters
 that XML 1.0 cannot hold (control characters in a title, say) are written as ``\x1b`` escapes,
 so the document always parses."""
 
@@ -56,7 +57,8 @@ def render(report: Report) -> str:
         if s.unobservable:
             ET.SubElement(case, "system-out").text = "\n".join(text for text, _ in unobservable_lines(s))
     for e in report.errors:
-        case = ET.SubElement(suite(e.file), "testcase", classname=e.file, name="(spec error)", file=e.file, line=str(e.line))
+        case = ET.SubElement(suite(e.file), "testcase", classname=e.file, name=f"{e.file}:{e.line}:{e.column}",
+                             file=e.file, line=str(e.line))
         counts[e.file][0] += 1
         counts[e.file][2] += 1
         ET.SubElement(case, "error", message=e.message).text = e.rendered

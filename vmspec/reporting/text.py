@@ -9,8 +9,10 @@ drive the terminal nor break a line in two.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from vmspec.checker.results import FileError, Report, ScenarioResult, StepRecord, Violation
+from vmspec.units import format_duration_human
 
 Line = tuple[str, str]  # (text, rich style or "")
 
@@ -43,6 +45,21 @@ def _clean(lines: list[Line]) -> list[Line]:
     return [(printable(text), style) for text, style in lines]
 
 
+_DURATION = re.compile(r"(?<![\w.])(-?[0-9][0-9,]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)(ns|us|ms|s)\b")
+_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9}
+
+
+def human_durations(text: str) -> str:
+    """Rewrite the exact durations of a formatted value (``93,451,563ns``) for people
+    (``93.45ms``); the JSON report keeps them exact."""
+    def human(m: re.Match) -> str:
+        number = m.group(1).replace(",", "")
+        value = Fraction(number) if "e" not in number else Fraction(float(number))
+        return format_duration_human(value * _NS[m.group(2)])
+
+    return _DURATION.sub(human, text)
+
+
 STEP_TEXT_MAX = 100  # a longer step is cut in the trail (the JSON report keeps it whole)
 
 
@@ -61,7 +78,7 @@ def _step_lines(records: list[StepRecord], indent: str) -> list[Line]:
     for r, text in zip(records, texts):
         where = f"{r.file}:{r.line}".ljust(width)
         body = text.ljust(text_width) if r.changes else text
-        out.append((f"{indent}{where}  {body}" + (f"  {r.changes}" if r.changes else ""), "dim"))
+        out.append((f"{indent}{where}  {body}" + (f"  {human_durations(r.changes)}" if r.changes else ""), "dim"))
     return out
 
 
@@ -72,9 +89,9 @@ def violation_lines(v: Violation) -> list[Line]:
         where = f"{v.stated_file}:{v.stated_at}" if v.stated_file else f"line {v.stated_at}"
         out.append((f"      stated at {where}", ""))
     if v.detail:
-        out.append((f"      {v.detail}", ""))
+        out.append((f"      {human_durations(v.detail)}", ""))
     for name, value in v.observed.items():
-        out.append((f"      {name} = {value}", "cyan"))
+        out.append((f"      {name} = {human_durations(value)}", "cyan"))
     if v.later_breaks:
         out.append((f"      broken again by {v.later_breaks:,} later step{'s' if v.later_breaks != 1 else ''}", ""))
     if v.repeats:

@@ -1,7 +1,7 @@
 """Quantities of the .vms language: sizes, durations, counts and ratios.
 
 Sizes are whole bytes (``int``) once the machine's page size is known; ``B``, ``KiB`` ... ``PiB``
-are powers of 1024 and ``KB`` ... ``TB`` powers of 1000 (LANGUAGE.md, Lexical rules). Durations are
+are powers of 1024 and ``KB`` ... ``TB`` powers of 1000 (docs/language.md, Lexical rules). Durations are
 whole nanoseconds. Ratios are exact :class:`fractions.Fraction` values. This module only converts
 and formats; it knows nothing of the engine or of the grammar.
 """

@@ -1,4 +1,4 @@
-"""One test per checking rule of LANGUAGE.md (issue 5): expect, always, invariant, `=> ERR`,
+"""One test per checking rule of docs/language.md (issue 5): expect, always, invariant, `=> ERR`,
 steps of processes that are not running, budgets, seeds and the reports' contents."""
 
 import re

@@ -1,5 +1,6 @@
-"""Linux behaviour the engine must reproduce, through the public API; each test cites its
-section of ENGINE-FACTS.md (6.18 where kernels differ) or LANGUAGE.md."""
+"""Linux behaviour the engine must reproduce, through the public API; each test cites the
+Linux or glibc source it follows (6.18 where kernels differ), the measurement behind it, or
+docs/language.md."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def sysm(ram=64 * MiB, **kw):
 
 
 def test_language_example():
-    """LANGUAGE.md, Example: 256 minor faults, fork shares 1 MiB, 16 cow, 960 KiB shared."""
+    """docs/language.md, the example: 256 minor faults, fork shares 1 MiB, 16 cow, 960 KiB shared."""
     s = sysm()
     s.spawn("parent")
     s.mmap("parent", "buf", 1 * MiB)
@@ -34,7 +35,7 @@ def test_language_example():
 
 
 def test_cow_table():
-    """ENGINE-FACTS 4.5, cow.py 1000 100: 100 / 0 / 100 / 900 / 0 faults; Pss 2000 and 2200 kB."""
+    """COW after fork (do_wp_page), measured on 6.18 with 1000 pages, 100 written: 100 / 0 / 100 / 900 / 0 faults; Pss 2000 and 2200 kB."""
     s = sysm()
     s.spawn("p")
     s.mmap("p", "r", 1000 * 4096)
@@ -63,7 +64,7 @@ def test_cow_table():
 
 
 def test_child_reads_cow_pages_without_faults():
-    """ENGINE-FACTS 4.5 (c/forkread.c): the child reads 1000 written pages with 0 faults."""
+    """Measured on 6.18 (copy_page_range copies the PTEs): the child reads 1000 written pages with 0 faults."""
     s = sysm()
     s.spawn("p")
     s.mmap("p", "r", 1000 * 4096)
@@ -75,7 +76,7 @@ def test_child_reads_cow_pages_without_faults():
 
 
 def test_fork_does_not_copy_tables_without_anon_pages():
-    """ENGINE-FACTS 4.5 vma_needs_copy: a file-backed or untouched VMA is not copied."""
+    """mm/memory.c vma_needs_copy: a file-backed or untouched VMA is not copied."""
     s = sysm()
     s.create_file("f", 1 * MiB)
     s.spawn("p")
@@ -89,7 +90,7 @@ def test_fork_does_not_copy_tables_without_anon_pages():
 
 
 def test_zero_page_rules():
-    """ENGINE-FACTS 4.2: read maps the zero page (1 minor, no RSS); write after read: +1 minor."""
+    """mm/memory.c do_anonymous_page: read maps the zero page (1 minor, no RSS); write after read: +1 minor."""
     s = sysm(ram=256 * MiB)
     s.spawn("p")
     s.mmap("p", "r", 100 * MiB)
@@ -103,7 +104,7 @@ def test_zero_page_rules():
 
 
 def test_populate_charges_gup_faults():
-    """LANGUAGE.md / ENGINE-FACTS 4.1: populate of 1 MiB costs 256 minor faults, no accesses."""
+    """docs/language.md and mm/gup.c (faults charged to the process): populate of 1 MiB costs 256 minor faults, no accesses."""
     s = sysm()
     s.spawn("p")
     s.mmap("p", "r", 1 * MiB, populate=True)
@@ -120,7 +121,7 @@ def _touch(s, off):
 
 
 def test_page_table_growth_table():
-    """ENGINE-FACTS 2.2 pgtables.py: +12 kB, +0, +4 kB, +8 kB, +12 kB at the same boundaries
+    """Page-table pages (__pte_alloc, __pmd_alloc), measured on 6.18: +12 kB, +0, +4 kB, +8 kB, +12 kB at the same boundaries
     (a NORESERVE window the engine places; offsets chosen to start a fresh 512 GiB PGD slot)."""
     s = sysm(ram=64 * MiB)
     s.spawn("p")
@@ -145,7 +146,7 @@ def test_page_table_growth_table():
 
 
 def test_64mib_then_dontneed_then_munmap():
-    """ENGINE-FACTS 2.2: 64 MiB touched = +136 kB; DONTNEED back to +8 kB (6.18 PT_RECLAIM);
+    """Measured on 6.18 (VmPTE): 64 MiB touched = +136 kB; DONTNEED back to +8 kB (6.18 PT_RECLAIM);
     munmap +0."""
     s = sysm(ram=128 * MiB)
     s.spawn("p")
@@ -167,7 +168,7 @@ def test_64mib_then_dontneed_then_munmap():
 
 
 def test_layout_without_randomisation():
-    """ENGINE-FACTS 1.1-1.5: mmap_base, stack top, PIE base, brk start, 6.18's 2 MiB alignment."""
+    """arch/x86/mm/mmap.c and fs/binfmt_elf.c, randomisation off: mmap_base, stack top, PIE base, brk start, 6.18's 2 MiB alignment."""
     s = sysm()
     img = Image("srv", (Segment("text", 2 * MiB), Segment("data", 256 * KiB),
                         Segment("bss", 128 * KiB), Segment("lib", 2 * MiB, "libc")))
@@ -187,7 +188,7 @@ def test_layout_without_randomisation():
 
 
 def test_image_text_shared_through_page_cache():
-    """LANGUAGE.md Images: text pages are shared by every process of the image (rss_file)."""
+    """docs/language.md, Images: text pages are shared by every process of the image (rss_file)."""
     s = sysm()
     img = Image("srv", (Segment("text", 64 * KiB), Segment("data", 64 * KiB)))
     s.spawn("a", image=img)
@@ -228,7 +229,7 @@ def test_file_faults_cold_and_warm():
 
 
 def test_mmap_refusals():
-    """ENGINE-FACTS 7.2 and LANGUAGE.md: EINVAL for zero length; heuristic ENOMEM above RAM+swap."""
+    """mm/mmap.c do_mmap and mm/util.c __vm_enough_memory: EINVAL for zero length; heuristic ENOMEM above RAM+swap."""
     s = sysm(ram=64 * MiB)
     s.spawn("p")
     with pytest.raises(EINVAL):
@@ -250,7 +251,7 @@ def test_mmap_refusals():
 
 
 def test_segv_kills():
-    """LANGUAGE.md: a write to read-only memory is SIGSEGV and kills the process."""
+    """docs/language.md: a write to read-only memory is SIGSEGV and kills the process."""
     s = sysm()
     s.spawn("p")
     s.mmap("p", "r", 1 * MiB, prot="r")
@@ -260,7 +261,7 @@ def test_segv_kills():
 
 
 def test_munmapped_region_segfaults():
-    """LANGUAGE.md: a region name stays bound after munmap; a later access is SIGSEGV."""
+    """docs/language.md: a region name stays bound after munmap; a later access is SIGSEGV."""
     s = sysm()
     s.spawn("p")
     s.mmap("p", "r", 1 * MiB)
@@ -270,7 +271,7 @@ def test_munmapped_region_segfaults():
 
 
 def test_mprotect_reenables_exclusive_and_copies_shared():
-    """ENGINE-FACTS 4.5 + change_pte_range: exclusive pages become writable at once (0 faults);
+    """mm/mprotect.c change_pte_range: exclusive pages become writable at once (0 faults);
     COW-shared ones copy on the next write."""
     s = sysm()
     s.spawn("p")
@@ -289,7 +290,7 @@ def test_mprotect_reenables_exclusive_and_copies_shared():
 
 
 def test_oom_kills_the_biggest():
-    """ENGINE-FACTS 8.1-8.2: the highest badness dies; the step of another process succeeds."""
+    """mm/oom_kill.c oom_badness and select_bad_process: the highest badness dies; the step of another process succeeds."""
     s = sysm(ram=16 * MiB)
     s.spawn("big")
     s.spawn("small")
@@ -306,7 +307,7 @@ def test_oom_kills_the_biggest():
 
 
 def test_oom_adj_round_trip():
-    """ENGINE-FACTS 9.2: write -16, read -15; EINVAL out of range; fork inherits."""
+    """fs/proc/base.c oom_adj_write/oom_adj_read: write -16, read -15; EINVAL out of range; fork inherits."""
     s = sysm()
     s.spawn("p", oom_adj=-16)
     assert s.oom_adj("p") == -15 and s.oom_score_adj("p") == -941
@@ -322,7 +323,7 @@ def test_oom_adj_round_trip():
 
 
 def test_malloc_brk_and_mmap():
-    """ENGINE-FACTS 5.2: small requests from brk (heap grows 132 KiB), 1 MiB by mmap."""
+    """glibc malloc/malloc.c sysmalloc (mmap_threshold): small requests from brk (heap grows 132 KiB), 1 MiB by mmap."""
     s = sysm()
     s.spawn("p")
     s.malloc("p", "a", 100)
@@ -336,7 +337,7 @@ def test_malloc_brk_and_mmap():
 
 
 def test_time_and_system_getters():
-    """LANGUAGE.md cost model: memory + walk (4 levels) + minor fault per first-touch access."""
+    """docs/language.md cost model: memory + walk (4 levels) + minor fault per first-touch access."""
     s = sysm()
     s.spawn("p")
     s.mmap("p", "r", 4096)
@@ -364,7 +365,7 @@ def test_memory_max_with_twolist_reclaims_into_swap():
 
 
 def test_five_level_paging_p4d_takes_a_frame_but_is_not_vmpte():
-    """ENGINE-FACTS 2.1/2.2: with 5-level paging a first touch allocates a P4D table too, from
+    """mm/memory.c __p4d_alloc: with 5-level paging a first touch allocates a P4D table too, from
     RAM, but VmPTE counts only what ``mm_inc_nr_puds/pmds/ptes`` add: ``__p4d_alloc`` (mm/memory.c)
     accounts nothing, so VmPTE grows by 12 kB as with 4 levels while ``used`` grows by 16 KiB
     of tables. The walk visits 5 levels."""

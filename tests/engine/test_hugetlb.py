@@ -1,5 +1,5 @@
-"""hugetlb mappings: pools and reservations (ENGINE-FACTS 12.1), faults (4.7), leaf PMD/PUD
-entries (2.1, 2.2), TLB entries of 2 MiB and 1 GiB (LANGUAGE.md, the TLB paragraph), and what is
+"""hugetlb mappings: pools and reservations (mm/hugetlb.c), faults (hugetlb_fault), leaf PMD/PUD
+entries, TLB entries of 2 MiB and 1 GiB (docs/language.md, the TLB paragraph), and what is
 refused with Unsupported. Every system runs with ``reference_tlb=True`` and checks invariants."""
 
 import pytest
@@ -24,7 +24,7 @@ def pool(s, size=H2):
 
 
 def test_the_measured_hugetlb_py_table():
-    """ENGINE-FACTS 12.1, hugetlb.py: pool of 4; mmap 3x2M reserves (free 4, resv 3); touching
+    """Measured on Linux 6.18 (mm/hugetlb.c): pool of 4; mmap 3x2M reserves (free 4, resv 3); touching
     costs 3 minor faults (4.7) and leaves free 1, resv 0; 2 more: ENOMEM at mmap; with
     MAP_NORESERVE OK; a child touching both NORESERVE pages gets the last free page, then SIGBUS;
     munmap gives everything back."""
@@ -51,7 +51,7 @@ def test_the_measured_hugetlb_py_table():
 
 
 def test_one_gib_page_is_one_fault_and_a_leaf_pud():
-    """ENGINE-FACTS 12.1/4.7 (c/huge1g.c): 1 GiB pool of 1, mmap + touch 1 GiB: 1 fault, free 1
+    """Measured on Linux 6.18 (hugetlb_fault): 1 GiB pool of 1, mmap + touch 1 GiB: 1 fault, free 1
     -> 0. The page is a leaf PUD entry: only the PUD table is allocated (2.1)."""
     s = machine(ram=2 * GiB, pools=((GiB, 1),))
     s.mmap("p", "g", GiB, hugetlb=GiB)

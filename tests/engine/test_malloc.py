@@ -1,4 +1,4 @@
-"""glibc 2.36 main-arena model against the measured tables of ENGINE-FACTS 5.5.
+"""glibc 2.36 main-arena model against tables measured with glibc 2.36 (malloc/malloc.c).
 
 Two measured runs (the dynamic-threshold sequence and ``c/trim.c``) are only consistent with one
 extra allocation the C program made itself: stdout's buffer. ``printf`` to a pipe or file makes

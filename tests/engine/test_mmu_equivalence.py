@@ -1,6 +1,6 @@
 """The vectorised sweep and the per-access reference path leave identical observables and state.
 
-LANGUAGE.md (Scenario steps: one access per page or per stride, in address order) and the
+docs/language.md (Scenario steps: one access per page or per stride, in address order) and the
 performance recipe of ARCHITECTURE.md: ``System.access`` runs per PTE-table slice with numpy and
 ``TLB.sweep``; ``_access_one`` does one TLB lookup, walk and fault at a time.
 """

@@ -1,4 +1,5 @@
-"""OOM badness, selection, oom_score and oom_adj conversions against ENGINE-FACTS 8 and 9."""
+"""OOM badness, selection, oom_score and oom_adj conversions against mm/oom_kill.c and
+fs/proc/base.c."""
 
 from __future__ import annotations
 

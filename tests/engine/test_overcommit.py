@@ -1,4 +1,5 @@
-"""Overcommit accounting against ENGINE-FACTS 7.1 and the measured tables of 7.2."""
+"""Overcommit accounting against mm/util.c (__vm_enough_memory, vm_commit_limit) and
+mm/mmap.c (accountable_mapping), and tables measured on Linux 6.18."""
 
 from __future__ import annotations
 

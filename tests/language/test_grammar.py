@@ -1,4 +1,4 @@
-"""One test per form of LANGUAGE.md: each parses exactly as written into the expected AST."""
+"""One test per form of the language (docs/language.md): each parses exactly as written into the expected AST."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Evaluate expressions of ``expect``, ``always`` and ``invariant`` against a running System.
 
-Arithmetic is exact (ints and Fractions), kinds follow LANGUAGE.md's Expressions section (the
+Arithmetic is exact (ints and Fractions), kinds follow docs/language.md's Expressions section (the
 static pass in ``vmspec.language.kinds`` has already rejected mixed kinds). Evaluation is an
 explicit post-order walk, so a deeply nested expression cannot hit Python's recursion limit. Every
 observable read is remembered, as written, for the report (``rss(child) = 768KiB``).

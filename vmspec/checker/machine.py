@@ -1,7 +1,7 @@
 """Bind a resolved ``machine { ... }`` block of the language to the engine's MachineConfig.
 
 One of the two places (with ``observables`` and ``steps``) that knows both the language's words
-and the engine's API. Defaults come from MachineConfig (LANGUAGE.md, Machine settings); the
+and the engine's API. Defaults come from MachineConfig (docs/language.md, Machine settings); the
 language has already validated ranges, so this is a straight translation.
 """
 

@@ -1,9 +1,9 @@
 """The one table binding each observable word of the language to the engine getter behind it.
 
 ``rss(P)`` is ``System.rss(P)``, ``faults(P).cow`` is ``System.faults(P).cow``, and so on
-(LANGUAGE.md, Expressions; docs/engine-api.md). Each entry gives the value's kind. A process that
+(docs/language.md, Expressions; docs/engine-api.md). Each entry gives the value's kind. A process that
 was never spawned, has exited or was killed reads 0 for its sizes; its counters keep their final
-values (LANGUAGE.md).
+values (docs/language.md).
 """
 
 from __future__ import annotations

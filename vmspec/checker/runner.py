@@ -2,7 +2,7 @@
 
 For each scenario: build the machine, create the files in scope, then execute the steps in order
 (``repeat`` unrolled), matching modelled failures against ``=> ERR``, checking ``expect`` at its
-step, every active ``always`` and every file ``invariant`` after each step (LANGUAGE.md, Scenario
+step, every active ``always`` and every file ``invariant`` after each step (docs/language.md, Scenario
 steps). A failed expectation is recorded and the scenario goes on. Inside a ``repeat``, a step or
 check that fails again in a later iteration is reported once, with a count of the repeats. A bug
 in vmspec ends only the scenario it hit, as an error. Nothing here prints.

@@ -1,8 +1,8 @@
 """Values of the expression language: exact quantities with a kind, and their formatting.
 
 A value is a :class:`Value` (kind + payload). Sizes are bytes, durations nanoseconds, counts and
-ratios exact integers or :class:`fractions.Fraction` (LANGUAGE.md: "Arithmetic is exact"). The
-kinds and their rules are LANGUAGE.md's Expressions section; the static checker in
+ratios exact integers or :class:`fractions.Fraction` (docs/language.md: "Arithmetic is exact"). The
+kinds and their rules are docs/language.md's Expressions section; the static checker in
 ``vmspec.language.kinds`` rejects mixed kinds before anything runs, so here a mismatch is a bug.
 """
 

@@ -2,7 +2,7 @@
 
 ``include`` paths are relative to the including file; an absolute path, a path whose resolved real
 path (symlinks followed, ``os.path.realpath``) leaves the root, a missing file and an include cycle
-are spec errors naming the files involved (LANGUAGE.md, File). Files are decoded as UTF-8 (a BOM is
+are spec errors naming the files involved (docs/language.md, File). Files are decoded as UTF-8 (a BOM is
 dropped); a NUL byte or invalid UTF-8 is an error at the offending line. ``replay`` paths obey the
 same confinement through :func:`confine`. Errors are collected, not raised one at a time.
 """

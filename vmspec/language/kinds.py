@@ -1,6 +1,6 @@
 """Static kinds of expressions: Size, Count, Duration, Ratio, Boolean, Status, Via, process lists.
 
-The rules are LANGUAGE.md's (Expressions): sizes compare with sizes, counts with counts, durations
+The rules are docs/language.md's (Expressions): sizes compare with sizes, counts with counts, durations
 with durations, ratios with percents; a count multiplies any kind; a value divided by another of
 its kind is a ratio (so is a count divided by a count); a bare integer is a count except ``0``,
 which fits any kind. ``status(P)`` compares with status words, ``via(P.R)`` with ``brk``/``mmap``,

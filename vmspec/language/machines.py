@@ -1,6 +1,6 @@
 """Flatten ``machine`` blocks through ``extends`` and check that their settings make sense.
 
-``extends`` copies the parent's settings and the child's lines override them (LANGUAGE.md,
+``extends`` copies the parent's settings and the child's lines override them (docs/language.md,
 Machine settings); ``hugepages`` lines are keyed by page size, so a child's ``hugepages 1GiB x 2``
 adds to a parent's ``hugepages 2MiB x 16``. Validation follows Linux on x86-64: ``ram`` is
 required and page aligned, at most 64TiB with 4-level paging (48-bit VA) and 4PiB with 5-level

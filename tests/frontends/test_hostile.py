@@ -130,3 +130,13 @@ def test_an_include_or_replay_of_a_fifo_is_a_spec_error(tmp_path):
     assert out.returncode == 2
     assert "a.vms:1:9: error: a.vms includes pipe.vms, which cannot be read: pipe.vms is a FIFO" in out.stderr
     assert "b.vms:2:36: error: b.vms replays pipe.txt, which cannot be read: pipe.txt is a FIFO" in out.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_pytest_collection_does_not_hang_on_a_fifo_or_a_device(project):
+    os.mkfifo(project / "pipe.vms")
+    (project / "zero.vms").symlink_to("/dev/zero")
+    (project / "leak.vms").unlink()
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(project),
+                          str(project)], cwd=project, capture_output=True, text=True, timeout=120)
+    assert "1 passed" in out.stdout, out.stdout + out.stderr

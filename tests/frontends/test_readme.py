@@ -19,7 +19,9 @@ def _blocks() -> list[tuple[str, str]]:
 
 BLOCKS = _blocks()
 KINDS = {  # every block of the README is one of these, and each kind has its test below
-    "install and check": lambda info, body: info == "sh" and "vmspec check specs/" in body,
+    "install and check": lambda info, body: info == "sh" and "vmspec check specs/" in body
+    and "--html" not in body,
+    "html report": lambda info, body: info == "sh" and "--html" in body,
     "install and test": lambda info, body: info == "sh" and "pytest" in body,
     "first spec": lambda info, body: body.startswith("machine small"),
     "passing run": lambda info, body: body.startswith("$ vmspec check fork.vms\n1 scenario: 1 passed"),
@@ -111,6 +113,20 @@ def test_the_pyproject_example_is_accepted(tmp_path):
     (tmp_path / "specs" / "fork.vms").write_text(_first_spec())
     out = _vmspec("check", cwd=tmp_path)
     assert (out.returncode, out.stdout, out.stderr) == (0, "1 scenario: 1 passed, 0 failed, 0 errors\n", "")
+
+
+def test_the_html_report_commands_work(tmp_path):
+    """The extra the block installs exists, and the check it shows writes a report."""
+    pip, check = _block("html report").splitlines()
+    extra = re.search(r"vmspec\[(\w+)\]", pip).group(1)
+    assert f"\n{extra} = [" in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "fork.vms").write_text(_first_spec())
+    args = check.split("#")[0].split()[1:]
+    assert args == ["check", "specs/", "--html", "report.html"]
+    out = _vmspec(*args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_the_python_example_runs():

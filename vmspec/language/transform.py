@@ -724,7 +724,8 @@ class ASTBuilder:
                 end, end_tok = self.offset(item), item
             else:
                 start, start_tok = self.offset(item), item
-        if start is not None and end is not None and \
+        if start is not None and end is not None and not isinstance(start, ast.Param) and \
+                not isinstance(end, ast.Param) and \
                 size_bytes(start.amount, start.unit, _PAGE_BYTES) > size_bytes(end.amount, end.unit, _PAGE_BYTES):
             self.errors.append(SpecError(
                 f"the range [{start_tok}..{end_tok}] ends before it starts", span,

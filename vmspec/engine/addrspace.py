@@ -59,7 +59,7 @@ def range_of(r: Region, start: int, end: int | None, page: int) -> tuple[int, in
 
 def vsz(p: Process) -> int:
     """Return VmSize in bytes."""
-    return sum(v.length for v in p.vmas)
+    return p.vmas.total
 
 
 def frames_in(p: Process, start: int, end: int, thp: bool = True) -> np.ndarray:

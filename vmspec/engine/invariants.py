@@ -50,7 +50,7 @@ def check_invariants(sysm) -> None:
     live = [p for p in sysm.procs.values() if p.alive]
     refs = np.zeros(hw, np.int64)
     for p in sysm.procs.values():
-        if not p.alive and (p.pt.pfn or p.pt.pmd or p.pt.pud or p.vmas.vmas or p.pt.huge[21]
+        if not p.alive and (p.pt.pfn or p.pt.pmd or p.pt.pud or len(p.vmas) or p.pt.huge[21]
                             or p.pt.huge[30] or p.hresv):
             _fail(f"{p.name} is {p.status} but still has page tables, VMAs or reservations")
     for p in live:

@@ -99,8 +99,11 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
     s, e = v.start, v.end
     pt = p.pt
 
-    def keys(table, shift, lo, hi):
-        return sorted(k for k in table if (k << shift) < hi and ((k + 1) << shift) > lo)
+    def keys(table, shift, lo, hi):  # the span's keys or the table's, whichever is fewer
+        first, last = lo >> shift, (hi - 1) >> shift
+        if last - first < len(table):
+            return [k for k in range(first, last + 1) if k in table]
+        return sorted(k for k in table if first <= k <= last)
 
     tops = keys(pt.p4d, P4D_SHIFT, s, e) if sysm.levels == 5 else [None]
     for k4 in tops:

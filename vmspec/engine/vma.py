@@ -532,7 +532,7 @@ class VMAList:
             return top
         limit = below.start if below is not None else -1
         while limit >= 0:
-            hit = self._last_fit(self._root, limit, length)
+            hit = self._last_fit(limit, length)
             if hit is None:
                 return None
             leaf, j = hit
@@ -556,7 +556,7 @@ class VMAList:
             return low if DEFAULT_MAP_WINDOW - low >= length else None
         if (first.start - STACK_GUARD_GAP if first.growsdown else first.start) - low >= length:
             return low
-        hit = self._first_fit(self._root, first.start + 1, length)
+        hit = self._first_fit(first.start + 1, length)
         if hit is not None:
             leaf, j = hit
             v = leaf.items[j]
@@ -564,41 +564,69 @@ class VMAList:
         addr = max(low, self._last.items[-1].end)
         return addr if DEFAULT_MAP_WINDOW - addr >= length else None
 
-    def _last_fit(self, node: _Node, limit: int, length: int) -> tuple[_Node, int] | None:
+    def _last_fit(self, limit: int, length: int) -> tuple[_Node, int] | None:
         """Return the leaf and index of the highest VMA starting at or below ``limit`` with a gap
-        of at least ``length`` below it, searching only subtrees whose largest gap is enough."""
-        gaps = node.gaps
-        c = bisect_right(node.keys, limit) - 1
-        if node.leaf:
-            while c >= 0:
-                if gaps[c] >= length:
-                    return node, c
-                c -= 1
-            return None
-        if c >= 0 and gaps[c] >= length:
-            hit = self._last_fit(node.items[c], limit, length)
-            if hit is not None:
-                return hit
-        for c in range(c - 1, -1, -1):
-            if gaps[c] >= length:
-                return self._last_fit(node.items[c], _NOWHERE, length)
+        of at least ``length`` below it: down the path to ``limit``, then back up to the nearest
+        subtree on the left whose largest gap is enough."""
+        node, left = self._root, []
+        while True:
+            gaps = node.gaps
+            c = bisect_right(node.keys, limit) - 1
+            if node.leaf:
+                for j in range(c, -1, -1):
+                    if gaps[j] >= length:
+                        return node, j
+                break
+            if c < 0:
+                break
+            left.append((node, c))
+            if gaps[c] < length:
+                break
+            node = node.items[c]
+        while left:
+            node, c = left.pop()
+            gaps = node.gaps
+            for j in range(c - 1, -1, -1):
+                if gaps[j] >= length:
+                    node = node.items[j]
+                    while True:  # its highest fit: the last entry with enough gap, level by level
+                        gaps = node.gaps
+                        j = len(gaps) - 1
+                        while gaps[j] < length:
+                            j -= 1
+                        if node.leaf:
+                            return node, j
+                        node = node.items[j]
         return None
 
-    def _first_fit(self, node: _Node, limit: int, length: int) -> tuple[_Node, int] | None:
+    def _first_fit(self, limit: int, length: int) -> tuple[_Node, int] | None:
         """Return the leaf and index of the lowest VMA starting at or above ``limit`` with a gap of
-        at least ``length`` below it, searching only subtrees whose largest gap is enough."""
-        gaps = node.gaps
-        if node.leaf:
-            for c in range(bisect_left(node.keys, limit), len(gaps)):
-                if gaps[c] >= length:
-                    return node, c
-            return None
-        c = max(bisect_right(node.keys, limit) - 1, 0)
-        if gaps[c] >= length:
-            hit = self._first_fit(node.items[c], limit, length)
-            if hit is not None:
-                return hit
-        for c in range(c + 1, len(gaps)):
-            if gaps[c] >= length:
-                return self._first_fit(node.items[c], -1, length)
+        at least ``length`` below it (the mirror image of ``_last_fit``)."""
+        node, right = self._root, []
+        while True:
+            gaps = node.gaps
+            if node.leaf:
+                for j in range(bisect_left(node.keys, limit), len(gaps)):
+                    if gaps[j] >= length:
+                        return node, j
+                break
+            c = max(bisect_right(node.keys, limit) - 1, 0)
+            right.append((node, c))
+            if gaps[c] < length:
+                break
+            node = node.items[c]
+        while right:
+            node, c = right.pop()
+            gaps = node.gaps
+            for j in range(c + 1, len(gaps)):
+                if gaps[j] >= length:
+                    node = node.items[j]
+                    while True:  # its lowest fit
+                        gaps = node.gaps
+                        j = 0
+                        while gaps[j] < length:
+                            j += 1
+                        if node.leaf:
+                            return node, j
+                        node = node.items[j]
         return None

@@ -307,3 +307,35 @@ def test_random_sequences_keep_heap_consistent(seq: list[tuple[bool, int, int]])
             if result.heap_end < before:
                 assert arena.top_size > arena.top_pad + MINSIZE
         check_heap(arena, live)
+
+
+
+def arena_state(arena: Arena) -> tuple:
+    """What an Arena shows: its parameters, heap, top and free chunks."""
+    return (arena.mmap_threshold, arena.trim_threshold, arena.no_dyn_threshold, arena.heap_size,
+            arena.top, arena.n_mmaps, arena.tcache_ready, arena.free_chunks())
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, st.integers(0, 300_000))
+def test_undo_malloc_restores_the_arena(seq: list[tuple[bool, int, int]], size: int) -> None:
+    """The engine undoes a malloc it could not back (ENOMEM) without copying the arena first:
+    after undo_malloc the arena shows and does exactly what a copy taken before does."""
+    arena = Arena()
+    live: list[Allocation] = []
+    for is_malloc, n, pick in seq:
+        if is_malloc or not live:
+            live.append(arena.malloc(n)[0])
+        else:
+            arena.free(live.pop(pick % len(live)))
+    twin = arena.copy()
+    arena.malloc(size)
+    arena.undo_malloc()
+    assert arena_state(arena) == arena_state(twin)
+    for a in live:  # the chunks in use are the same: each frees alike
+        assert arena.free(a) == twin.free(a)
+    for n in (size, 24, 200_000):
+        assert arena.malloc(n) == twin.malloc(n)
+    with pytest.raises(ValueError):
+        arena.undo_malloc()
+        arena.undo_malloc()  # only the last malloc, once

@@ -470,7 +470,7 @@ def malloc(sysm, p: Process, name: str, size: int) -> None:
     """glibc malloc through the process's Arena; glibc's own stores become write accesses."""
     if size < 0:
         raise EINVAL(f"malloc size must be >= 0, got {size}")
-    saved, old_brk = p.arena.copy(), p.brk
+    old_brk = p.brk
     alloc, heap = p.arena.malloc(size)
     try:
         if heap != p.brk - p.start_brk:
@@ -480,7 +480,7 @@ def malloc(sysm, p: Process, name: str, size: int) -> None:
         else:
             base = p.start_brk
     except ENOMEM:
-        p.arena = saved
+        p.arena.undo_malloc()
         if p.brk != old_brk:
             set_brk(sysm, p, old_brk)
         raise

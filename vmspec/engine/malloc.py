@@ -108,6 +108,8 @@ class Arena:
     _free: dict[int, int] = field(default_factory=dict)  # chunk offset -> size, free brk chunks
     _free_end: dict[int, int] = field(default_factory=dict)  # chunk end -> offset, free chunks
     _by_size: list[tuple[int, int]] = field(default_factory=list)  # sorted (size, offset), free
+    _journal: list | None = None  # changes of the malloc under way, to undo it
+    _last: tuple | None = None  # (scalars, changes) of the last malloc, for undo_malloc
 
     def __post_init__(self) -> None:
         if self.mmap_threshold is None:
@@ -145,6 +147,30 @@ class Arena:
         live), otherwise extend brk by ``ALIGN_UP(nb + top_pad + MINSIZE - size(top), page)``.
         """
         nb = request2size(size)
+        self._journal = []
+        self._last = ((self.heap_size, self.top, self.n_mmaps, self.tcache_ready), self._journal)
+        try:
+            return self._malloc(size, nb)
+        finally:
+            self._journal = None
+
+    def undo_malloc(self) -> None:
+        """Undo the last ``malloc`` (the engine could not grow the heap or map the chunk: ENOMEM),
+        at the cost of what it changed."""
+        if self._last is None:
+            raise ValueError("no malloc to undo")
+        scalars, changes = self._last
+        self._last = None
+        for kind, off, size in reversed(changes):
+            if kind == "link":
+                self._unlink(off)
+            elif kind == "unlink":
+                self._link(off, size)
+            else:
+                del self._used[off]
+        self.heap_size, self.top, self.n_mmaps, self.tcache_ready = scalars
+
+    def _malloc(self, size: int, nb: int) -> tuple[Allocation, int]:
         heap_writes: list[int] = []
         if not self.tcache_ready:
             self.tcache_ready = True
@@ -180,6 +206,8 @@ class Arena:
                 # The whole chunk: set_inuse_bit_at_offset writes the next chunk's size field.
                 writes += [off + SIZE_SZ, off + size + SIZE_SZ]
             self._used[off] = size
+            if self._journal is not None:
+                self._journal.append(("used", off, size))
             return off
         if self.top_size < nb + MINSIZE:
             if (may_mmap and nb >= self.mmap_threshold and self.n_mmaps < DEFAULT_MMAP_MAX):
@@ -189,6 +217,8 @@ class Arena:
         off = self.top
         self.top = off + nb
         self._used[off] = nb
+        if self._journal is not None:
+            self._journal.append(("used", off, nb))
         writes += [off + SIZE_SZ, self.top + SIZE_SZ]  # the chunk's and the new top's size fields
         return off
 
@@ -251,6 +281,8 @@ class Arena:
 
     def _link(self, off: int, size: int) -> None:
         """Record a free chunk."""
+        if self._journal is not None:
+            self._journal.append(("link", off, size))
         self._free[off] = size
         self._free_end[off + size] = off
         insort(self._by_size, (size, off))
@@ -258,6 +290,8 @@ class Arena:
     def _unlink(self, off: int) -> None:
         """Forget a free chunk."""
         size = self._free.pop(off)
+        if self._journal is not None:
+            self._journal.append(("unlink", off, size))
         del self._free_end[off + size]
         i = bisect_left(self._by_size, (size, off))
         del self._by_size[i]

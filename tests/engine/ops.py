@@ -131,3 +131,25 @@ def exit_all_and_check(s: System) -> None:
     assert s.swap_used == 0, "swap slots leaked after all exited"
     # drop_caches keeps dirty pages (no writeback is modelled), so count what is left cached.
     assert s.free + s.cached == s.ram - s.machine.kernel, "frames leaked after all exited"
+
+
+def observed(s: System, name: str) -> tuple:
+    """What a trail or an expectation can read of one process."""
+    f, t = s.faults(name), s.tlb(name)
+    return (s.rss(name), s.swap(name), f.minor, f.major, f.cow, t.hits, t.misses,
+            s.status(name), s.process_time(name))
+
+
+def check_touched(s: System, before: dict[str, tuple]) -> dict[str, tuple]:
+    """Assert that ``take_touched`` names every process whose observables changed since
+    ``before`` (in creation order) and that the running totals of time and accesses equal the
+    sums over all processes; return the new observations."""
+    touched = s.take_touched()
+    now = {name: observed(s, name) for name in s.procs}
+    changed = [name for name in now if now[name] != before.get(name)]
+    assert set(changed) <= set(touched), f"changed {changed} but take_touched said {touched}"
+    order = list(s.procs)
+    assert touched == sorted(touched, key=order.index)
+    assert s.time == sum(s.process_time(name) for name in s.procs)
+    assert s.accesses == sum(q.accesses for q in s.procs.values())
+    return now

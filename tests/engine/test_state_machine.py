@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from tests.engine.ops import apply, exit_all_and_check, new_system, op
+from tests.engine.ops import apply, check_touched, exit_all_and_check, new_system, op
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -17,6 +17,7 @@ class EngineMachine(RuleBasedStateMachine):
     @initialize()
     def boot(self):
         self.s = new_system(reference_tlb=True, ram_pages=160)
+        self.seen = {}
 
     @rule(o=op)
     def step(self, o):
@@ -25,18 +26,19 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def consistent(self):
         self.s.check_invariants()
+        self.seen = check_touched(self.s, self.seen)
 
     def teardown(self):
         exit_all_and_check(self.s)
 
 
-TestEngine = EngineMachine.TestCase
-TestEngine.settings = settings(max_examples=1000, stateful_step_count=8, deadline=None)
+def test_engine():
+    run_state_machine_as_test(EngineMachine, settings=settings(max_examples=1000, stateful_step_count=8,
+                                                               deadline=None))
 
 
 @pytest.mark.slow
 def test_engine_slow():
     """10,000 longer sequences (run with -m slow)."""
-    run = EngineMachine.TestCase
-    run.settings = settings(max_examples=10_000, stateful_step_count=16, deadline=None)
-    run().runTest()
+    run_state_machine_as_test(EngineMachine, settings=settings(max_examples=10_000, stateful_step_count=16,
+                                                               deadline=None))

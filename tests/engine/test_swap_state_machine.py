@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from tests.engine.ops import PAGE, SMALL_TLB, apply, exit_all_and_check, op
+from tests.engine.ops import PAGE, SMALL_TLB, apply, check_touched, exit_all_and_check, op
 from vmspec.engine import MachineConfig, System
 from vmspec.engine.errors import ModelledFailure, Unsupported
 
@@ -27,6 +27,7 @@ class SwapMachine(RuleBasedStateMachine):
         self.s.create_file("g", 64 * PAGE)
         self.s.spawn("p", memory_max=cg * PAGE if cg else None)  # p's children join its group
         self.refused = False
+        self.seen = {}
 
     @rule(o=op)
     def step(self, o):
@@ -59,6 +60,7 @@ class SwapMachine(RuleBasedStateMachine):
     def consistent(self):
         if not self.refused:
             self.s.check_invariants()
+            self.seen = check_touched(self.s, self.seen)
 
     def teardown(self):
         if self.refused:
@@ -66,12 +68,12 @@ class SwapMachine(RuleBasedStateMachine):
         exit_all_and_check(self.s)
 
 
-TestSwap = SwapMachine.TestCase
-TestSwap.settings = settings(max_examples=400, stateful_step_count=10, deadline=None)
+def test_swap():
+    run_state_machine_as_test(SwapMachine, settings=settings(max_examples=400, stateful_step_count=10,
+                                                             deadline=None))
 
 
 @pytest.mark.slow
 def test_swap_slow():
-    run = SwapMachine.TestCase
-    run.settings = settings(max_examples=5_000, stateful_step_count=20, deadline=None)
-    run().runTest()
+    run_state_machine_as_test(SwapMachine, settings=settings(max_examples=5_000, stateful_step_count=20,
+                                                             deadline=None))

@@ -178,6 +178,7 @@ def teardown(sysm, p: Process, status: str) -> None:
     p.vmas = VMAList()
     p.status = status
     p.family.members.pop(p.pid, None)
+    sysm.mark_changed(p)
     _free_unused_shmem(sysm, shm)
     _free_unused_hugetlb(sysm, huge_shared)
     sysm.tlb_model.flush_pid(p.pid)

@@ -75,13 +75,14 @@ class VMAObserver:
 class RMap:
     """Reverse-map walks over the machine's frames (``by_pid`` holds every process ever made)."""
 
-    __slots__ = ("frames", "cache", "by_pid", "tlb")
+    __slots__ = ("frames", "cache", "by_pid", "tlb", "changed")
 
     def __init__(self, frames, cache, by_pid: dict, tlb) -> None:
         self.frames = frames
         self.cache = cache
         self.by_pid = by_pid
         self.tlb = tlb
+        self.changed = None  # called with each process whose PTE unmap changes (System.mark_changed)
 
     def mappers(self, f: int) -> list[tuple]:
         """Return ``(process, vma or None, va)`` for every PTE that maps frame ``f``."""
@@ -265,6 +266,8 @@ class RMap:
                 q.rss_shmem -= 1
             else:
                 q.rss_file -= 1
+            if self.changed is not None:
+                self.changed(q)
             self.tlb.invalidate(q.pid, va >> 12, 12)
         if dirty and fl & (ANON | FILE):
             fr.flags[f] |= DIRTY

@@ -206,6 +206,7 @@ class System:
         if self.swapdev is not None:
             self.frames.swap_hook = self.swapdev.drop_cache
         self.rmap = RMap(self.frames, self.cache, self.by_pid, self.tlb_model)
+        self.rmap.changed = self.mark_changed  # an unmapped page changes its mappers' RSS
         managed = (m.ram - m.kernel) // m.page_size
         if m.watermarks is not None:
             self.watermarks = Watermarks(*(x // m.page_size for x in m.watermarks))
@@ -245,6 +246,46 @@ class System:
         if check_pages:
             from vmspec.engine.pagecheck import PageCheck
             self.pagecheck = PageCheck(self)
+        # what changed since an observer last asked (take_touched) and since the running totals
+        # of time and accesses were last brought up to date (pid -> process)
+        self._touched: dict[int, Process] = {}
+        self._stale: dict[int, Process] = {}
+        self._time_of: dict[int, int] = {}
+        self._accesses_of: dict[int, int] = {}
+        self._time_sum = self._accesses_sum = 0
+
+    # ---- what changed ---------------------------------------------------------------------------
+
+    def mark_changed(self, p: Process) -> None:
+        """Note that ``p``'s counters (faults, TLB, accesses), RSS, swap entries or status may
+        have changed. Every operation marks the process it acts for (``_proc``); engine code that
+        changes another process must mark it too: a new process (spawn, fork), teardown (exit,
+        OOM kill, fatal signal), and every PTE changed through the reverse map (swap-out and
+        eviction of a page other processes map). docs/engine-api.md lists the places."""
+        self._touched[p.pid] = p
+        self._stale[p.pid] = p
+
+    def take_touched(self) -> list[str]:
+        """Return the names of the processes marked since the last call, in creation order, and
+        start a new set: an observer reads only those to see what a step changed."""
+        touched, self._touched = self._touched, {}
+        return [q.name for pid, q in sorted(touched.items()) if self.procs.get(q.name) is q]
+
+    def _totals(self) -> tuple[int, int]:
+        """Return the simulated time and accesses of all processes, updating the running sums
+        with the processes marked since the last call only."""
+        lat, levels = self.machine.latency, self.levels
+        for pid, q in self._stale.items():
+            if self.procs.get(q.name) is not q:  # a child whose fork failed never counts
+                continue
+            t = process_time(lat, levels, q.accesses, q.hits, q.misses, q.minor, q.major,
+                             q.walk_saved)
+            self._time_sum += t - self._time_of.get(pid, 0)
+            self._time_of[pid] = t
+            self._accesses_sum += q.accesses - self._accesses_of.get(pid, 0)
+            self._accesses_of[pid] = q.accesses
+        self._stale.clear()
+        return self._time_sum, self._accesses_sum
 
     # ---- internal helpers --------------------------------------------------------------------
 
@@ -290,6 +331,7 @@ class System:
             raise ValueError(f"no process named {name!r}")
         if not p.alive:
             raise ValueError(f"process {name!r} is not running ({p.status})")
+        self.mark_changed(p)
         self.frames.cur_cg = p.memcg  # pages this operation brings in are charged to its group
         return p
 
@@ -351,6 +393,7 @@ class System:
             self.frames.add_group(cg)
             p.memcg = cg
         self.procs[name] = p
+        self.mark_changed(p)
 
     def mmap(self, proc: str, region: str, length: int, *, file: str | None = None,
              shared: bool = False, prot: str = "rw", hugetlb: int | None = None,
@@ -482,6 +525,7 @@ class System:
         c.memcg = p.memcg  # a child joins its parent's memory cgroup
         self.procs[child] = c
         self.by_pid[pid] = c
+        self.mark_changed(c)
 
     def exit(self, proc: str) -> None:
         """Exit: free every frame and table of the process."""
@@ -641,11 +685,11 @@ class System:
 
     @property
     def time(self) -> _Time:
-        return _Time(sum(self.process_time(n) for n in self.procs), self)
+        return _Time(self._totals()[0], self)
 
     @property
     def accesses(self) -> _Num:
-        return _Num(sum(p.accesses for p in self.procs.values()))
+        return _Num(self._totals()[1])
 
     # ---- process observables -----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from vmspec.checker import steps as step_table
 from vmspec.checker.backend import HostCannot, NotObservable
@@ -110,13 +110,6 @@ class _Watch:
     unobservable: bool = False  # the backend cannot read it: reported once, then not checked
 
 
-@dataclass
-class _Snapshot:
-    procs: dict = field(default_factory=dict)
-    free: int = 0
-    swap_used: int = 0
-
-
 class ScenarioRun:
     """One execution of one scenario; ``run()`` returns its ScenarioResult."""
 
@@ -141,7 +134,11 @@ class ScenarioRun:
         self.trace: list[StepRecord] = []
         self.ended: dict[str, str] = {}  # process -> why it is not running
         self.unbound: dict[tuple[str, str], str] = {}  # (process, region) -> why it has no range
-        self.spawned: list[str] = []
+        self.spawned: dict[str, None] = {}  # the processes created so far, in creation order
+        # what the trail last saw of each process (rss, minor, major, cow, swap): after a step only
+        # the processes the engine says it touched are read again (System.take_touched)
+        self._seen_procs: dict[str, tuple] = {}
+        self._kills_seen = 0
         self._lines: dict[str, list[str]] = {}
         self._seen: dict[tuple[int, str], int] = {}  # (id of the node, kind) -> index in violations
         self._watched: set[int] = set()  # ids of the `always` nodes being watched
@@ -181,24 +178,34 @@ class ScenarioRun:
             first = self.violations[index]
             self.violations[index] = first.model_copy(update={"repeats": first.repeats + 1})
 
-    # ------------------------------------------------------------------ state snapshots
-    def _snapshot(self) -> _Snapshot:
+    # ------------------------------------------------------------------ what a step changed
+    def _read(self, p: str) -> tuple:
         sys = self.system
-        snap = _Snapshot(swap_used=_readable(lambda: int(sys.swap_used)))
-        for p in self.spawned:
-            f = sys.faults(p)
-            alive = sys.alive(p)
-            snap.procs[p] = (
-                sys.rss(p) if alive else 0, f.minor, f.major, _readable(lambda: f.cow),
-                sys.swap(p) if alive else 0,
-            )
-        return snap
+        f = sys.faults(p)
+        alive = sys.alive(p)
+        return (sys.rss(p) if alive else 0, f.minor, f.major, _readable(lambda: f.cow),
+                sys.swap(p) if alive else 0)
 
-    @staticmethod
-    def _changes(before: _Snapshot, after: _Snapshot) -> str:
+    def _before_step(self) -> int | None:
+        """Note what a step's changes are measured from; return swap_used (None: unreadable).
+        A backend that cannot say which processes a step touched has all of them read first."""
+        sys = self.system
+        if not hasattr(sys, "take_touched"):
+            for p in self.spawned:
+                self._seen_procs[p] = self._read(p)
+        return _readable(lambda: int(sys.swap_used))
+
+    def _changes(self, swap_before: int | None) -> str:
+        """Describe what the last step changed: faults, RSS and swap of each process it touched,
+        in creation order, and swap_used. With the engine the cost follows what the step touched
+        (``take_touched``), not how many processes the scenario has."""
+        sys = self.system
+        take = getattr(sys, "take_touched", None)
         parts = []
-        for p, now in after.procs.items():
-            was = before.procs.get(p, (0, 0, 0, 0, 0))
+        for p in (take() if take is not None else list(self.spawned)):
+            now = self._read(p)
+            was = self._seen_procs.get(p, (0, 0, 0, 0, 0))
+            self._seen_procs[p] = now
             bits = []
             if now[1] != was[1]:
                 bits.append(f"+{format_count(now[1] - was[1])} minor")
@@ -214,8 +221,9 @@ class ScenarioRun:
                 bits.append(f"swap {sign}{format_size(abs(now[4] - was[4]))}")
             if bits:
                 parts.append(f"{p}: " + ", ".join(bits))
-        if after.swap_used is not None and before.swap_used is not None and after.swap_used != before.swap_used:
-            delta = after.swap_used - before.swap_used
+        swap_after = _readable(lambda: int(sys.swap_used))
+        if swap_after is not None and swap_before is not None and swap_after != swap_before:
+            delta = swap_after - swap_before
             parts.append(f"swap_used {'+' if delta > 0 else '-'}{format_size(abs(delta))}")
         return "; ".join(parts)
 
@@ -276,9 +284,12 @@ class ScenarioRun:
 
     def _note_deaths(self, step, failure: str | None, proc: str | None) -> None:
         sys = self.system
-        for name in sys.killed:
-            if name not in self.ended:
-                self.ended[name] = f"killed by the OOM killer at line {step.span.line}"
+        kills = sys.oom_kills
+        if kills != self._kills_seen:  # the names killed since the last step, in kill order
+            for name in sys.killed[self._kills_seen:]:
+                if name not in self.ended:
+                    self.ended[name] = f"killed by the OOM killer at line {step.span.line}"
+            self._kills_seen = kills
         if proc is not None and failure in ("SIGSEGV", "SIGBUS") and proc not in self.ended:
             self.ended[proc] = f"{_ERROR_WORDS[failure]} at line {step.span.line}"
         if isinstance(step, ast.Exit) and failure is None:
@@ -341,7 +352,7 @@ class ScenarioRun:
             ))
             self._record(step, "skipped: no such region")
             return
-        before = self._snapshot()
+        swap_before = self._before_step()
         failure: str | None = None
         message = ""
         try:
@@ -359,17 +370,16 @@ class ScenarioRun:
                 f"it was never created (the {'spawn' if isinstance(step, ast.Spawn) else 'fork'} "
                 f"at line {step.span.line} failed with {failure})"
             ))
-        if isinstance(step, ast.Spawn) and step.process not in self.spawned and failure is None:
-            self.spawned.append(step.process)
-        if isinstance(step, ast.Fork) and step.child not in self.spawned and failure is None:
-            self.spawned.append(step.child)
+        if isinstance(step, ast.Spawn) and failure is None:
+            self.spawned[step.process] = None
+        if isinstance(step, ast.Fork) and failure is None:
+            self.spawned[step.child] = None
         if failure is None and step.expect_error == "OOM" and proc is not None and proc in self.system.killed:
             failure = "OOM"
         self._note_deaths(step, failure, proc)
         if self.observer is not None:
             self.observer.stepped(step, self.system, failure)
-        after = self._snapshot()
-        changes = self._changes(before, after)
+        changes = self._changes(swap_before)
         if failure is not None:
             changes = (f"failed: {failure}" + (f" ({message})" if message else "")) + (f"; {changes}" if changes else "")
         self._record(step, changes)

@@ -96,3 +96,19 @@ def test_the_driver_fails_where_lark_fails(text):
     if lark_parse(text, "x.vms") is None:
         with pytest.raises(SpecErrors):
             parse_text(text, "x.vms")
+
+
+def test_tables_compiled_by_the_installed_lark_parse_as_lark_parses():
+    """CI also runs this file against the newest lark: the tables it compiles (not only the
+    shipped ones) must drive the parser to lark's own trees."""
+    from vmspec.language.driver import Tables, parse
+    from vmspec.language.tables import compile_tables, grammar_text
+    from vmspec.language.transform import ASTBuilder
+
+    builder = ASTBuilder()
+    tables = Tables(compile_tables(grammar_text()), builder)
+    for path in SAMPLES:
+        text = path.read_text(encoding="utf-8")
+        builder.reset("x.vms")
+        items = tuple(parse(text, tables, lambda *comment: None))
+        assert items == lark_parse(text, "x.vms"), path

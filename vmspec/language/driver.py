@@ -1,9 +1,10 @@
 """Run lark's LALR(1) tables over .vms text with a tight contextual lexer of our own.
 
-lark compiles ``grammar/vms.lark`` once (``parser.get_parser``) into parse tables, per-state
-scanners (the contextual lexer: in each parser state only the terminals that state accepts are
-tried) and rule callbacks (its tree-less mode, which call :class:`~vmspec.language.transform.ASTBuilder`).
-This module drives those same tables, scanners and callbacks in one loop: lark's generic
+lark compiles ``grammar/vms.lark`` (once, shipped as data: :mod:`vmspec.language.tables`) into
+parse tables, per-state scanners (the contextual lexer: in each parser state only the terminals
+that state accepts are tried) and rule callbacks (its tree-less mode, which call
+:class:`~vmspec.language.transform.ASTBuilder`). This module drives those same tables, scanners
+and callbacks in one loop, without importing lark: lark's generic
 ``LexerThread``/``feed_token`` machinery costs several microseconds a token, this loop about one.
 On valid input the behaviour is lark's, token for token: the same regular expressions in the same
 order, a keyword read as a name where the state accepts a name (lark's ``UnlessCallback``), the same
@@ -45,69 +46,78 @@ class ParseFailure(Exception):
     previous: Tok | None = None
 
 
+class _Tree:
+    """The value of a rule that lark inlines into its parent (``_rule``, a repetition): its
+    children, which the parent's filter splices in (lark builds a ``Tree`` there)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children: list) -> None:
+        self.children = children
+
+
+class _Lexers(dict):
+    """state -> (regexes, keywords, allowed terminals, quantities), compiled on first use: a file
+    visits few of the grammar's states, and compiling every scanner would cost most of start-up."""
+
+    def __init__(self, tables: Tables, state_lexer: dict[int, int]) -> None:
+        super().__init__()
+        self._tables, self._state_lexer, self._built = tables, state_lexer, {}
+
+    def __missing__(self, state: int) -> tuple:
+        index = self._state_lexer[state]
+        entry = self._built.get(index)
+        if entry is None:
+            entry = self._built[index] = self._tables.lexer_entry(index)
+        self[state] = entry
+        return entry
+
+
 class Tables:
-    """lark's compiled grammar, flattened into plain dicts and tuples for :func:`parse`."""
+    """The grammar's compiled tables (:mod:`vmspec.language.tables`) in the shapes :func:`parse`
+    reads, with each rule's callback bound to ``builder``."""
 
-    def __init__(self, lark: Any) -> None:
-        from lark.parsers.lalr_analysis import Shift
-        from lark.parse_tree_builder import ExpandSingleChild
-
-        frontend = lark.parser
-        lalr = frontend.parser.parser
-        table = lalr.parse_table
-        callbacks = lalr.callbacks
-        assert not any(isinstance(k, str) for k in callbacks), "token callbacks are not supported"
-        self.start = table.start_states["start"]
-        self.end = table.end_states["start"]
-        rules: dict[Any, tuple] = {}
-        for rule, callback in callbacks.items():
-            size = len(rule.expansion)
-            identity = (isinstance(callback, ExpandSingleChild) and size == 1
-                        and not getattr(rule.expansion[0], "filter_out", False))
-            rules[rule] = (size, None if identity else _streamline(callback, size),
-                           str(rule.origin.name))
+    def __init__(self, data: dict[str, Any], builder: Any) -> None:
+        self.start = data["start"]
+        self.end = data["end"]
+        rules = []
+        for size, origin, name, expand1, include in data["rules"]:
+            identity = expand1 and include is None and size == 1  # hands back its one child
+            rules.append((size, None if identity else _callback(builder, size, name, expand1, include),
+                          origin))
         # state -> {symbol: (True, next state) | (False, (size, callback or None, origin))}
         self.actions: dict[int, dict[str, tuple]] = {
-            state: {str(sym): (True, arg) if action is Shift else (False, rules[arg])
-                    for sym, (action, arg) in row.items()}  # str: lark's names are Tokens
-            for state, row in table.states.items()}
+            state: {sym: (True, arg) if shift else (False, rules[arg]) for sym, shift, arg in row}
+            for state, row in data["states"]}
         self.terminals = frozenset(sym for row in self.actions.values() for sym in row
                                    if sym.isupper() or sym == "$END")
         # keywords (`dontneed`): a match followed by more of a word is only the word's start
-        self.keyword_terms = frozenset(
-            str(t.name) for t in lark.terminals
-            if t.pattern.type == "str" and str(t.pattern.value).isidentifier())
-        lexer = frontend.lexer
-        self.ignore = frozenset(str(t) for t in lark.lexer_conf.ignore)
-        self.newline_types = frozenset(str(t) for t in lexer.root_lexer.newline_types)
+        self.keyword_terms = frozenset(data["keyword_terms"])
+        self.ignore = frozenset(data["ignore"])
+        self.newline_types = frozenset(data["newline_types"])
         # Every state's scanner first skips blanks (lark's ignored WS), so a token and the blanks
         # before it take one match, not two; the token starts where its named group does.
-        ws = lark.get_terminal("WS").pattern.to_regexp()
-        self._skip = f"(?:{ws})?"
-        cache: dict[int, tuple] = {}
-        # state -> (compiled regexes, {keyword text: terminal} for NAME, terminals lark lists as allowed)
-        self.lexers: dict[int, tuple] = {}
-        for state, basic in lexer.lexers.items():
-            entry = cache.get(id(basic))
-            if entry is None:
-                entry = cache[id(basic)] = self._lexer_entry(basic)
-            self.lexers[state] = entry
-        self.root = self._lexer_entry(lexer.root_lexer)
+        self._skip = f"(?:{data['whitespace']})?"
+        self._entries = data["lexers"]
+        self.lexers = _Lexers(self, dict(data["state_lexer"]))
+        self._root_index = data["root_lexer"]
+        self._root: tuple | None = None
 
-    def _lexer_entry(self, basic: Any) -> tuple:
-        scanner = basic.scanner  # built lazily by lark
-        keywords: dict[str, str] = {}
-        for name, callback in basic.callback.items():
-            inner = getattr(callback, "scanner", None)
-            if inner is None:
-                continue
-            assert name == "NAME", name
-            keywords.update({str(t.pattern.value): str(t.name) for t in inner.terminals})
-        allowed = frozenset(str(t) for t in scanner.allowed_types - self.ignore)
+    @property
+    def root(self) -> tuple:
+        """The whole grammar's scanner (to name what was found where a state's scanner failed)."""
+        if self._root is None:
+            self._root = self.lexer_entry(self._root_index)
+        return self._root
+
+    def lexer_entry(self, index: int) -> tuple:
+        """Compile scanner ``index``: (regexes, {keyword text: terminal} for NAME, allowed
+        terminals, whether a number there may be the start of a quantity)."""
         import re
 
-        mres = tuple(re.compile(self._skip + "(?:" + mre.pattern + ")", mre.flags)
-                     for mre in scanner._mres)
+        patterns, keywords, allowed = self._entries[index]
+        mres = tuple(re.compile(self._skip + "(?:" + pattern + ")", flags) for pattern, flags in patterns)
+        allowed = frozenset(allowed)
         # a state that reads NUMBER but not every quantity: `3 pages` there is a size, not 3
         quantities = "NUMBER" in allowed and not {"SIZE", "DURATION", "PERCENT"} <= allowed
         return mres, keywords, allowed, quantities
@@ -226,20 +236,36 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
             return value_stack[-1]
 
 
-def _streamline(callback: Any, size: int) -> Any:
-    """Return ``callback`` without lark's child filter where the filter only drops tokens
-    (``":"``, ``_NL``): a slice or a list of picks does the same with less work."""
-    from lark.parse_tree_builder import ChildFilterLALR_NoPlaceholders
+def _callback(builder: Any, size: int, name: str | None, expand1: bool,
+              include: list | None) -> Callable[[list], Any]:
+    """Return the callback lark would run for a rule: ``builder``'s method ``name`` (an inlined
+    rule without one: a :class:`_Tree`), behind lark's ``ExpandSingleChild`` when ``expand1`` (a
+    ``?rule`` with one child is that child) and its child filter when ``include`` lists the
+    children kept (index, spliced-in); a filter that only drops tokens becomes a slice."""
+    build = getattr(builder, name) if name is not None else _Tree
+    if expand1:
+        inner = build
 
-    if type(callback) is not ChildFilterLALR_NoPlaceholders:
-        return callback
-    if any(expand for _, expand in callback.to_include):
-        return callback  # inlines a `_rule` or a repetition's children: keep lark's code
-    keep = [i for i, _ in callback.to_include]
-    build = callback.node_builder
+        def build(children: list) -> Any:
+            return children[0] if len(children) == 1 else inner(children)
+    if include is None:
+        return build
+    if any(expand for _, expand in include):
+        def filtered(children: list) -> Any:  # lark's ChildFilterLALR_NoPlaceholders
+            out: list = []
+            for i, expand in include:
+                if not expand:
+                    out.append(children[i])
+                elif out:
+                    out += children[i].children
+                else:
+                    out = children[i].children
+            return build(out)
+        return filtered
+    keep = [i for i, _ in include]
     if keep == list(range(size)):
         return build
-    if keep == list(range(keep[0], keep[0] + len(keep))) if keep else False:
+    if keep and keep == list(range(keep[0], keep[0] + len(keep))):
         lo, hi = keep[0], keep[0] + len(keep)
         return lambda children: build(children[lo:hi])
     return lambda children: build([children[i] for i in keep])

@@ -1,11 +1,12 @@
 """Parse .vms text into a :class:`~vmspec.language.ast.SpecFile`.
 
-The grammar (``grammar/vms.lark``; ``vmspec/grammar/vms.lark`` inside a wheel) is compiled once per
-process, on first use, by lark into LALR(1) tables and a contextual lexer, which
-:mod:`~vmspec.language.driver` runs in its own tight loop. The AST is built by
+The grammar (``grammar/vms.lark``; ``vmspec/grammar/vms.lark`` inside a wheel) is compiled by lark
+into LALR(1) tables and a contextual lexer when it changes, and shipped as data
+(:mod:`~vmspec.language.tables`); :mod:`~vmspec.language.driver` runs them in its own tight loop,
+and lark is not imported at all. The AST is built by
 :class:`~vmspec.language.transform.ASTBuilder` as rules are reduced (no intermediate tree), so there
 is no recursion however deep the input nests. lark's own on-disk cache is not used: it unpickles
-from a shared temporary directory, and compiling the grammar takes ~0.1 s. Comments are collected
+from a shared temporary directory. Comments are collected
 on the side (for ``vmspec fmt``); the AST itself carries none. Python's cyclic garbage collector is
 paused while a file is parsed: the tree is acyclic, and collections would only scan it again and
 again (that made parsing superlinear in the file's size).
@@ -16,15 +17,15 @@ from __future__ import annotations
 import gc
 import threading
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmspec.errors import SpecError, SpecErrors
 from vmspec.language import ast
 
+if TYPE_CHECKING:
+    from vmspec.language.driver import Tables
+
 _LOCK = threading.Lock()
-_PARSER: Any = None
 _BUILDER: Any = None
 _TABLES: Any = None
 
@@ -40,37 +41,23 @@ class Comment:
 
 
 def grammar_text() -> str:
-    """Return the grammar's text, from the installed package or else the source tree."""
-    try:
-        res = resources.files("vmspec").joinpath("grammar", "vms.lark")
-        if res.is_file():
-            return res.read_text(encoding="utf-8")
-    except (OSError, TypeError, ValueError, ModuleNotFoundError):
-        pass
-    path = Path(__file__).resolve().parent.parent.parent / "grammar" / "vms.lark"
-    return path.read_text(encoding="utf-8")
+    """Return the grammar's text (see :func:`vmspec.language.tables.grammar_text`)."""
+    from vmspec.language.tables import grammar_text as text
+
+    return text()
 
 
-def get_parser() -> tuple[Any, Any]:
-    """Return the process-wide (lark parser, AST builder) pair, compiling the grammar once."""
-    global _PARSER, _BUILDER, _TABLES
-    if _PARSER is None:
-        from lark import Lark
-
+def get_parser() -> tuple[Tables, Any]:
+    """Return the process-wide (tables, AST builder) pair, loading the tables once."""
+    global _TABLES, _BUILDER
+    if _TABLES is None:
         from vmspec.language.driver import Tables
+        from vmspec.language.tables import load_tables
         from vmspec.language.transform import ASTBuilder
 
         builder = ASTBuilder()
-        parser = Lark(
-            grammar_text(),
-            parser="lalr",
-            lexer="contextual",
-            transformer=builder,
-            maybe_placeholders=False,
-        )
-        _TABLES = Tables(parser)
-        _PARSER, _BUILDER = parser, builder
-    return _PARSER, _BUILDER
+        _TABLES, _BUILDER = Tables(load_tables(), builder), builder
+    return _TABLES, _BUILDER
 
 
 def check_text(text: str, path: str) -> None:
@@ -87,11 +74,10 @@ def check_text(text: str, path: str) -> None:
 def parse_source(text: str, path: str) -> tuple[ast.SpecFile, list[Comment], list[SpecError]]:
     """Parse ``text`` (the file at ``path``); return the tree, its comments and the errors the
     grammar could not see (a tree is still built). A syntax error raises SpecErrors."""
-    from vmspec.language.diagnostics import describe_parse_error
     from vmspec.language.driver import ParseFailure, parse
 
     check_text(text, path)
-    _, builder = get_parser()
+    tables, builder = get_parser()
     comments: list[Comment] = []
 
     def on_comment(line: int, column: int, body: str, trailing: bool) -> None:
@@ -102,8 +88,10 @@ def parse_source(text: str, path: str) -> tuple[ast.SpecFile, list[Comment], lis
         gc_was_on = gc.isenabled()
         gc.disable()  # millions of young, acyclic nodes: collections would only cost time
         try:
-            items = parse(text, _TABLES, on_comment)
+            items = parse(text, tables, on_comment)
         except ParseFailure as exc:
+            from vmspec.language.diagnostics import describe_parse_error
+
             raise SpecErrors([describe_parse_error(exc, text, path)]) from None
         except RecursionError:  # pragma: no cover - the parser and builder do not recurse
             raise SpecErrors([SpecError("the spec nests too deeply", _file_span(path, text))]) from None

@@ -143,58 +143,71 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
     state = tables.start
     tok: Tok | None = None
     keyword_terms = tables.keyword_terms
-    while pos < n:
-        mres, keywords, allowed, quantities = lexers[state]
-        m = mres[0].match(text, pos)
-        if m is None and len(mres) > 1:  # pragma: no cover - no state has over 100 terminals
-            for mre in mres[1:]:
-                m = mre.match(text, pos)
-                if m is not None:
-                    break
-        if m is None:
-            raise _lex_failure(text, pos, line, line_start, tables, state_stack, value_stack)
-        typ = m.lastgroup
-        end = m.end()
-        if typ in ignore:
-            if typ == "COMMENT":
-                on_comment(line, m.start(typ) - line_start + 1, m.group(typ), True)
-            pos = end
-            continue
-        pos = m.start(typ)
-        value = m.group(typ)
-        if keywords and typ == "NAME":
-            typ = keywords.get(value, typ)
-        elif (typ in keyword_terms and _continues_word(text[end:end + 1])) or (
-                quantities and typ == "NUMBER" and _unit_may_follow(text, end)):
-            failure = _longer_token(text, pos, end, line, line_start, tables, state_stack, value_stack)
-            if failure is not None:
-                raise failure
-        tok = _new_str(Tok, value)
-        tok.type = typ
-        tok.start_pos = pos
-        tok.line = line
-        tok.column = pos - line_start + 1
-        if typ == "_NL":
-            if "#" in value:
-                _nl_comments(value, line, tok.column, on_comment)
-            count = value.count("\n")
-            if count:
-                line += count
+    is_end = False
+    before: list[int] = []
+    while True:
+        if pos < n:  # read the next token (blanks and comments are skipped here)
+            mres, keywords, allowed, quantities = lexers[state]
+            m = mres[0].match(text, pos)
+            if m is None and len(mres) > 1:  # pragma: no cover - no state has over 100 terminals
+                for mre in mres[1:]:
+                    m = mre.match(text, pos)
+                    if m is not None:
+                        break
+            if m is None:
+                raise _lex_failure(text, pos, line, line_start, tables, state_stack, value_stack)
+            typ = m.lastgroup
+            end = m.end()
+            if typ in ignore:
+                if typ == "COMMENT":
+                    on_comment(line, m.start(typ) - line_start + 1, m.group(typ), True)
+                pos = end
+                continue
+            pos = m.start(typ)
+            value = m.group(typ)
+            if keywords and typ == "NAME":
+                typ = keywords.get(value, typ)
+            elif (typ in keyword_terms and _continues_word(text[end:end + 1])) or (
+                    quantities and typ == "NUMBER" and _unit_may_follow(text, end)):
+                failure = _longer_token(text, pos, end, line, line_start, tables, state_stack, value_stack)
+                if failure is not None:
+                    raise failure
+            tok = _new_str(Tok, value)
+            tok.type = typ
+            tok.start_pos = pos
+            tok.line = line
+            tok.column = pos - line_start + 1
+            if typ == "_NL":
+                if "#" in value:
+                    _nl_comments(value, line, tok.column, on_comment)
+                count = value.count("\n")
+                if count:
+                    line += count
+                    line_start = pos + value.rindex("\n") + 1
+            elif typ in tables.newline_types and "\n" in value:  # pragma: no cover - no such terminal
+                line += value.count("\n")
                 line_start = pos + value.rindex("\n") + 1
-        elif typ in tables.newline_types and "\n" in value:  # pragma: no cover - no such terminal
-            line += value.count("\n")
-            line_start = pos + value.rindex("\n") + 1
-        tok.end_line = line
-        tok.end_column = end - line_start + 1
-        pos = end
-        # feed the token: reduce as often as needed, then shift it
+            tok.end_line = line
+            tok.end_column = end - line_start + 1
+            pos = end
+        else:  # the end of the input: feed $END
+            typ, is_end = "$END", True
+            before = state_stack[:]
+        # feed(token, is_end), as lark's ParserState.feed_token: reduce as often as the token
+        # asks, then shift it; at the end, reduce until the start rule is accepted
         while True:
             action = actions[state].get(typ)
-            if action is None:  # (the stack from before this token's reductions is re-derived)
+            if action is None:
+                if is_end:
+                    raise ParseFailure(n, None, viable(tables, before), at_end=True,
+                                       previous=_last_token(value_stack))
+                # (the stack from before this token's reductions is re-derived)
                 stack = _states_before(text, tables, tok.start_pos)
                 raise ParseFailure(tok.start_pos, tok, viable(tables, stack),
                                    previous=_last_token(value_stack))
             if action[0]:
+                if is_end:  # pragma: no cover - lark never shifts $END
+                    raise AssertionError("shift of $END")
                 state = action[1]
                 push_state(state)
                 push_value(tok)
@@ -211,29 +224,8 @@ def parse(text: str, tables: Tables, on_comment: Callable[[int, int, str, bool],
                 push_value(callback([]))
             state = actions[state_stack[-1]][origin][1]
             push_state(state)
-    # the end of the input
-    before = state_stack[:]
-    while True:
-        action = actions[state].get("$END")
-        if action is None:
-            raise ParseFailure(n, None, viable(tables, before), at_end=True,
-                               previous=_last_token(value_stack))
-        if action[0]:  # pragma: no cover - lark never shifts $END
-            raise AssertionError("shift of $END")
-        size, callback, origin = action[1]
-        if callback is None:
-            del state_stack[-1]
-        elif size:
-            children = value_stack[-size:]
-            del state_stack[-size:]
-            del value_stack[-size:]
-            push_value(callback(children))
-        else:
-            push_value(callback([]))
-        state = actions[state_stack[-1]][origin][1]
-        push_state(state)
-        if state == end_state:
-            return value_stack[-1]
+            if is_end and state == end_state:
+                return value_stack[-1]
 
 
 def _callback(builder: Any, size: int, name: str | None, expand1: bool,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 class Span(BaseModel):
     """A region of one source file: 1-based line/column, end exclusive."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int

@@ -28,7 +28,7 @@ __all__ = ["CheckOptions", "OPTION_SPECS", "OptionSpec", "make_options", "read_p
 class CheckOptions(BaseModel):
     """How to check: seeds, budgets, selection and what to record."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     seed: Optional[int] = None  # overrides every scenario's seed
     max_accesses: int = DEFAULT_MAX_ACCESSES  # simulated accesses per scenario
@@ -86,4 +86,4 @@ def make_options(config: dict[str, Any], overrides: dict[str, Any]) -> CheckOpti
             parse_allow([values["host_allow"]])
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    return CheckOptions(**values)
+    return CheckOptions.model_construct(**values)  # checked above, each by its declaration

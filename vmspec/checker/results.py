@@ -1,7 +1,9 @@
 """What a check produces: violations, scenario results, file errors and the whole report.
 
 Pydantic models at the boundary: the reporters turn them into text, JSON, JUnit or annotations,
-and the pytest plugin into failure text. Nothing here prints. The JSON shape is documented in
+and the pytest plugin into failure text. The runner builds them from its own values with
+``model_construct`` (nothing to validate), and their schemas are built on first use (JSON output),
+so that a plain check does not pay for pydantic's validators. Nothing here prints. The JSON shape is documented in
 docs/reporting.md and shipped as a JSON Schema (``vmspec/checker/report.schema.json``).
 """
 
@@ -18,7 +20,7 @@ Status = Literal["passed", "failed", "error", "skipped"]
 class StepRecord(BaseModel):
     """One executed step as the trail shows it: where it is and what it changed."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int
@@ -30,7 +32,7 @@ class StepRecord(BaseModel):
 class Violation(BaseModel):
     """One thing that did not hold, located at the spec line that states or triggers it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int
@@ -65,6 +67,8 @@ class ScenarioResult(BaseModel):
     """The outcome of one scenario. ``skipped`` says why a backend did not run it (status
     ``skipped``), or why it stopped early (then its violations so far decide the status)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     file: str
     line: int
     title: str
@@ -85,6 +89,8 @@ class ScenarioResult(BaseModel):
 class FileError(BaseModel):
     """A spec or usage error that stopped a file from being checked."""
 
+    model_config = ConfigDict(defer_build=True)
+
     file: str
     line: int
     column: int
@@ -94,6 +100,8 @@ class FileError(BaseModel):
 
 class Report(BaseModel):
     """Everything one ``vmspec check`` run found, in file order then scenario order."""
+
+    model_config = ConfigDict(defer_build=True)
 
     scenarios: list[ScenarioResult] = Field(default_factory=list)
     errors: list[FileError] = Field(default_factory=list)

@@ -161,7 +161,7 @@ class ScenarioRun:
         return line[span.column - 1 : end].strip()
 
     def _violation(self, node, kind: str, message: str, **extra) -> Violation:
-        return Violation(
+        return Violation.model_construct(
             file=node.span.file, line=node.span.line, column=node.span.column, kind=kind,
             message=message, steps=list(self.trail), **extra,
         )
@@ -265,7 +265,7 @@ class ScenarioRun:
                 message = f"always {text} broke at line {step.span.line}"
             else:
                 message = f'invariant "{watch.label}" broke at line {step.span.line}: {text}'
-            watch.violation = Violation(
+            watch.violation = Violation.model_construct(
                 file=step.span.file, line=step.span.line, column=step.span.column, kind=watch.kind,
                 message=message, expression=text, observed=observed, detail=detail,
                 stated_at=watch.span.line, steps=list(self.trail),
@@ -410,7 +410,7 @@ class ScenarioRun:
         """Remember a step for the trail of later violations (checks are not part of it) and
         for ``--trace``."""
         iteration = " ".join(f"{i}/{n}" for i, n in self.iterations)
-        record = StepRecord(file=step.span.file, line=step.span.line, text=self.text_of(step), changes=changes,
+        record = StepRecord.model_construct(file=step.span.file, line=step.span.line, text=self.text_of(step), changes=changes,
                             iteration=iteration)
         if trail:
             self.trail.append(record)
@@ -424,7 +424,7 @@ class ScenarioRun:
         """Execute the scenario and return its result."""
         scenario = self.scenario
         seed = self.options.seed if self.options.seed is not None else (scenario.seed or 0)
-        result = ScenarioResult(
+        result = ScenarioResult.model_construct(
             file=self.path, line=scenario.span.line, title=scenario.title, status="passed",
             seed=seed, seed_overridden=self.options.seed is not None, reproduce=self.reproduce(),
             params=dict(getattr(self.resolved, "params", ())), template=getattr(self.resolved, "template", ""),

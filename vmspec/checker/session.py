@@ -5,7 +5,6 @@ order), identical whatever ``jobs`` is.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from typing import Callable, Iterable
@@ -65,7 +64,7 @@ def find_targets(paths: Iterable[str], root: str | None = None) -> list[tuple[st
 def file_errors(errors: SpecErrors) -> list[FileError]:
     """Turn spec errors into report entries, each with its rendered diagnostic."""
     return [
-        FileError(file=e.span.file, line=e.span.line, column=e.span.column, message=e.message, rendered=e.render())
+        FileError.model_construct(file=e.span.file, line=e.span.line, column=e.span.column, message=e.message, rendered=e.render())
         for e in errors.errors
     ]
 
@@ -136,12 +135,14 @@ def check(
         compile_k(options.select)  # report a bad -k before any work
     check_root(root)
     targets = find_targets(paths or ["."], root)
-    report = Report()
+    report = Report.model_construct()
     work = [(path, title, options, target_root) for path, title, target_root in targets]
     if on_progress is not None:
         on_progress(0, len(work))
     try:
         if jobs > 1 and len(work) > 1:
+            import multiprocessing
+
             pool = multiprocessing.Pool(min(jobs, len(work)), initializer=_ignore_sigint)
             try:
                 outcomes = pool.imap(_check_file_job, work)  # results in file order

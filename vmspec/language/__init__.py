@@ -5,10 +5,21 @@ Public API: :func:`load` (a file and its includes -> :class:`Program`), :func:`p
 (canonical text). Every problem with the input is raised as :class:`vmspec.errors.SpecErrors`.
 """
 
-from vmspec.language.format import format_text
 from vmspec.language.loader import load
 from vmspec.language.parser import parse_text
-from vmspec.language.printer import print_spec
 from vmspec.language.program import Program, ResolvedScenario
 
 __all__ = ["load", "parse_text", "format_text", "print_spec", "Program", "ResolvedScenario"]
+
+
+def __getattr__(name: str):
+    """Load the printer only for those who print (``vmspec fmt``), not for every check."""
+    if name == "format_text":
+        from vmspec.language.format import format_text
+
+        return format_text
+    if name == "print_spec":
+        from vmspec.language.printer import print_spec
+
+        return print_spec
+    raise AttributeError(f"module 'vmspec.language' has no attribute {name!r}")

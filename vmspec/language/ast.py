@@ -28,7 +28,7 @@ class Node(BaseModel):
     """Base of every AST node: frozen, with the span it was parsed from, and the spelling of its
     integers where it was not plain decimal (for the printer; no meaning of its own)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     span: Span
     spelling: Spelling = None
@@ -451,7 +451,3 @@ class SpecFile(Node):
 
     path: str
     items: tuple[TopItem, ...] = ()
-
-
-for _model in (SizeLit, RegionRef, Observable, Unary, Binary, Repeat, Expect, Always, Invariant, Scenario, SpecFile):
-    _model.model_rebuild()

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from vmspec.confine import ConfinementError, check_regular, inside, open_confined, read_bounded
 from vmspec.errors import SpecError, SpecErrors
 from vmspec.language import ast
-from vmspec.language.diagnostics import error_at_offset
 from vmspec.language.parser import parse_source
 from vmspec.source import Span
 
@@ -58,19 +58,25 @@ def _inside(path: str, root: str) -> bool:
     return inside(path, root)
 
 
+def _error_at_offset(*args: Any) -> SpecError:
+    from vmspec.language.diagnostics import error_at_offset  # loaded for a bad file only
+
+    return error_at_offset(*args)
+
+
 def decode(data: bytes, path: str) -> str:
     """Decode a spec file's bytes as UTF-8 text, or raise SpecErrors at the offending line."""
     nul = data.find(b"\x00")
     if nul >= 0:
         text = data[:nul].decode("utf-8", errors="replace")
-        raise SpecErrors([error_at_offset(
+        raise SpecErrors([_error_at_offset(
             text, path, len(text), "this is a binary file, not a .vms spec (it contains a NUL byte)",
             "a spec is UTF-8 text")])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         good = data[: exc.start].decode("utf-8", errors="replace")
-        raise SpecErrors([error_at_offset(
+        raise SpecErrors([_error_at_offset(
             good, path, len(good),
             f"this file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot start or continue "
             "a UTF-8 character)", "save the file as UTF-8")]) from None

@@ -5,7 +5,6 @@ Kept apart from ``transform`` so that importing the checks does not import lark.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 RESERVED = frozenset({"on", "as", "expect", "always"})
@@ -20,5 +19,7 @@ BARE_OBSERVABLES = frozenset(
 
 def suggest(word: str, choices: Any) -> str:
     """Return ``; did you mean X?`` for the closest of ``choices`` to ``word``, or ``""``."""
+    import difflib  # for a misspelling only
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""

@@ -16,6 +16,12 @@ from vmspec.reporting.text import Line
 
 def write_lines(lines: list[Line], stream: IO[str]) -> None:
     """Write styled lines to ``stream`` (colour only on a terminal or with FORCE_COLOR)."""
+    env = os.environ
+    isatty = getattr(stream, "isatty", None)
+    if env.get("NO_COLOR") or (not env.get("FORCE_COLOR") and "TTY_COMPATIBLE" not in env
+                               and not (isatty is not None and isatty())):
+        stream.write("".join(text + "\n" for text, _ in lines))  # plain: rich is not even loaded
+        return
     from rich.console import Console
     from rich.text import Text
 

@@ -180,20 +180,39 @@ def test_invalidate_range_drops_every_overlapping_page_of_that_process():
     t.check_against(ref)
 
 
-def test_invalidate_range_of_terabytes_is_fast():
+def best_time(make, run, runs: int = 5) -> float:
+    """Return the shortest of ``runs`` timings of ``run(make())``: a cost, not a deadline (the
+    tests compare two such costs, so a loaded machine slows both)."""
+    best = float("inf")
+    for _ in range(runs):
+        x = make()
+        t0 = time.perf_counter()
+        run(x)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _filled(x):
+    x.sweep(P1, 0, 3000, 12, False, True)
+    x.sweep(P2, 0, 300, 12, False, True)
+    x.fill(P1, 1 << 20, 21, True)
+    x.fill(P1, 900, 30, True)
+    return x
+
+
+def test_invalidate_range_of_terabytes_costs_the_entries_not_the_pages():
     # munmap of a huge region: must cost O(entries), not O(pages in the range).
     t, ref = both(DEFAULT_TLB)
     for x in (t, ref):
-        x.sweep(P1, 0, 3000, 12, False, True)
-        x.sweep(P2, 0, 300, 12, False, True)
-        x.fill(P1, 1 << 20, 21, True)
-        x.fill(P1, 900, 30, True)
-    t0 = time.perf_counter()
-    t.invalidate_range(P1, 4096 * 1000, 100 * TiB)
-    assert time.perf_counter() - t0 < 0.05
-    ref.invalidate_range(P1, 4096 * 1000, 100 * TiB)
+        _filled(x)
+        x.invalidate_range(P1, 4096 * 1000, 100 * TiB)
     t.check_against(ref)
     assert t.entries()["l1_2m"] == [] and t.entries()["l1_1g"] == []
+    huge = best_time(lambda: _filled(TLB(DEFAULT_TLB)),
+                     lambda x: x.invalidate_range(P1, 4096 * 1000, 100 * TiB))
+    small = best_time(lambda: _filled(TLB(DEFAULT_TLB)),
+                      lambda x: x.invalidate_range(P1, 4096 * 1000, 4096 * 2000))
+    assert huge < 50 * small  # 25 billion pages against 1,000: per page would be millions of times
 
 
 def test_flush_pid_drops_only_that_process():
@@ -240,17 +259,24 @@ def test_sweep_write_over_read_only_entries_misses_and_refills():
     t.check_against(ref)
 
 
-def test_sweep_of_4m_pages_is_fast_and_exact():
+def _warm():
     t = TLB(DEFAULT_TLB)
     t.sweep(P1, 0, 1536, 12, False, True)
-    t0 = time.perf_counter()
+    return t
+
+
+def test_sweep_of_4m_pages_is_exact_and_costs_the_sets_not_the_pages():
+    t = _warm()
     assert t.sweep(P1, 0, 1 << 22, 12, True, True) == (1536, (1 << 22) - 1536)
-    assert time.perf_counter() - t0 < 0.1
     assert vpns(t, "l1") == sorted(vpns(t, "l1"), key=lambda v: (v % 16, v))
     assert set(vpns(t, "l2")) == set(range((1 << 22) - 1536, 1 << 22))
+    # bench/bench_tlb.py has the figures; here, 1,024 times the pages may not cost 64 times as much.
+    long = best_time(_warm, lambda x: (x.sweep(P1, 0, 1 << 22, 12, True, True), x.entries()))
+    short = best_time(_warm, lambda x: (x.sweep(P1, 0, 1 << 12, 12, True, True), x.entries()))
+    assert long < 64 * short
 
 
-def test_sweep_in_pte_table_slices_equals_one_sweep_and_is_fast():
+def test_sweep_in_pte_table_slices_equals_one_sweep_at_a_cost_per_slice():
     # The MMU sweeps one PTE table (512 pages) at a time; consecutive slices extend one pending run.
     whole, sliced, ref = TLB(DEFAULT_TLB), TLB(DEFAULT_TLB), TLBRef(DEFAULT_TLB)
     for x in (whole, sliced, ref):
@@ -262,14 +288,21 @@ def test_sweep_in_pte_table_slices_equals_one_sweep_and_is_fast():
     assert expected == (1524, (1 << 22) - 1524)
     assert ref.sweep(P1, 0, 3000, 12, True, writable[:3000]) == (1524, 3000 - 1524)
     hits = misses = 0
-    t0 = time.perf_counter()
     for start in range(0, 1 << 22, 512):
         h, m = sliced.sweep(P1, start, start + 512, 12, True, writable[start:start + 512])
         hits, misses = hits + h, misses + m
     assert not sliced.lookup(P2, 5, 12, False)  # applies the run, which evicted this entry
-    assert time.perf_counter() - t0 < 0.1
     assert (hits, misses) == expected
     assert sliced.entries() == whole.entries()
+
+    def slices(size):  # 8,192 consecutive slices of `size` pages, then apply the run
+        def run(x):
+            for start in range(0, 8192 * size, size):
+                x.sweep(P1, start, start + size, 12, True, writable[start:start + size])
+            x.entries()
+        return run
+    # extending the pending run costs the same whatever the slice's length (64 times here)
+    assert best_time(_warm, slices(512), 3) < 8 * best_time(_warm, slices(8), 3)
 
 
 def test_fully_associative_level_is_one_set():

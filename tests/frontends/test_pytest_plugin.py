@@ -66,13 +66,26 @@ def test_spec_error_is_a_collection_error(pytester):
     assert "broken.vms:4:" in text and "Traceback" not in text
 
 
+def _junit_reports(path) -> dict:
+    """Return each test case's outcome and report text from a JUnit XML file (times left out)."""
+    import xml.etree.ElementTree as ET
+
+    return {(case.get("classname"), case.get("name")):
+            [(child.tag, child.get("message"), child.text) for child in case]
+            for case in ET.parse(path).getroot().iter("testcase")}
+
+
 def test_xdist_gives_the_same_results(pytester):
     pytest.importorskip("xdist")
     pytester.makefile(".vms", fork=SPEC, other=SPEC.replace('"passes"', '"passes too"'))
-    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "0")
-    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "0", "--junitxml=serial.xml")
+    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--junitxml=parallel.xml")
     serial.assert_outcomes(passed=2, failed=2)
     parallel.assert_outcomes(passed=2, failed=2)
+    reports = _junit_reports(pytester.path / "serial.xml")
+    assert _junit_reports(pytester.path / "parallel.xml") == reports  # the same failure texts
+    failures = [text for results in reports.values() for tag, _, text in results if tag == "failure"]
+    assert len(failures) == 2 and all("expect failed: rss(p) == 1MiB" in text for text in failures)
 
 
 def test_plugin_import_is_cheap():

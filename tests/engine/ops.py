@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from vmspec.engine import MachineConfig, System
 from vmspec.engine.config import TLBLevel
 from vmspec.engine.errors import ModelledFailure
+from vmspec.engine.process import STATUSES
 
 PAGE = 4096
 # A small TLB so that sweeps evict and sets collide.
@@ -136,6 +137,7 @@ def exit_all_and_check(s: System) -> None:
 def observed(s: System, name: str) -> tuple:
     """What a trail or an expectation can read of one process."""
     f, t = s.faults(name), s.tlb(name)
+    assert s.status(name) in STATUSES
     return (s.rss(name), s.swap(name), f.minor, f.major, f.cow, t.hits, t.misses,
             s.status(name), s.process_time(name))
 

@@ -13,11 +13,11 @@ from fractions import Fraction
 
 from vmspec.checker import observables
 from vmspec.checker.values import ANY, BOOL, COUNT, DURATION, PROCS, RATIO, SIZE, STATUS, VIA, Value
-from vmspec.language import ast
+from vmspec.language import ast, kinds
 from vmspec.units import duration_ns, size_bytes
 
-STATUS_WORDS = frozenset({"running", "exited", "oom_killed", "segfault", "sigbus"})
-VIA_WORDS = frozenset({"brk", "mmap"})
+STATUS_WORDS = frozenset(kinds.STATUS_WORDS)  # the language's words, one copy
+VIA_WORDS = frozenset(kinds.VIA_WORDS)
 PROCESS = "Process"
 
 

@@ -16,6 +16,9 @@ from vmspec.engine.pagetable import PageTable
 from vmspec.engine.vma import VMAList
 
 
+STATUSES = ("running", "exited", "oom_killed", "segfault", "sigbus")  # every Process.status
+
+
 @dataclass(slots=True)
 class Region:
     """A name bound to ``[start, start + length)``; ``via`` is "brk"/"mmap" for malloc/mmap results."""
@@ -44,7 +47,7 @@ class Process:
     start_brk: int = 0
     brk: int = 0
     mmap_base: int = 0
-    status: str = "running"
+    status: str = "running"  # one of STATUSES
     oom_score_adj: int = 0
     minor: int = 0
     major: int = 0

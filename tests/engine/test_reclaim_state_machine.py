@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings, strategies as st, target
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, \
     run_state_machine_as_test
 
-from tests.engine.ops import PAGE, SMALL_TLB, apply, exit_all_and_check, op
+from tests.engine.ops import PAGE, SMALL_TLB, apply, check_touched, exit_all_and_check, op
 from vmspec.engine import MachineConfig, System
 from vmspec.engine.errors import ModelledFailure, Unsupported
 
@@ -32,6 +32,7 @@ class ReclaimMachine(RuleBasedStateMachine):
         self.s.create_file("g", 64 * PAGE)
         self.s.spawn("p", memory_max=cg * PAGE if cg else None)
         self.refused = False
+        self.seen = {}
 
     @rule(o=op)
     def step(self, o):
@@ -87,6 +88,7 @@ class ReclaimMachine(RuleBasedStateMachine):
     def consistent(self):
         if not self.refused:
             self.s.check_invariants()
+            self.seen = check_touched(self.s, self.seen)  # reclaim marks every process it unmaps from
 
     def teardown(self):
         c = self.s.reclaim.counts

@@ -1,5 +1,6 @@
 """The B-tree VMA list (vmspec.engine.vma.VMAList) against the plain-list reference (VMAListRef):
-random insert/split/remove/merge/protect/copy sequences and every query after each step, with
+random insert/split/remove/merge/protect/copy sequences and every query after each step (and
+the VMA observer told of every object that joins or leaves), with
 small fanouts so that the trees grow several levels deep and nodes split and merge often."""
 
 from __future__ import annotations
@@ -53,12 +54,28 @@ def row(v: VMA | None):
     return None if v is None else astuple(v)
 
 
+class Registry:
+    """An observer (like the files' i_mmap) that keeps every VMA object the list says it holds."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, VMA] = {}
+
+    def added(self, v: VMA) -> None:
+        assert id(v) not in self.held
+        self.held[id(v)] = v
+
+    def dropped(self, v: VMA) -> None:
+        assert self.held.pop(id(v)) is v
+
+
 class VMAMachine(RuleBasedStateMachine):
     """Applies the same operations to a VMAList and a VMAListRef and compares everything."""
 
     @initialize(fanout=st.sampled_from([4, 5, 8, 64]))
     def boot(self, fanout):
         self.fast, self.ref = VMAList(fanout=fanout), VMAListRef()
+        self.registry = Registry()
+        self.fast.attach(self.registry)
 
     @rule(start=addresses, length=lengths, kind=kinds)
     def insert(self, start, length, kind):
@@ -91,7 +108,10 @@ class VMAMachine(RuleBasedStateMachine):
 
     @rule()
     def copy(self):
+        self.fast.detach()
+        assert self.registry.held == {}
         self.fast, self.ref = self.fast.copy(), self.ref.copy()
+        self.fast.attach(self.registry)
 
     @rule(addr=addresses, length=lengths)
     def queries(self, addr, length):
@@ -112,6 +132,7 @@ class VMAMachine(RuleBasedStateMachine):
     def same(self):
         self.fast.check_structure()
         assert rows(self.fast) == rows(self.ref)
+        assert sorted(self.registry.held) == sorted(id(v) for v in self.fast)  # the observer saw all
         assert (len(self.fast), self.fast.total, self.fast.nhuge) == \
             (len(self.ref), self.ref.total, self.ref.nhuge)
 

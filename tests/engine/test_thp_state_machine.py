@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings, strategies as st, target
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, \
     run_state_machine_as_test
 
-from tests.engine.ops import PAGE, SMALL_TLB
+from tests.engine.ops import PAGE, SMALL_TLB, check_touched
 from vmspec.engine import MachineConfig, System
 from vmspec.engine.errors import ModelledFailure, Unsupported
 
@@ -30,6 +30,7 @@ class THPMachine(RuleBasedStateMachine):
                         reference_tlb=True, check_pages=True)
         self.s.spawn("p")
         self.n = 0
+        self.seen = {}
 
     def _proc(self, pick):
         alive = [x for x in self.s.procs if self.s.alive(x)]
@@ -116,6 +117,7 @@ class THPMachine(RuleBasedStateMachine):
     @invariant()
     def consistent(self):
         self.s.check_invariants()
+        self.seen = check_touched(self.s, self.seen)  # huge-page paths mark what they change
 
     def teardown(self):
         target(float(self.s.thp_split_pmd + self.s.thp_split_page + self.s.pswpout // 64

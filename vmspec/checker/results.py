@@ -53,7 +53,7 @@ class Unobservable(BaseModel):
     """An expectation the backend could not read (``--backend host``: ``tlb(P)``, ``time``...):
     neither passed nor failed, reported with the reason."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     file: str
     line: int

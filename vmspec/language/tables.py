@@ -6,8 +6,8 @@ would pay, so it is done when the grammar changes: ``python -m vmspec.language.t
 the result next to this module as plain JSON (``vms_tables.json``, shipped in the wheel): the
 states and their actions, each state's regular expressions, keywords and accepted terminals, and
 for each rule its length, its left-hand side, the ASTBuilder method lark would call and lark's
-child filter. Reading it back needs neither lark nor pickle. The file records the SHA-256 of the
-grammar it was made from: if the grammar was edited without regenerating it, the tables are
+child filter. Reading it back needs neither lark nor pickle. The file records the fingerprint of
+the grammar it was made from (length and CRC-32): if the grammar was edited without regenerating it, the tables are
 compiled with lark in memory instead (slow, but right), and tests/language/test_tables.py fails
 until the file is regenerated (``--check`` says whether it is up to date).
 
@@ -18,9 +18,9 @@ newest lark too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,10 @@ def grammar_text() -> str:
 
 
 def grammar_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """Return the grammar's fingerprint: its length and CRC-32 (a check for a stale file, not a
+    defence: the test of the shipped file compares the tables themselves)."""
+    data = text.encode("utf-8")
+    return f"{len(data)}:{zlib.crc32(data):08x}"
 
 
 def load_tables(text: str | None = None) -> dict[str, Any]:
@@ -53,7 +56,7 @@ def load_tables(text: str | None = None) -> dict[str, Any]:
         data = json.loads(resources.files("vmspec.language").joinpath(DATA_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         data = None
-    if data is None or data.get("format") != FORMAT or data.get("grammar_sha256") != grammar_hash(text):
+    if data is None or data.get("format") != FORMAT or data.get("grammar") != grammar_hash(text):
         data = compile_tables(text)
     return data
 
@@ -148,7 +151,7 @@ def compile_tables(text: str) -> dict[str, Any]:
     root = entry(lexer.root_lexer)
     return {
         "format": FORMAT,
-        "grammar_sha256": grammar_hash(text),
+        "grammar": grammar_hash(text),
         "made_by": f"lark {lark.__version__}",
         "start": number[table.start_states["start"]],
         "end": number[table.end_states["start"]],

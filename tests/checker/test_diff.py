@@ -116,11 +116,11 @@ scenario "agree" on here {
     p: buf = mmap 1MiB
     p: write buf
 }
-scenario "a 4 MiB file" on here {
-    file "f" 4MiB
+scenario "a strided cold read" on here {
+    file "f" 16MiB
     spawn p
-    p: m = mmap 4MiB file "f" r
-    p: read m
+    p: m = mmap 16MiB file "f" r
+    p: read m stride 256KiB
 }
 """)
     env = dict(os.environ, VMSPEC_CACHE_DIR=str(cache), VMSPEC_HOST_TMPDIR=str(files))
@@ -134,8 +134,10 @@ scenario "a 4 MiB file" on here {
     doc = json.loads(out.stdout)
     agree, big = doc["scenarios"]
     assert agree["status"] == "same" and agree["compared"] == agree["equal"] > 50
-    assert big["status"] == "explained"
-    assert all(d["explained"] for d in big["differences"])
-    assert {d["explained"].split(":")[0] for d in big["differences"]} <= {"file-placement", "file-faults"}
-    assert run("--strict").returncode == 1
+    # the engine gives the kernel's fewest faults and largest RSS; on a virtio disk the kernel's
+    # reader overtakes its 8 MiB read-around (measured: 3,868 KiB resident, not 4,096), which
+    # only the I/O-timing rule may explain; without such a disk the two agree
+    assert big["status"] in ("same", "explained")
+    assert all(d["explained"].startswith("file-io-timing:") for d in big["differences"])
+    assert run("--strict").returncode == (1 if big["differences"] else 0)
     assert list(files.iterdir()) == []

@@ -189,6 +189,7 @@ class THP:
     def split_pmd(self, p, key: int) -> None:
         """``__split_huge_pmd``: 512 PTEs in the deposited table replace the PMD entry (a
         page-cache folio's PMD is only cleared: its pages fault back in through PTEs)."""
+        self.sysm.mark_changed(p)  # reclaim splits the PMDs of other processes too
         pt = p.pt
         if pt.thp[key].file:
             self.zap_pmd(p, key)
@@ -312,6 +313,7 @@ class THP:
         """Unmap the huge page at PMD ``key`` (munmap, MADV_DONTNEED, exit) and free the
         deposited table; the folio goes when nothing maps it."""
         sysm = self.sysm
+        sysm.mark_changed(p)  # reclaim unmaps the folio PMDs of other processes too
         fr = sysm.frames
         pt = p.pt
         leaf = pt.thp.pop(key)

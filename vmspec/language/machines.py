@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from vmspec.errors import SpecError
 from vmspec.language import ast
-from vmspec.language.printer import size_text
 from vmspec.language.words import suggest
 from vmspec.units import U64_MAX, size_bytes
 
@@ -142,7 +141,7 @@ def validate(machine: ast.Machine, errors: list[SpecError]) -> None:
     if ram_setting is not None:
         lit = ram_setting.size
         ram = nbytes(lit)
-        shown = size_text(lit)
+        shown = _size_text(lit) if ram > MAX_RAM[4] or ram % PAGE else ""
         if ram > MAX_RAM[5]:
             add(SpecError(f"number too large: ram {shown} is above 4PiB, the most 5-level paging can address",
                           lit.span, "use at most 4PiB of RAM"))
@@ -157,7 +156,7 @@ def validate(machine: ast.Machine, errors: list[SpecError]) -> None:
     page = by_name.get("page_size")
     if page is not None and nbytes(page.size) != PAGE:
         add(SpecError(
-            f"page_size {size_text(page.size)} is not supported yet: only 4KiB base pages are modelled",
+            f"page_size {_size_text(page.size)} is not supported yet: only 4KiB base pages are modelled",
             page.span, "remove the page_size line (4KiB is the default); use hugepages or thp for large pages"))
     for setting in machine.settings:
         _check_setting(setting, ram, add)
@@ -224,3 +223,10 @@ def _check_setting(s: ast.Setting, ram: int, add) -> None:
             elif item.name in seen:
                 add(SpecError(f"latency `{item.name}` is listed twice", item.name_span or item.span))
             seen.add(item.name)
+
+
+def _size_text(lit) -> str:
+    """A size as written, for a message (the printer loads only when one is needed)."""
+    from vmspec.language.printer import size_text
+
+    return size_text(lit)

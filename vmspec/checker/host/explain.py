@@ -3,10 +3,10 @@ applies them: each rule says when a difference is one docs/engine.md explains ("
 and the kernel differ"), so that only the unexplained ones fail a run.
 
 A rule matches an observable of a process (or the system) whose scenario did something the rule
-is about before that step: mapped a file (large folios, readahead), mapped 2 MiB or more of a file
-(placement), asked for MADV_WILLNEED (its cap), used a memory cgroup (the kernel charges page
-tables to it), or read an ``oom_score`` that the agent program's own pages can move by one, or a
-system-wide meminfo value (which every process moves). Rules never match a value the engine refuses to compute.
+is about before that step: mapped a file (its reads take time on the host: more faults, less
+RSS, never the other way), used a memory cgroup (the kernel charges page tables to it), or read
+an ``oom_score`` that the agent program's own pages can move by one, or a system-wide meminfo
+value (which every process moves). Rules never match a value the engine refuses to compute.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from vmspec.language import ast
 
 DOC = "docs/engine.md, Where the engine and the kernel differ"
 
-FILE_FAULT_OBSERVABLES = ("faults.minor", "faults.major", "rss", "rss_file", "pss", "uss", "resident",
-                          "shared", "cached", "used", "free")
-PLACEMENT_OBSERVABLES = FILE_FAULT_OBSERVABLES + ("pagetables",)
+# observables a slower read can only raise on the host, and ones it can only lower
+MORE_ON_HOST = ("faults.minor", "faults.major")
+LESS_ON_HOST = ("rss", "rss_file", "pss", "uss", "resident", "shared")
+FILE_FAULT_OBSERVABLES = MORE_ON_HOST + LESS_ON_HOST + ("cached", "used", "free")
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,12 @@ class Rule:
     text: str
 
 
-FILE_PLACEMENT = Rule("file-placement", "6.18 places a file mapping of 2 MiB or more on a 2 MiB boundary "
-                      "(thp_get_unmapped_area); the engine places it like any mapping, so fault-around "
-                      "windows and page tables fall differently")
-LARGE_FOLIOS = Rule("file-faults", "the kernel's page cache holds large folios and maps whole folios "
-                    "on fault-around, and its readahead windows ramp up; the engine has 4 KiB pages, "
-                    "16-page fault-around and fixed windows of `readahead`")
-WILLNEED_CAP = Rule("willneed-cap", "MADV_WILLNEED reads at most max(io_pages, ra_pages) of a file per "
-                    "call (force_page_cache_ra); the engine reads the whole range")
+FILE_IO_TIMING = Rule("file-io-timing", "the kernel's reads finish some time after they start: "
+                      "a reader that overtakes a readahead still in flight (at a bio boundary, "
+                      "about every 256 pages of an 8 MiB read-around) takes a fault more and "
+                      "maps less, and an order-9 page-cache folio may not be allocated; the "
+                      "engine's reads are instant, so it counts the kernel's fewest faults and "
+                      "its largest RSS")
 MEMCG_KMEM = Rule("memcg-kmem", "a memory cgroup is also charged the page tables and kernel memory "
                   "of its processes; memory_max in the engine charges user pages only")
 OWN_PAGES = Rule("agent-pages", "oom_score on the host also counts the agent program's own pages "
@@ -60,8 +59,6 @@ class History:
     """What a scenario has done so far, per process, as far as the rules care."""
 
     files: set[str] = field(default_factory=set)  # processes with a file mapping
-    big_files: set[str] = field(default_factory=set)  # ... of 2 MiB or more
-    willneed: set[str] = field(default_factory=set)
     hugetlb: set[str] = field(default_factory=set)  # processes with a hugetlb mapping or a THP
     thp_always: bool = False  # every anonymous mapping may hold THPs
     hugetlb_forked: bool = False  # one of them forked
@@ -75,8 +72,6 @@ class History:
             self.hugetlb.add(step.process)
         if isinstance(step, ast.Mmap) and step.file is not None:
             self.files.add(step.process)
-            if nbytes(step.size) >= 2 << 20:
-                self.big_files.add(step.process)
         elif isinstance(step, ast.Spawn):
             if step.memory_max is not None:
                 self.memcg = True
@@ -84,35 +79,26 @@ class History:
             for seg in image.segments if image is not None else ():
                 if seg.kind in ("text", "data", "lib"):
                     self.files.add(step.process)
-                    if seg.kind == "lib" and nbytes(seg.size) >= 2 << 20:
-                        self.big_files.add(step.process)
         elif isinstance(step, ast.Fork):
             if step.parent in self.hugetlb:
                 self.hugetlb_forked = True
-            for group in (self.files, self.big_files, self.willneed, self.hugetlb):
+            for group in (self.files, self.hugetlb):
                 if step.parent in group:
                     group.add(step.child)
-        elif isinstance(step, ast.Madvise):
-            if step.advice == "willneed":
-                self.willneed.add(step.process)
 
 
 def explain(observable: str, processes: tuple[str, ...], engine, host, history: History) -> Rule | None:
     """Return the rule that explains a difference of ``observable`` (``rss``, ``faults.minor``,
     ``resident``...) of ``processes`` (empty for a system observable), or None."""
-    anyone = set(processes) if processes else history.files | history.willneed
+    anyone = set(processes) if processes else history.files
     if observable == "oom_score" and isinstance(engine, int) and isinstance(host, int) and abs(engine - host) <= 1:
         return OWN_PAGES
     if observable in ("free", "used", "committed", "active_anon", "inactive_anon", "active_file",
                       "inactive_file", "unevictable", "pswpin", "pswpout", "thp_fault_alloc",
                       "thp_fault_fallback", "thp_split_pmd"):
         return SYSTEM_WIDE
-    if observable in PLACEMENT_OBSERVABLES and anyone & history.big_files:
-        return FILE_PLACEMENT
-    if observable in FILE_FAULT_OBSERVABLES and anyone & history.willneed:
-        return WILLNEED_CAP
-    if observable in FILE_FAULT_OBSERVABLES and anyone & history.files:
-        return LARGE_FOLIOS
+    if observable in FILE_FAULT_OBSERVABLES and anyone & history.files and _io_direction(observable, engine, host):
+        return FILE_IO_TIMING
     if observable == "hugepages_free" and history.hugetlb_forked:
         return HUGETLB_RESV
     if observable == "faults.minor" and (anyone & history.hugetlb or history.thp_always):
@@ -121,3 +107,14 @@ def explain(observable: str, processes: tuple[str, ...], engine, host, history: 
                                         "pss", "uss", "resident", "faults.minor", "faults.major"):
         return MEMCG_KMEM
     return None
+
+
+def _io_direction(observable: str, engine, host) -> bool:
+    """A slower read raises fault counts and lowers sizes on the host, never the reverse."""
+    if not (isinstance(engine, int) and isinstance(host, int)):
+        return True
+    if observable in MORE_ON_HOST:
+        return host > engine
+    if observable in LESS_ON_HOST:
+        return host < engine
+    return True

@@ -286,3 +286,25 @@ def test_arithmetic_in_machine_settings(spec_dir):
 def test_arithmetic_in_machine_settings_errors(load_errors, setting, message):
     rendered = load_errors(f"machine m {{ {setting} }}\n")
     assert message in rendered.split("\n")[0], rendered
+
+
+def test_load_scenarios_checks_more_scenarios_in_a_loaded_programs_scope(spec_dir):
+    from vmspec.language import load_scenarios
+
+    spec_dir({"base.vms": 'machine m { ram 64MiB }\nimage srv { text 1MiB }\nfile "f" 1MiB\n'
+                          'invariant "small": used < 1MiB\nscenario "own" on m { spawn a }\n'})
+    program = load("base.vms")
+    text = ('include "base.vms"\n# a comment\nscenario "more" on m {\n    spawn p image srv\n'
+            '    p: r = mmap 1MiB file "f"\n    p: read text\n}\n')
+    variant = load_scenarios(program, text, "more.vms")
+    (resolved,) = variant.scenarios
+    assert resolved.scenario.title == "more" and resolved.machine.name == "m"
+    assert resolved.scenario.steps[0].span.file == "more.vms" and resolved.scenario.steps[0].span.line == 4
+    assert variant.sources["more.vms"] == text and variant.invariants == program.invariants
+    assert [r.scenario.title for r in program.scenarios] == ["own"]  # the program itself is unchanged
+    with pytest.raises(SpecErrors) as bad:
+        load_scenarios(program, 'scenario "bad" on m {\n    q: r = mmap 1MiB\n}\n', "bad.vms")
+    assert [(e.message, e.span.line) for e in bad.value.errors] == [("unknown process `q`", 2)]
+    with pytest.raises(SpecErrors) as bad:
+        load_scenarios(program, 'machine n { ram 1GiB }\n', "bad.vms")
+    assert "only scenarios and includes" in bad.value.errors[0].message

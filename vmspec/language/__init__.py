@@ -1,15 +1,16 @@
 """The .vms language: parse, load (includes, names, kinds) and print specs.
 
-Public API: :func:`load` (a file and its includes -> :class:`Program`), :func:`parse_text`
+Public API: :func:`load` (a file and its includes -> :class:`Program`), :func:`load_scenarios`
+(more scenarios checked in a loaded program's scope), :func:`parse_text`
 (text -> :class:`~vmspec.language.ast.SpecFile`), :func:`format_text` and :func:`print_spec`
 (canonical text). Every problem with the input is raised as :class:`vmspec.errors.SpecErrors`.
 """
 
-from vmspec.language.loader import load
+from vmspec.language.loader import load, load_scenarios
 from vmspec.language.parser import parse_text
 from vmspec.language.program import Program, ResolvedScenario
 
-__all__ = ["load", "parse_text", "format_text", "print_spec", "Program", "ResolvedScenario"]
+__all__ = ["load", "load_scenarios", "parse_text", "format_text", "print_spec", "Program", "ResolvedScenario"]
 
 
 def __getattr__(name: str):

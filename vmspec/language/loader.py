@@ -16,6 +16,7 @@ from vmspec.language import ast
 from vmspec.language.includes import FileSet, default_root, load_files, visible_files
 from vmspec.language.machines import flatten, flatten_all, own_settings, require_ram, validate
 from vmspec.language.params import check_no_params, expand
+from vmspec.language.parser import parse_text
 from vmspec.language.program import Program, ResolvedScenario
 from vmspec.language.resolve import Scope, check_invariant, check_scenario, scenario_machine
 from vmspec.source import Span, source_lines
@@ -143,6 +144,36 @@ def _load(path: str, root: str | None) -> Program:
     return Program(path=path, spec=main.spec, machines=dict(scope.machines), images=dict(scope.images),
                    files=tuple(files), invariants=tuple(invariants), scenarios=tuple(scenarios),
                    sources=sources, root=root)
+
+
+def load_scenarios(program: Program, text: str, path: str, root: str | None = None) -> Program:
+    """Check the scenarios of ``text`` (spec text at ``path`` holding includes, comments and
+    scenarios, such as ``vmspec explore`` writes) in ``program``'s scope, as if ``program``'s file
+    held them; return ``program`` with those as its only scenarios. ``text``'s includes are not
+    read again: the program's scope stands for them. Raise SpecErrors for a scenario that does not
+    check (an unknown name, a process created twice...)."""
+    spec = parse_text(text, path)
+    sources = {**program.sources, path: text}
+    errors: list[SpecError] = []
+    scope = Scope(machines=dict(program.machines), images=dict(program.images),
+                  files={f.name: f for f in program.files}, root=default_root(program.path, root),
+                  errors=errors, text_of=_text_getter(sources))
+    scenarios = []
+    for item in spec.items:
+        if isinstance(item, ast.Scenario):
+            for instance, pairs in expand(item, errors):
+                machine = scenario_machine(instance, scope, None)
+                check_scenario(instance, scope, program.path)
+                if machine is not None:
+                    scenarios.append(ResolvedScenario(scenario=instance, machine=machine, params=pairs,
+                                                      template=item.title if pairs else ""))
+        elif not isinstance(item, ast.Include):
+            errors.append(SpecError("only scenarios and includes can be added to a loaded spec", item.span))
+    if errors:
+        raise SpecErrors(errors)
+    return Program(path=program.path, spec=program.spec, machines=program.machines, images=program.images,
+                   files=program.files, invariants=program.invariants, scenarios=tuple(scenarios),
+                   sources=sources)
 
 
 def _definition_key(item: ast.Node) -> tuple[str, str] | None:

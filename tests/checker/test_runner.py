@@ -649,3 +649,29 @@ def test_a_computed_machine_setting_reaches_the_engine(run_spec):
     result = only(run_spec('machine m { ram 64MiB - 2 * 8MiB; kernel 1MiB - 6 pages }\n'
                            'scenario "s" {\n    expect ram == 48MiB and free == 47MiB + 6 pages\n}\n'))
     assert result.status == "passed", result.violations
+
+
+def _run_text(tmp_path, monkeypatch, text, **options):
+    from vmspec.checker import CheckOptions
+    from vmspec.checker.runner import ScenarioRun
+    from vmspec.language import load
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.vms").write_text(text)
+    program = load("s.vms")
+    run = ScenarioRun(program, program.scenarios[0], CheckOptions(**options))
+    return run, run.run()
+
+
+def test_stopped_by_says_why_a_scenario_ended_early(tmp_path, monkeypatch):
+    run, result = _run_text(tmp_path, monkeypatch, MACHINE + """
+scenario "s" {
+    spawn p
+    p: buf = mmap 1MiB
+    p: access buf random 1000
+}
+""", max_accesses=100)
+    assert run.stopped_by == "budget" and result.status == "error"
+    run, result = _run_text(tmp_path, monkeypatch, "machine m { ram 64MiB; page_size 4KiB; thp always }\n"
+                            'scenario "s" {\n    spawn p\n}\n')
+    assert run.stopped_by == "unsupported" and "not modelled yet" in result.violations[-1].message

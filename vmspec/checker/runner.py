@@ -146,6 +146,8 @@ class ScenarioRun:
         self.status = "passed"
         self.recorder = None  # a Recorder (vmspec.checker.record) when a report asks for pictures;
         # a caller may set one (vmspec show sets a StepStates) before run()
+        # why the scenario ended early: None, "budget", "timeout", "trace", "unsupported" or "internal"
+        self.stopped_by: str | None = None
 
     # ------------------------------------------------------------------ text helpers
     def text_of(self, node) -> str:
@@ -463,15 +465,19 @@ class ScenarioRun:
                     self._run_step(step)
                 self.ctx.check_time()  # a last step that overran
         except _Timeout:
+            self.stopped_by = "timeout"
             self._stop(self._violation(
                 self._current_step, "budget", step_table.TIMEOUT_MESSAGE.format(self.options.timeout),
                 expression=self.text_of(self._current_step),
             ))
         except step_table.BudgetExceeded as exc:
+            self.stopped_by = "budget"
             self._stop(self._violation(self._current_step, "budget", str(exc), expression=self.text_of(self._current_step)))
         except TraceError as exc:
+            self.stopped_by = "trace"
             self._stop(self._violation(self._current_step, "step", f"replay: {exc}", expression=self.text_of(self._current_step)))
         except Unsupported as exc:
+            self.stopped_by = "unsupported"
             self._stop(self._violation(
                 self._current_step, "step", f"not modelled yet: {exc}", expression=self.text_of(self._current_step),
             ))
@@ -484,6 +490,7 @@ class ScenarioRun:
                 expression=self.text_of(self._current_step),
             ))
         except Exception as exc:  # a bug in vmspec: end this scenario, not the whole run
+            self.stopped_by = "internal"
             self._stop(self._violation(
                 self._current_step, "step",
                 f"internal error in vmspec ({type(exc).__name__}: {exc}); please report it with this spec",

@@ -1,8 +1,10 @@
 """The ``vmspec`` command line: argument parsing and output streams only, no logic.
 
-``vmspec check`` runs specs (reports to stdout, diagnostics to stderr), ``vmspec fmt`` rewrites
-files canonically. Exit codes: 0 ok, 1 violations (or files ``fmt --check`` would change),
-2 usage or spec errors, 5 nothing collected or selected (as pytest), 130 interrupted. Heavy modules load only after parsing the arguments,
+``vmspec check`` runs specs (reports to stdout, diagnostics to stderr), ``vmspec explore``
+searches for scenarios breaking a file's invariants (the spec replaying them to stdout or
+``--output``, the report to stderr), ``vmspec fmt`` rewrites files canonically. Exit codes: 0 ok,
+1 violations (or files ``fmt --check`` would change), 2 usage or spec errors, 5 nothing collected
+or selected (as pytest), 130 interrupted. Heavy modules load only after parsing the arguments,
 so ``vmspec --version`` stays fast.
 """
 
@@ -46,13 +48,29 @@ def _parser() -> argparse.ArgumentParser:
             check.add_argument(*flags, dest=spec.name, type=argparse_type(spec), default=None,
                                metavar=spec.metavar, help=spec.help)
 
-    explore = sub.add_parser("explore", help="search for a scenario that breaks a file's invariants")
+    explore = sub.add_parser(
+        "explore", help="search for scenarios that break a file's invariants",
+        description="Search for scenarios that break FILE's invariants and shrink each to a minimal one. "
+                    "The spec replaying them goes to stdout (or --output); the report goes to stderr. "
+                    "Exit 1 if an invariant broke, 0 if none did, 2 on errors (or an invariant the "
+                    "search could not reach).")
     explore.add_argument("path", metavar="FILE", help="a .vms file with at least one invariant")
     explore.add_argument("--machine", metavar="NAME", help="the machine to explore on [the only one]")
+    explore.add_argument("--invariant", metavar="LABEL", help="break only the invariant with this label [all]")
     explore.add_argument("--max-examples", type=int, default=200, metavar="N",
-                         help="scenarios to try before giving up [200]")
-    explore.add_argument("--max-steps", type=int, default=12, metavar="N", help="steps per scenario [12]")
-    explore.add_argument("--seed", type=int, default=0, metavar="N", help="random seed [0]")
+                         help="scenarios to try per search before giving up [200]")
+    explore.add_argument("--max-steps", type=int, default=12, metavar="N",
+                         help="steps to draw per scenario, after a prefix from the file's scenarios [12]")
+    explore.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (search i of -j uses N+i) [0]")
+    explore.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                         help="wall-clock limit of the whole exploration [none]")
+    explore.add_argument("--max-accesses", type=int, default=1_000_000, metavar="N",
+                         help="budget of simulated accesses per scenario [1,000,000]")
+    explore.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                         help="run N independent searches in N processes; keep the smallest scenarios [1]")
+    explore.add_argument("-o", "--output", metavar="FILE", help="write the spec replaying the breaks to FILE")
+    explore.add_argument("--format", choices=("text", "json"), default="text",
+                         help="stdout: the spec (text) or the whole result (json) [text]")
     explore.add_argument("--root", metavar="DIR", help="directory that includes may not leave")
 
     show = sub.add_parser("show", help="print a scenario's memory state after every step (or one)")
@@ -187,15 +205,23 @@ def _check(args) -> int:
 
 
 def _explore(args) -> int:
+    import contextlib
+
     from vmspec.checker.explore import explore
+    from vmspec.checker.found import verify_replay
     from vmspec.checker.session import file_errors
     from vmspec.errors import SpecErrors
     from vmspec.language import load
     from vmspec.reporting.console import write_lines
-    from vmspec.reporting.text import error_text, explore_lines
+    from vmspec.reporting.explore import progress_line, render_json, summary_lines
+    from vmspec.reporting.text import error_text
 
-    if args.max_examples < 1 or args.max_steps < 1:
-        return _fail_usage("--max-examples and --max-steps need at least 1")
+    if args.max_examples < 1 or args.max_steps < 1 or args.jobs < 1 or args.max_accesses < 1:
+        return _fail_usage("--max-examples, --max-steps, --max-accesses and -j need at least 1")
+    if args.timeout is not None and args.timeout < 0:
+        return _fail_usage("--timeout needs a number of seconds >= 0 (0: none)")
+    if args.output and not os.path.isdir(os.path.dirname(args.output) or "."):
+        return _fail_usage(f"cannot write {args.output}: no such directory")
     from vmspec.checker.session import check_root
 
     check_root(args.root)
@@ -204,9 +230,27 @@ def _explore(args) -> int:
     except SpecErrors as errors:
         sys.stderr.write(error_text(file_errors(errors)) + "\n")
         return 2
-    outcome = explore(program, args.machine, args.max_examples, args.seed, args.max_steps)
-    write_lines(explore_lines(outcome), sys.stdout)
-    return 1 if outcome.found else 0
+    show = sys.stderr.isatty() and not os.environ.get("VMSPEC_NO_PROGRESS")
+    with (progress_line(sys.stderr, args.max_examples * args.jobs) if show else contextlib.nullcontext()) as progress:
+        result = explore(program, args.machine, invariant=args.invariant, max_examples=args.max_examples,
+                         max_steps=args.max_steps, seed=args.seed, jobs=args.jobs, timeout=args.timeout or None,
+                         max_accesses=args.max_accesses, root=args.root, output=args.output, on_progress=progress)
+    written, replay = None, None
+    if args.output and result.spec:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(result.spec)
+        except OSError as exc:
+            return _fail_usage(f"cannot write {args.output}: {exc.strerror}")
+        written = args.output
+        replay = verify_replay(args.output, args.root)
+    if args.format == "json":
+        sys.stdout.write(render_json(result))
+    elif not args.output:
+        sys.stdout.write(result.spec)
+    sys.stdout.flush()
+    write_lines(summary_lines(result, written, replay), sys.stderr)
+    return result.exit_code()
 
 
 def _show(args) -> int:

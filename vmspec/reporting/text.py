@@ -199,22 +199,3 @@ def error_text(errors: list[FileError]) -> str:
         "\n".join(printable(line) for line in (e.rendered or f"{e.file}:{e.line}:{e.column}: error: {e.message}").split("\n"))
         for e in errors
     )
-
-
-def explore_lines(outcome) -> list[Line]:
-    """Describe what ``vmspec explore`` found (an ExploreResult): the scenario and its breaks."""
-    if not outcome.found:
-        return [(f"explore: no scenario on machine {outcome.machine} broke an invariant "
-                 f"in {outcome.examples:,} examples", "bold green")]
-    out: list[Line] = [
-        (f"explore: found a scenario on machine {outcome.machine} that breaks an invariant "
-         f"({outcome.examples:,} examples tried; shrunk to {outcome.scenario_text.count(chr(10)) - 2} steps):",
-         "bold red"),
-        ("", ""),
-    ]
-    out += [(line, "") for line in outcome.scenario_text.splitlines()]
-    out.append(("", ""))
-    for v in outcome.result.violations:
-        if v.kind == "invariant":
-            out += violation_lines(v)
-    return out

@@ -230,7 +230,7 @@ def _explore(args) -> int:
     except SpecErrors as errors:
         sys.stderr.write(error_text(file_errors(errors)) + "\n")
         return 2
-    show = sys.stderr.isatty() and not os.environ.get("VMSPEC_NO_PROGRESS")
+    show = sys.stderr.isatty()
     with (progress_line(sys.stderr, args.max_examples * args.jobs) if show else contextlib.nullcontext()) as progress:
         result = explore(program, args.machine, invariant=args.invariant, max_examples=args.max_examples,
                          max_steps=args.max_steps, seed=args.seed, jobs=args.jobs, timeout=args.timeout or None,

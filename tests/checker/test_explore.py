@@ -320,3 +320,26 @@ def test_the_installed_command_runs_explore(tmp_path):
     out = subprocess.run([sys.executable, "-m", "vmspec", "explore", "inv.vms", "--max-examples", "10"],
                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert out.returncode == 1 and out.stdout.startswith("# Found by: vmspec explore inv.vms")
+
+
+def test_the_written_spec_does_not_depend_on_hash_randomisation(tmp_path):
+    (tmp_path / "inv.vms").write_text(SMALL + 'invariant "no cow": faults(child).cow == 0\n'
+                                      'invariant "small": rss(app) <= 2MiB\n')
+    outs = [subprocess.run([sys.executable, "-m", "vmspec", "explore", "inv.vms", "--format", "json"],
+                           cwd=tmp_path, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert outs[0] == outs[1] and json.loads(outs[0])["counts"]["broken"] == 2
+
+
+def test_a_drawn_scenario_the_language_refuses_is_counted_as_a_bug(spec, monkeypatch):
+    from vmspec.checker import vocabulary
+
+    real = vocabulary.draw_steps
+
+    def with_a_stranger(vocab, seeds, shape):
+        return real(vocab, seeds, shape) + (ast.Exit(span=vocabulary.SPAN, process="stranger"),)
+
+    monkeypatch.setattr(vocabulary, "draw_steps", with_a_stranger)
+    result = explore(spec(SMALL + 'invariant "within ram": used <= ram\n'), max_examples=5)
+    assert result.counts.spec_errors == 5 and result.exit_code() == 2
+    assert "unknown process `stranger`" in result.spec_error

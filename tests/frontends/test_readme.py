@@ -140,3 +140,23 @@ def test_every_readme_block_is_tested():
     unknown = [body.splitlines()[0] for info, body in BLOCKS if not any(kind(info, body) for kind in KINDS.values())]
     assert unknown == []
     assert all(sum(kind(info, body) for info, body in BLOCKS) == 1 for kind in KINDS.values())
+
+
+def test_the_explore_example_finds_what_the_readme_shows(tmp_path):
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Exploring"):text.index("## The command line")]
+    spec, first, second = re.findall(r"```\n(.*?)```", section, flags=re.S)
+    (tmp_path / "cow.vms").write_text(spec)
+    env = {**os.environ, "NO_COLOR": "1"}
+    out = subprocess.run([sys.executable, "-m", "vmspec", "explore", "cow.vms"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 1
+    assert f"$ vmspec explore cow.vms > found.vms\n{out.stderr}" == first
+    (tmp_path / "found.vms").write_text(out.stdout)
+    replay = subprocess.run([sys.executable, "-m", "vmspec", "check", "found.vms"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env)
+    assert replay.returncode == 1
+    out = subprocess.run([sys.executable, "-m", "vmspec", "explore", "cow.vms", "--seed", "3"], cwd=tmp_path,
+                         capture_output=True, text=True, env=env)
+    last = "".join(line + "\n" for line in out.stdout.splitlines()[-8:])
+    assert f"$ vmspec explore cow.vms --seed 3 2>/dev/null | tail -8\n{last}" == second

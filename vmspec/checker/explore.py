@@ -30,7 +30,7 @@ from vmspec.checker.options import CheckOptions
 from vmspec.checker.results import Violation
 from vmspec.checker.shrink import Shrinker
 from vmspec.checker.trial import Trier, render
-from vmspec.checker.vocabulary import build_vocabulary, expression_names, scenario_strategy
+from vmspec.checker.vocabulary import build_vocabulary, expression_names, region_sizes, scenario_strategy
 from vmspec.errors import UsageError
 
 DEFAULT_MAX_EXAMPLES = 200
@@ -110,9 +110,9 @@ class ExploreResult(BaseModel):
         return bool(self.findings)
 
     def exit_code(self) -> int:
-        """Return 2 if the search could not look at every targeted invariant (or hit a bug in vmspec),
-        else 1 if it broke one, else 0."""
-        if self.unreached or self.internal_error:
+        """Return 2 if the search could not look at every targeted invariant or hit a bug in vmspec
+        (a crash, or a drawn scenario the language refused), else 1 if it broke one, else 0."""
+        if self.unreached or self.internal_error or self.spec_error:
             return 2
         return 1 if self.findings else 0
 
@@ -215,14 +215,14 @@ def search(trier: Trier, vocab, seed: int, max_examples: int, max_steps: int,
         if group.subgroup(_Enough) is None:
             raise
     for k in sorted(out.best):
-        _shrink(trier, out, k, deadline)
+        _shrink(trier, vocab, out, k, deadline)
     counts.shrink_runs = sum(b.shrink_runs for b in out.best.values())
     if out.crash:
-        _shrink_crash(trier, out, deadline)
+        _shrink_crash(trier, vocab, out, deadline)
     return out
 
 
-def _shrink_crash(trier: Trier, out: SearchOutcome, deadline: float | None) -> None:
+def _shrink_crash(trier: Trier, vocab, out: SearchOutcome, deadline: float | None) -> None:
     """Shrink the first scenario that hit a bug in vmspec, for the report (same kind of error)."""
     kind = out.internal_error.split(":")[0]
 
@@ -232,21 +232,21 @@ def _shrink_crash(trier: Trier, out: SearchOutcome, deadline: float | None) -> N
             return trial.stopped_at
         return None
 
-    shrinker = Shrinker(crashes, trier.render, trier.page, deadline)
+    shrinker = Shrinker(crashes, trier.render, trier.page, deadline, lambda s: region_sizes(vocab, s))
     steps = shrinker.shrink(out.crash)
     out.counts.shrink_runs += shrinker.runs
     out.internal_error = f"{trier.run(steps).stop_message}\n{render('crashes vmspec', trier.machine, steps)}"
     out.crash = ()
 
 
-def _shrink(trier: Trier, out: SearchOutcome, k: int, deadline: float | None) -> None:
+def _shrink(trier: Trier, vocab, out: SearchOutcome, k: int, deadline: float | None) -> None:
     best = out.best[k]
 
     def breaks(steps) -> int | None:
         trial = trier.run(steps)
         return trial.broken.get(k)
 
-    shrinker = Shrinker(breaks, trier.render, trier.page, deadline)
+    shrinker = Shrinker(breaks, trier.render, trier.page, deadline, lambda s: region_sizes(vocab, s))
     steps = shrinker.shrink(best.steps)
     # the steps that failed (ENOMEM, SIGSEGV, OOM...) say so, so the replay reports only the break
     trial = trier.run(steps)

@@ -94,7 +94,15 @@ def _narrower(step, page: int):
     return None
 
 
-def _simpler(step, page: int) -> list:
+def _whole(rng, region_size: int | None, page: int) -> bool:
+    """Say whether a range covers exactly the whole region of ``region_size`` bytes."""
+    if rng is None or region_size is None or rng.single:
+        return False
+    start = lit_bytes(rng.start, page) if rng.start is not None else 0
+    return start == 0 and (rng.end is None or lit_bytes(rng.end, page) == region_size)
+
+
+def _simpler(step, page: int, region_size: int | None = None) -> list:
     """Return variants of a step with one option dropped, its range narrowed to one page, random
     accesses replaced by one access, or a fork by a spawn (never the other way round, so that
     simplifying cannot go in circles)."""
@@ -113,9 +121,12 @@ def _simpler(step, page: int) -> list:
                               range=ast.Range(span=step.span, start=size_lit(0), end=size_lit(page)),
                               expect_error=step.expect_error))
     if isinstance(step, (ast.Access, ast.Munmap, ast.Madvise, ast.Mprotect)):
-        narrow = _narrower(step, page)
-        if narrow is not None:
-            out.append(narrow)
+        if _whole(step.range, region_size, page):  # a range that is the whole region says nothing
+            out.append(step.model_copy(update={"range": None}))
+        elif (region_size or page + 1) > page:
+            narrow = _narrower(step, page)
+            if narrow is not None:
+                out.append(narrow)
     for name, value in defaults.items():
         if getattr(step, name) != value:
             update = {name: value}
@@ -181,8 +192,9 @@ class Shrinker:
     ``breaks`` returns None when the candidate does not break it (or does not check)."""
 
     def __init__(self, breaks: Callable[[tuple], int | None], render: Callable[[tuple], str], page: int,
-                 deadline: float | None = None):
+                 deadline: float | None = None, region_sizes: Callable[[tuple], list] | None = None):
         self._breaks = breaks
+        self.region_sizes = region_sizes  # steps -> the size of the region each acts on (or None)
         self.render = render
         self.page = page
         self.deadline = deadline
@@ -277,7 +289,8 @@ class Shrinker:
         for i in range(len(current)):
             if i >= len(current):
                 break
-            for variant in _simpler(current[i], self.page):
+            sizes = self.region_sizes(current) if self.region_sizes is not None else [None] * len(current)
+            for variant in _simpler(current[i], self.page, sizes[i]):
                 found = self.accept(current[:i] + (variant,) + current[i + 1:])
                 if found is not None:
                     current = found

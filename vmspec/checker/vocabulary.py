@@ -331,6 +331,19 @@ class DrawState:
                 proc.regions[step.region].mlocked = step.lock
 
 
+def region_sizes(vocab: Vocabulary, steps) -> list[int | None]:
+    """Return, for each step, the size of the region it acts on when it runs (None: no region,
+    or one the steps do not say the size of)."""
+    state = DrawState(vocab)
+    out: list[int | None] = []
+    for step in steps:
+        proc = state.procs.get(getattr(step, "process", None))
+        region = proc.regions.get(getattr(step, "region", None)) if proc is not None else None
+        out.append(region.size if region is not None else None)
+        state.apply(step)
+    return out
+
+
 # ----------------------------------------------------------------------------- drawing
 def pick(below, choices):
     """Draw one of ``choices`` (a sequence of (value, weight)); the first is the simplest."""

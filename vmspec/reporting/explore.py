@@ -43,6 +43,10 @@ def summary_lines(result, written_to: str | None = None, replay: str | None = No
     if result.timed_out:
         out.append(("  the --timeout cut the search or the shrinking short: the result may not be minimal, "
                     "and it depends on timing", "yellow"))
+    c = result.counts
+    if c.unsupported * 4 > c.examples:
+        out.append((f"  warning: {c.unsupported:,} of {c.examples:,} examples ended at a step that is not modelled "
+                    "yet; the search could not look past those steps:", "yellow"))
     for reason, n in result.unsupported:
         out.append((f"  {n:,}x not modelled yet: {reason.removeprefix('not modelled yet: ')}", "dim"))
     for f in result.findings:
@@ -58,6 +62,11 @@ def summary_lines(result, written_to: str | None = None, replay: str | None = No
         out.append(("", ""))
         out.append((f'error: invariant "{u.invariant}" ({u.stated_file}:{u.stated_line}) was not explored: '
                     f"{u.reason}", "bold red"))
+    if result.spec_error:
+        message, _, scenario = result.spec_error.partition("\n")
+        out.append(("", ""))
+        out.append((f"error: a drawn scenario did not check (a bug in vmspec explore): {message}", "bold red"))
+        out += [(f"    {line}", "") for line in scenario.splitlines()]
     if result.internal_error:
         message, _, scenario = result.internal_error.partition("\n")
         out.append(("", ""))

@@ -68,7 +68,8 @@ def test_oom_kills_on_a_small_machine_with_swap_is_found_or_the_gap_is_counted(s
         assert result.counts.unsupported > 0 and result.exit_code() == 0
         reasons = " ".join(reason for reason, _ in result.unsupported)
         assert "swap and replacement twolist" in reasons
-        assert sum(n for _, n in result.unsupported) == result.counts.unsupported
+        # the five most frequent reasons, with how many examples each ended
+        assert 0 < sum(n for _, n in result.unsupported) <= result.counts.unsupported and len(result.unsupported) <= 5
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ ADVICE = (("dontneed", 3), ("pageout", 2), ("willneed", 1), ("nohugepage", 1), (
 PROTS = (("rw", 8), ("r", 2), ("none", 2), ("rx", 1), ("rwx", 1))
 MPROTECT = (("r", 3), ("none", 2), ("rw", 2), ("rx", 1), ("rwx", 1))
 OOM_SCORE_ADJ = (-1000, -500, 0, 500, 1000)
-RANDOM_COUNTS = (16, 256, 4096, 16384)
+RANDOM_COUNTS = (16, 256, 4096)
 REPEAT_COUNTS = (2, 4, 16)
 REPEAT_RANDOM = (16, 256)  # random accesses per pass of a repeat
 

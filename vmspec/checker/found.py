@@ -27,7 +27,7 @@ def replay_scenarios(program, spec_text: str, path: str, root: str | None = None
     """Run every scenario of a written spec in ``program``'s scope (all its invariants); return
     their results in order."""
     variant = load_scenarios(program, spec_text, path, root)
-    options = CheckOptions(max_accesses=1_000_000)
+    options = CheckOptions(max_accesses=1_000_000, trail=1000)  # the report shows every step
     return [ScenarioRun(variant, resolved, options, display_path=path).run() for resolved in variant.scenarios]
 
 

@@ -318,12 +318,11 @@ def test_the_installed_command_runs_explore(tmp_path):
 
 
 def test_the_written_spec_does_not_depend_on_hash_randomisation(tmp_path):
-    (tmp_path / "inv.vms").write_text(SMALL + 'invariant "no cow": faults(child).cow == 0\n'
-                                      'invariant "small": rss(app) <= 2MiB\n')
-    outs = [subprocess.run([sys.executable, "-m", "vmspec", "explore", "inv.vms", "--format", "json"],
-                           cwd=tmp_path, capture_output=True, text=True,
+    (tmp_path / "inv.vms").write_text(APP)
+    outs = [subprocess.run([sys.executable, "-m", "vmspec", "explore", "inv.vms", "--format", "json",
+                            "--max-examples", "50"], cwd=tmp_path, capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
-    assert outs[0] == outs[1] and json.loads(outs[0])["counts"]["broken"] == 2
+    assert outs[0] == outs[1] and json.loads(outs[0])["counts"]["broken"] == 1
 
 
 def test_a_drawn_scenario_the_language_refuses_is_counted_as_a_bug(spec, monkeypatch):

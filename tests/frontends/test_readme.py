@@ -1,7 +1,6 @@
 """Every example in the README is real: each fenced block is run (or checked against the command
 line it documents) and the output it shows compared. A block nobody tests fails the last test."""
 
-import os
 import pathlib
 import re
 import subprocess
@@ -142,21 +141,21 @@ def test_every_readme_block_is_tested():
     assert all(sum(kind(info, body) for info, body in BLOCKS) == 1 for kind in KINDS.values())
 
 
-def test_the_explore_example_finds_what_the_readme_shows(tmp_path):
+def test_the_explore_example_finds_what_the_readme_shows(tmp_path, monkeypatch, capsys):
+    from vmspec.cli import main
+
     text = README.read_text(encoding="utf-8")
     section = text[text.index("## Exploring"):text.index("## The command line")]
     spec, first, second = re.findall(r"```\n(.*?)```", section, flags=re.S)
     (tmp_path / "cow.vms").write_text(spec)
-    env = {**os.environ, "NO_COLOR": "1"}
-    out = subprocess.run([sys.executable, "-m", "vmspec", "explore", "cow.vms"], cwd=tmp_path,
-                         capture_output=True, text=True, env=env)
-    assert out.returncode == 1
-    assert f"$ vmspec explore cow.vms > found.vms\n{out.stderr}" == first
-    (tmp_path / "found.vms").write_text(out.stdout)
-    replay = subprocess.run([sys.executable, "-m", "vmspec", "check", "found.vms"], cwd=tmp_path,
-                            capture_output=True, text=True, env=env)
-    assert replay.returncode == 1
-    out = subprocess.run([sys.executable, "-m", "vmspec", "explore", "cow.vms", "--seed", "1"], cwd=tmp_path,
-                         capture_output=True, text=True, env=env)
-    last = "".join(line + "\n" for line in out.stdout.splitlines()[-7:])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(["explore", "cow.vms"]) == 1
+    out = capsys.readouterr()
+    assert f"$ vmspec explore cow.vms > found.vms\n{out.err}" == first
+    (tmp_path / "found.vms").write_text(out.out)
+    assert main(["check", "found.vms"]) == 1
+    capsys.readouterr()
+    assert main(["explore", "cow.vms", "--seed", "1"]) == 1
+    last = "".join(line + "\n" for line in capsys.readouterr().out.splitlines()[-7:])
     assert f"$ vmspec explore cow.vms --seed 1 2>/dev/null | tail -7\n{last}" == second

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional

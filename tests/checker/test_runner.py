@@ -672,6 +672,6 @@ scenario "s" {
 }
 """, max_accesses=100)
     assert run.stopped_by == "budget" and result.status == "error"
-    run, result = _run_text(tmp_path, monkeypatch, "machine m { ram 64MiB; page_size 4KiB; thp always }\n"
-                            'scenario "s" {\n    spawn p\n}\n')
+    run, result = _run_text(tmp_path, monkeypatch, "machine m { ram 64MiB; hugepages 2MiB x 2 }\n"
+                            'scenario "s" {\n    spawn p\n    p: h = mmap 2MiB hugetlb 2MiB\n    p: mprotect h r\n}\n')
     assert run.stopped_by == "unsupported" and "not modelled yet" in result.violations[-1].message

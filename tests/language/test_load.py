@@ -308,3 +308,8 @@ def test_load_scenarios_checks_more_scenarios_in_a_loaded_programs_scope(spec_di
     with pytest.raises(SpecErrors) as bad:
         load_scenarios(program, 'machine n { ram 1GiB }\n', "bad.vms")
     assert "only scenarios and includes" in bad.value.errors[0].message
+    # a parametrised scenario gives its instances, as load does
+    variant = load_scenarios(program, 'scenario "p" on m for n in [1, 2] {\n    spawn a\n'
+                                      '    a: r = mmap $n pages\n}\n', "p.vms")
+    assert [(r.scenario.title, r.params, r.template) for r in variant.scenarios] == [
+        ("p[n=1]", (("n", "1"),), "p"), ("p[n=2]", (("n", "2"),), "p")]

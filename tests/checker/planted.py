@@ -14,7 +14,8 @@ FALSE = {
     "no swap": (SWAP, 'invariant "nothing is swapped": swap_used == 0', 100),
     "no oom kill": (SMALL, 'invariant "no OOM kill": oom_kills == 0', 100),
     "nobody killed": (SMALL, 'invariant "nobody killed": killed == []', 100),
-    "page-table bound": (MEDIUM, 'invariant "small page tables": pagetables(server) <= 64KiB', 100),
+    # seeds 0 to 6 break it at examples 193, 7, 93, 31, 73, 44 and 32 (median 44)
+    "page-table bound": (MEDIUM, 'invariant "small page tables": pagetables(server) <= 64KiB', 200),
     "hugepages_free bound": (HUGE, 'invariant "half the pool stays free": hugepages_free(2MiB) >= 4', 100),
 }
 

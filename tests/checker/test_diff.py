@@ -130,14 +130,17 @@ scenario "a strided cold read" on here {
                               capture_output=True, text=True, env=env, timeout=300)
 
     out = run("--format", "json")
-    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr  # every difference is explained
     doc = json.loads(out.stdout)
     agree, big = doc["scenarios"]
     assert agree["status"] == "same" and agree["compared"] == agree["equal"] > 50
     # the engine gives the kernel's fewest faults and largest RSS; on a virtio disk the kernel's
     # reader overtakes its 8 MiB read-around (measured: 3,868 KiB resident, not 4,096), which
-    # only the I/O-timing rule may explain; without such a disk the two agree
+    # only the I/O-timing rule may explain; without such a disk the two agree. The kernel's
+    # timing differs from run to run, so --strict is judged on its own run's differences.
     assert big["status"] in ("same", "explained")
     assert all(d["explained"].startswith("file-io-timing:") for d in big["differences"])
-    assert run("--strict").returncode == (1 if big["differences"] else 0)
+    strict = run("--format", "json", "--strict")
+    differs = any(s["differences"] for s in json.loads(strict.stdout)["scenarios"])
+    assert strict.returncode == (1 if differs else 0)
     assert list(files.iterdir()) == []

@@ -99,7 +99,7 @@ class ReclaimMachine(RuleBasedStateMachine):
 
 def test_reclaim_under_pressure():
     run_state_machine_as_test(ReclaimMachine, settings=settings(
-        max_examples=300, stateful_step_count=12, deadline=None,
+        max_examples=100, stateful_step_count=12, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
 
 

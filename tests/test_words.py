@@ -9,7 +9,7 @@ import re
 
 from vmspec.checker import observables
 from vmspec.checker.evaluate import STATUS_WORDS as CHECKER_STATUS_WORDS
-from vmspec.engine.addrspace import ADVICE
+from vmspec.engine.madvise import ADVICE
 from vmspec.engine.process import STATUSES
 from vmspec.engine.tlb import LEVEL_SHIFTS
 from vmspec.engine.vma import PROTS

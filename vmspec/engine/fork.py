@@ -3,7 +3,7 @@
 fork copies the VMAs, charges VM_ACCOUNT ones, copies the page tables of VMAs with anon pages
 (``vma_needs_copy``), write-protecting private PTEs in both processes, and flushes the parent's TLB
 entries (ENGINE-FACTS 4.5); exit (and an OOM kill or a fatal signal) tears everything down:
-pages, swap entries, tables, charges and TLB entries. Split out of ``vmspec.engine.addrspace``,
+pages, swap entries, tables, charges and TLB entries. Split out of the address-space operations,
 whose helpers it uses.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 import numpy as np
 
-from vmspec.engine.addrspace import (_free_unused_hugetlb, _free_unused_shmem, _release_tables,
-                                     _table_alloc, munlock_pages, zap)
+from vmspec.engine.mlock import munlock_pages
+from vmspec.engine.zap import free_unused_hugetlb, free_unused_shmem, release_tables, zap
 from vmspec.engine.errors import ENOMEM, Unsupported
-from vmspec.engine.frames import ANON, EXCL, SHMEM
+from vmspec.engine.frames import ANON, EXCL, rss_kinds
 from vmspec.engine.hugetlb import SIZES as HUGE_SIZES
 from vmspec.engine.layout import page_align
-from vmspec.engine.pagetable import PMD_SHIFT, PUD_SHIFT, P4D_SHIFT, PTE_SHIFT, PageTable
+from vmspec.engine.pagetable import PMD_SHIFT, PUD_SHIFT, P4D_SHIFT, PageTable
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import VMA, VMAList
@@ -78,9 +78,8 @@ def _copy_thp(sysm, p: Process, c: Process, v: VMA) -> None:
     child's table allocations cannot reclaim (split) them."""
     if not p.pt.thp:
         return
-    from vmspec.engine.addrspace import thp_leaves_in
     # a page-cache folio's PMD is not copied: the child faults it in again (copy_huge_pmd)
-    keys = [k for k in thp_leaves_in(p, v.start, v.end) if not p.pt.thp[k].file]
+    keys = [k for k in p.pt.thp_leaves_in(v.start, v.end) if not p.pt.thp[k].file]
     heads = {p.pt.thp[k].head for k in keys} - {-2}
     pinned = sysm.frames.pinned
     new = heads - pinned
@@ -94,7 +93,7 @@ def _copy_thp(sysm, p: Process, c: Process, v: VMA) -> None:
 
 def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
     """``copy_page_range`` for one VMA: a child table for every parent table in its span."""
-    alloc = _table_alloc(sysm, p, c)
+    alloc = sysm.page_alloc.table_alloc(p, c)
     fr = sysm.frames
     s, e = v.start, v.end
     pt = p.pt
@@ -116,11 +115,8 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
             for k2 in keys(pt.pmd, PMD_SHIFT, lo3, hi3):
                 c.pt.ensure_upper(2, k2, alloc)
                 lo2, hi2 = max(lo3, k2 << PMD_SHIFT), min(hi3, (k2 + 1) << PMD_SHIFT)
-                for k1 in keys(pt.pfn, PTE_SHIFT, lo2, hi2):
+                for k1, i0, i1 in pt.slices(lo2, hi2):
                     ct, cw = c.pt.ensure(k1, alloc)
-                    lo, hi = max(lo2, k1 << PTE_SHIFT), min(hi2, (k1 + 1) << PTE_SHIFT)
-                    i0 = (lo >> 12) & 511
-                    i1 = i0 + ((hi - lo) >> 12)
                     seg = pt.pfn[k1][i0:i1]
                     ct[i0:i1] = seg
                     if p.swapents:  # swap_duplicate: one more reference per copied entry
@@ -134,13 +130,9 @@ def _copy_tables(sysm, p: Process, c: Process, v: VMA) -> None:
                     if len(mapped):
                         np.add.at(fr.mapcount, mapped, 1)
                         fl = fr.flags[mapped]
-                        anon = (fl & ANON) != 0
-                        shm = (fl & SHMEM) != 0
-                        c.rss_anon += int(np.count_nonzero(anon))
-                        c.rss_shmem += int(np.count_nonzero(shm))
-                        c.rss_file += len(mapped) - int(np.count_nonzero(anon | shm))
+                        c.add_rss(rss_kinds(fl))
                         if not v.shared:
-                            fr.flags[mapped[anon]] &= np.uint16(0xFFFF & ~EXCL)
+                            fr.flags[mapped[(fl & ANON) != 0]] &= np.uint16(0xFFFF & ~EXCL)
                     if v.shared:
                         cw[i0:i1] = pt.wr[k1][i0:i1]
                     else:
@@ -169,7 +161,7 @@ def teardown(sysm, p: Process, status: str) -> None:
     if p.hresv:
         sysm.hugetlb.unreserve_private(p, p.vmas, 0, 1 << 57)
     huge_shared = [v for v in p.vmas if v.hugetlb and v.shared]
-    _release_tables(sysm, p.pt.all_frames())
+    release_tables(sysm, p.pt.all_frames())
     p.pt = PageTable(sysm.levels)
     sysm.committed_pages -= p.committed
     p.committed = 0
@@ -179,6 +171,6 @@ def teardown(sysm, p: Process, status: str) -> None:
     p.status = status
     p.family.members.pop(p.pid, None)
     sysm.mark_changed(p)
-    _free_unused_shmem(sysm, shm)
-    _free_unused_hugetlb(sysm, huge_shared)
+    free_unused_shmem(sysm, shm)
+    free_unused_hugetlb(sysm, huge_shared)
     sysm.tlb_model.flush_pid(p.pid)

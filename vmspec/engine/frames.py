@@ -44,6 +44,14 @@ def lru_type(flags: int) -> int:
     return INACTIVE_FILE if flags & FILE and not flags & SHMEM else INACTIVE_ANON
 
 
+def rss_kinds(flags: np.ndarray) -> tuple[int, int, int]:
+    """Return how many pages with these ``flags`` count as anonymous, file and shmem RSS
+    (``MM_ANONPAGES``, ``MM_FILEPAGES``, ``MM_SHMEMPAGES``: ``mm_counter_file``)."""
+    anon = int(np.count_nonzero(flags & ANON))
+    shmem = int(np.count_nonzero(flags & SHMEM))
+    return anon, len(flags) - anon - shmem, shmem
+
+
 class FrameTable:
     """All frames of the machine: per-frame arrays, a free stack and a high-water mark."""
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from vmspec.engine.errors import InvariantBroken
-from vmspec.engine.addrspace import frames_in, thp_leaves_in
 from vmspec.engine.frames import ACTIVE, ANON, FILE, PGTABLE, SHMEM, SWAPCACHE
 from vmspec.engine.lruvec import (ACTIVE_ANON, ACTIVE_FILE, INACTIVE_ANON, INACTIVE_FILE,
                                   NOT_ON_LIST, NR_LISTS, UNEVICTABLE)
@@ -385,12 +384,12 @@ def _check_lru(sysm, live, role) -> None:
     for p in live:
         for v in p.vmas:
             if v.locked and not v.hugetlb:
-                fs = frames_in(p, v.start, v.end, thp=False)
+                fs = p.pt.frames_in(v.start, v.end, thp=False)
                 if fr.head1 is not None and len(fs):
                     heads = fr.heads_of(fs)
                     fs = np.where(heads >= 0, heads, fs)
                 np.add.at(locks, fs, 1)
-                for key in thp_leaves_in(p, v.start, v.end):
+                for key in p.pt.thp_leaves_in(v.start, v.end):
                     if p.pt.thp[key].head >= 0:
                         locks[p.pt.thp[key].head] += 1
     mlock = lists.mlock[:hw] if lists.mlock is not None else np.zeros(hw, np.int32)

@@ -28,9 +28,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from vmspec.engine.errors import SIGSEGV
+from vmspec.engine.errors import EINVAL, SIGSEGV
 from vmspec.engine.fault import FaultHandler
-from vmspec.engine.frames import ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, SHMEM, ZERO, FrameTable
+from vmspec.engine.frames import ANON, DIRTY, EXCL, NONE, PGTABLE, ZERO, FrameTable, rss_kinds
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST
 from vmspec.engine.vma import R, VMA, W
@@ -113,11 +113,12 @@ class MMU:
         p.walk_saved += 1 if shift == 21 else 2
         leaf = p.pt.huge[shift].get(va >> shift)
         if leaf is None or (write and not leaf[1]):
-            self.hugetlb.fault(p, v, va, write, self.handler.table_alloc(p), self._invalidate_huge)
+            self.hugetlb.fault(p, v, va, write, self.handler.table_alloc(p), self.invalidate_huge)
             leaf = p.pt.huge[shift][va >> shift]
         return leaf[1]
 
-    def _invalidate_huge(self, p: Process, hvpn: int, shift: int) -> None:
+    def invalidate_huge(self, p: Process, hvpn: int, shift: int) -> None:
+        """Drop ``p``'s TLB entry for the huge page ``hvpn`` of size ``1 << shift``."""
         self.tlb.invalidate(p.pid, hvpn, shift)
 
     def access_huge(self, p: Process, v: VMA, va: int, write: bool, n: int = 1) -> None:
@@ -360,6 +361,29 @@ class MMU:
 
     # ---- sweeps ------------------------------------------------------------------------------
 
+    def access_range(self, p: Process, a0: int, a1: int, write: bool,
+                     stride: int | None) -> None:
+        """Accesses over ``[a0, a1)``: one per page (``stride`` None), or one byte every
+        ``stride`` bytes from ``a0``, in address order."""
+        if a1 <= a0:
+            return
+        if stride is None:
+            self.sweep(p, np.arange(a0 >> 12, ((a1 - 1) >> 12) + 1, dtype=np.int64), write)
+            return
+        if stride <= 0:
+            raise EINVAL(f"stride must be > 0, got {stride}")
+        n = (a1 - a0 + stride - 1) // stride
+        last = a0 + (n - 1) * stride
+        if stride <= 4096:
+            pages = np.arange(a0 >> 12, (last >> 12) + 1, dtype=np.int64)
+            bounds = ((pages + 1) << 12) - a0
+            cum = np.minimum((bounds + stride - 1) // stride, n)
+            self.sweep(p, pages, write, np.diff(cum, prepend=0))
+        else:  # n >= 2 implies stride < a1 - a0 < 2**57, so the products fit in int64
+            pages = (a0 + np.arange(n, dtype=np.int64) * stride) >> 12 if n > 1 else \
+                np.array([a0 >> 12], dtype=np.int64)
+            self.sweep(p, pages, write, None, contiguous=False)
+
     def sweep(self, p: Process, vpns: np.ndarray, write: bool, mult: np.ndarray | None = None,
               contiguous: bool = True) -> None:
         """Access ascending distinct pages ``vpns`` (``mult[k]`` accesses to page k, default 1)."""
@@ -488,13 +512,9 @@ class MMU:
                     for f in old.tolist():
                         lock(p, f, -1)
                 frames.mapcount[old] -= 1
-                ofl = frames.flags[old]
-                nfile = ofl & FILE != 0
-                nshm = int(np.count_nonzero(nfile & (ofl & SHMEM != 0)))
-                p.rss_shmem -= nshm
-                p.rss_file -= int(np.count_nonzero(nfile)) - nshm
+                _, nfile, nshm = rss_kinds(frames.flags[old])  # replaced by anonymous copies
+                p.add_rss((nfile + nshm, -nfile, -nshm))
                 p.cow += len(old)
-                p.rss_anon += int(np.count_nonzero(nfile))
             new = frames.alloc_many(nalloc, ANON | EXCL | DIRTY, p.pid, pv[alloc_mask])
             frames.mapcount[new] = 1
             t[idx[alloc_mask]] = new

@@ -33,6 +33,7 @@ import numpy as np
 from vmspec.engine import oom
 from vmspec.engine.errors import OOMKilled
 from vmspec.engine.frames import PGTABLE
+from vmspec.engine.process import Process
 from vmspec.engine.vmscan import MAX_RECLAIM_RETRIES
 
 PAGEBLOCK_PAGES = 512  # pageblock_order = HUGETLB_PAGE_ORDER on x86-64
@@ -110,6 +111,11 @@ class PageAllocator:
         if f < 0:
             raise AssertionError("the allocator found room but no frame")
         return f
+
+    def table_alloc(self, current: Process, owner: Process) -> Callable[[int], int]:
+        """Return an allocator of page-table frames for ``owner``'s tables, taken in
+        ``current``'s operation (fork allocates the child's tables in the parent's)."""
+        return lambda level: self.alloc(current, PGTABLE, owner.pid, level)
 
     def _alloc_textbook(self, p, flags: int, owner: int, index: int) -> int:
         fr = self.frames

@@ -17,11 +17,12 @@ the PMD (or PUD) table that holds them and no table below. Not modelled: THP lea
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from vmspec.engine.frames import NONE
+from vmspec.engine.swap import SWP_FIRST, decode
 
 PTE_SHIFT, PMD_SHIFT, PUD_SHIFT, P4D_SHIFT = 21, 30, 39, 48  # span of one table at each level
 TABLE_BYTES = 4096
@@ -114,6 +115,74 @@ class PageTable:
         if hi - lo + 1 <= len(self.pfn):
             return [k for k in range(lo, hi + 1) if k in self.pfn]
         return sorted(k for k in self.pfn if lo <= k <= hi)
+
+    def slices(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """Yield ``(key, i0, i1)`` for every PTE table that intersects ``[start, end)``, in address
+        order: slots ``[i0, i1)`` of table ``key`` are the pages a byte of the range is in (an
+        unaligned start or end takes its whole page). The one walk over a range's PTEs."""
+        for key in self.keys_in(start, end):
+            lo = max(start, key << PTE_SHIFT)
+            hi = min(end, (key + 1) << PTE_SHIFT)
+            yield key, (lo >> 12) & 511, (((hi - 1) >> 12) & 511) + 1
+
+    # ---- what a range maps ----------------------------------------------------------------------
+
+    def frames_in(self, start: int, end: int, thp: bool = True) -> np.ndarray:
+        """Return the frames (not the zero page) mapped in ``[start, end)``, address order
+        (``thp``: with the pages of huge PMDs)."""
+        out = []
+        for key, i0, i1 in self.slices(start, end):
+            seg = self.pfn[key][i0:i1]
+            out.append(seg[seg >= 0])
+        if thp and self.thp:
+            out.append(self.thp_frames_in(start, end))
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+    def swap_entries_in(self, start: int, end: int) -> np.ndarray:
+        """Return the swap slots of the swap entries in ``[start, end)``, address order."""
+        out = []
+        for key, i0, i1 in self.slices(start, end):
+            seg = self.pfn[key][i0:i1]
+            out.append(decode(seg[seg <= SWP_FIRST]))
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+    def thp_leaves_in(self, start: int, end: int) -> list[int]:
+        """Return the keys (va >> 21) of the huge PMDs that a byte of ``[start, end)`` is in,
+        ascending."""
+        if not self.thp or end <= start:
+            return []
+        lo, hi = start >> 21, (end - 1) >> 21
+        if hi - lo + 1 <= len(self.thp):
+            return [k for k in range(lo, hi + 1) if k in self.thp]
+        return sorted(k for k in self.thp if lo <= k <= hi)
+
+    def thp_frames_in(self, start: int, end: int) -> np.ndarray:
+        """Return the frames of the huge pages mapped by PMD in ``[start, end)``, address order."""
+        out = []
+        for key in self.thp_leaves_in(start, end):
+            leaf = self.thp[key]
+            if leaf.head < 0:
+                continue
+            lo = max(start, key << 21)
+            hi = min(end, (key + 1) << 21)
+            out.append(leaf.subs[(lo >> 12) & 511:(((hi - 1) >> 12) & 511) + 1])
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+    def thp_bytes_in(self, start: int, end: int) -> int:
+        """Return the bytes of anonymous transparent huge pages (not the huge zero page) mapped
+        by PMD that a byte of ``[start, end)`` is in (smaps AnonHugePages)."""
+        return sum(1 << 21 for k in self.thp_leaves_in(start, end)
+                   if self.thp[k].head >= 0 and not self.thp[k].file)
+
+    def huge_pages_in(self, start: int, end: int) -> dict[int, set[int]]:
+        """Return, per leaf shift (21, 30), the hugetlb page ids mapped that a byte of
+        ``[start, end)`` is in."""
+        out: dict[int, set[int]] = {}
+        for shift, leaves in self.huge.items():
+            lo, hi = start >> shift, (end - 1) >> shift
+            out[shift] = {page for k, (page, _) in leaves.items() if lo <= k <= hi} \
+                if end > start else set()
+        return out
 
     def drop_pte_table(self, key: int) -> int:
         """Forget one (empty) PTE table and return its frame."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vmspec.engine.errors import EINVAL
+from vmspec.engine.layout import page_align
 from vmspec.engine.pagetable import PageTable
 from vmspec.engine.vma import VMAList
 
@@ -32,6 +34,15 @@ class Region:
     @property
     def end(self) -> int:
         return self.start + self.length
+
+    def span(self, start: int, end: int | None, page: int) -> tuple[int, int]:
+        """Turn offsets into the region into ``[s, e)`` addresses: ``start`` must be page
+        aligned (EINVAL), ``end`` (None: the region's end) rounds up to a page."""
+        s = self.start + start
+        if s % page:
+            raise EINVAL(f"start {start:#x} is not page aligned (address {s:#x})")
+        e = self.end if end is None else self.start + end
+        return s, page_align(e, page)
 
 
 @dataclass(slots=True)
@@ -73,3 +84,17 @@ class Process:
     @property
     def rss_pages(self) -> int:
         return self.rss_anon + self.rss_file + self.rss_shmem
+
+    def region(self, name: str) -> Region:
+        """Return the region bound to ``name`` (ValueError if it never was)."""
+        r = self.regions.get(name)
+        if r is None:
+            raise ValueError(f"process {self.name!r} has no region {name!r}")
+        return r
+
+    def add_rss(self, kinds: tuple[int, int, int], sign: int = 1) -> None:
+        """Add (``sign`` -1: take away) pages counted by kind, as ``rss_kinds`` counts them."""
+        anon, file, shmem = kinds
+        self.rss_anon += sign * anon
+        self.rss_file += sign * file
+        self.rss_shmem += sign * shmem

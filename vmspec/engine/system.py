@@ -5,7 +5,7 @@ the page cache, the swap device, the TLB, the reverse maps (``rmap``), reclaim (
 two-list reclaim of ``replacement twolist``, and MADV_PAGEOUT under any policy), the textbook
 policies (``replacement``), the allocator that orchestrates allocate -> reclaim -> OOM
 (``page_alloc``), the fault handler and the MMU. Address-space operations (mmap, munmap,
-mprotect, madvise, mlock, brk) live in ``vmspec.engine.addrspace``, fork and exit in
+mprotect, madvise, mlock, brk) live in ``mmap``, ``mprotect``, ``madvise``, ``mlock``, fork and exit in
 ``vmspec.engine.fork``; this module binds process and region names to them and reads the
 observables. Not modelled yet (``Unsupported``): THP (``thp always``; MADV_HUGEPAGE where a huge
 page fits).
@@ -17,7 +17,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from vmspec.engine import addrspace, oom, overcommit
+from vmspec.engine import exec as exec_mm, libc, madvise as madvise_mm, mlock as mlock_mm, \
+    mmap as mmap_mm, mprotect as mprotect_mm, oom, overcommit
 from vmspec.engine import fork as fork_mm
 from vmspec.engine.config import Image, MachineConfig
 from vmspec.engine.cost import process_time
@@ -354,7 +355,7 @@ class System:
         ok = overcommit.vm_enough_memory(
             pages, m.overcommit, committed=self.committed_pages,
             totalram_pages=self.totalram_pages, swap_pages=m.swap // self.page_size,
-            limit=self.commit_limit_pages(), total_vm_pages=(addrspace.vsz(p) // self.page_size
+            limit=self.commit_limit_pages(), total_vm_pages=(p.vmas.total // self.page_size
                                                              if p else 0),
             user_reserve_pages=self.user_reserve, admin_reserve_pages=self.admin_reserve)
         if ok:
@@ -385,7 +386,7 @@ class System:
             raise EINVAL(str(exc)) from None
         pid = self._next_pid
         self._next_pid += 1
-        p = addrspace.spawn(self, name, pid, image)
+        p = exec_mm.spawn(self, name, pid, image)
         self.by_pid[pid] = p
         p.oom_score_adj = adj
         if memory_max is not None:
@@ -398,38 +399,39 @@ class System:
     def mmap(self, proc: str, region: str, length: int, *, file: str | None = None,
              shared: bool = False, prot: str = "rw", hugetlb: int | None = None,
              populate: bool = False, noreserve: bool = False) -> None:
-        """Map ``length`` bytes and bind ``region`` to them (see addrspace.mmap for the rules)."""
+        """Map ``length`` bytes and bind ``region`` to them (see vmspec.engine.mmap for the rules)."""
         p = self._proc(proc)
-        self._run(p, addrspace.mmap, self, p, region, length, file=file, shared=shared,
+        self._run(p, mmap_mm.mmap, self, p, region, length, file=file, shared=shared,
                   prot=prot, hugetlb=hugetlb, populate=populate, noreserve=noreserve)
 
     def munmap(self, proc: str, region: str, start: int = 0, end: int | None = None) -> None:
         """Unmap ``[start, end)`` of the region (end None: the region's end)."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
-        addrspace.munmap_range(self, p, *addrspace.range_of(r, start, end, self.page_size))
+        r = p.region(region)
+        mmap_mm.munmap_range(self, p, *r.span(start, end, self.page_size))
 
     def brk(self, proc: str, delta: int) -> None:
         """Move the program break by ``delta`` bytes (grow or shrink the heap region)."""
         p = self._proc(proc)
-        addrspace.set_brk(self, p, p.brk + delta)
+        mmap_mm.set_brk(self, p, p.brk + delta)
 
     def malloc(self, proc: str, region: str, size: int) -> None:
         """glibc malloc (ENGINE-FACTS 5): brk heap or its own mapping; header writes are accesses."""
         p = self._proc(proc)
-        self._run(p, addrspace.malloc, self, p, region, size)
+        self._run(p, libc.malloc, self, p, region, size)
 
     def free_region(self, proc: str, region: str) -> None:
         """glibc free of a malloc'd region (the name stays bound)."""
         p = self._proc(proc)
-        self._run(p, addrspace.free, self, p, region)
+        self._run(p, libc.free, self, p, region)
 
     def access(self, proc: str, region: str, start: int, end: int, *, write: bool,
                stride: int | None = None) -> None:
         """One access per base page of ``[start, end)`` (or per stride), in address order."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
-        self._run(p, addrspace.access_range, self, p, r, start, end, bool(write), stride)
+        r = p.region(region)
+        self._run(p, self.mmu.access_range, p, r.start + start, r.start + end, bool(write),
+                  stride)
 
     def _access_one(self, proc: str, va: int, write: bool) -> None:
         """Make one access at address ``va`` through the per-access reference path."""
@@ -444,7 +446,7 @@ class System:
         The pages are drawn and run in chunks from the one generator, which yields exactly the
         sequence of a single draw, so host memory stays bounded whatever ``count`` is."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
+        r = p.region(region)
         first = r.start >> 12
         npages = ((r.end - 1) >> 12) - first + 1 if r.length > 0 else 0
         if count <= 0:
@@ -462,7 +464,7 @@ class System:
     def access_pages(self, proc: str, region: str, pages, *, write=False) -> None:
         """Access page numbers relative to the region, streamed (replay, format pages)."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
+        r = p.region(region)
         first = r.start >> 12
         if isinstance(write, (bool, np.bool_)):
             self._run(p, self.mmu.run, p, (first + int(n) for n in pages), bool(write))
@@ -482,31 +484,31 @@ class System:
                     yield vpn, bool(wr)
 
         self._run(p, self.mmu.run, p, pages(), None,
-                  automap=lambda q, va: addrspace.automap(self, q, va))
+                  automap=lambda q, va: mmap_mm.automap(self, q, va))
 
     def madvise(self, proc: str, region: str, start: int, end: int | None, advice: str) -> None:
         """MADV_DONTNEED, HUGEPAGE, NOHUGEPAGE, WILLNEED or PAGEOUT over part of a region."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
-        addrspace.madvise(self, p, *addrspace.range_of(r, start, end, self.page_size), advice)
+        r = p.region(region)
+        madvise_mm.madvise(self, p, *r.span(start, end, self.page_size), advice)
 
     def mprotect(self, proc: str, region: str, start: int, end: int | None, prot: str) -> None:
         """Change the protection of part of a region; takes effect at once (TLB invalidated)."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
-        addrspace.mprotect(self, p, *addrspace.range_of(r, start, end, self.page_size), prot)
+        r = p.region(region)
+        mprotect_mm.mprotect(self, p, *r.span(start, end, self.page_size), prot)
 
     def mlock(self, proc: str, region: str) -> None:
         """Set VM_LOCKED on the region and fault its pages in (``__mm_populate``)."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
-        self._run(p, addrspace.mlock, self, p, r, True)
+        r = p.region(region)
+        self._run(p, mlock_mm.mlock, self, p, r, True)
 
     def munlock(self, proc: str, region: str) -> None:
         """Clear VM_LOCKED on the region."""
         p = self._proc(proc)
-        r = addrspace.region(p, region)
-        addrspace.mlock(self, p, r, False)
+        r = p.region(region)
+        mlock_mm.mlock(self, p, r, False)
 
     def create_file(self, name: str, size: int) -> None:
         """Create a file in the simulated page cache, none of it cached."""
@@ -718,7 +720,7 @@ class System:
         q = self._live(p)
         if q is None:
             return Fraction(0)
-        mc = addrspace.mapcounts(self, q)
+        mc = self.frames.mapcount[q.pt.frames_in(0, 1 << 57)]
         if not len(mc):
             return Fraction(0)
         counts = np.bincount(mc)  # pages per mapcount: linear, no sort (smaps_pte_range's walk)
@@ -729,7 +731,7 @@ class System:
         q = self._live(p)
         if q is None:
             return 0
-        return int(np.count_nonzero(addrspace.mapcounts(self, q) == 1)) * self.page_size
+        return int(np.count_nonzero(self.frames.mapcount[q.pt.frames_in(0, 1 << 57)] == 1)) * self.page_size
 
     def swap(self, p: str) -> int:
         """VmSwap: the process's swap entries (MM_SWAPENTS) in bytes."""
@@ -738,7 +740,7 @@ class System:
 
     def vsz(self, p: str) -> int:
         q = self._live(p)
-        return addrspace.vsz(q) if q else 0
+        return q.vmas.total if q else 0
 
     def pagetables(self, p: str) -> int:
         q = self._live(p)
@@ -802,7 +804,7 @@ class System:
         if q is None or r not in q.regions:
             return 0
         lo, hi = self._part(q.regions[r], start, end)
-        return len(addrspace.frames_in(q, lo, hi)) * self.page_size if hi > lo else 0
+        return len(q.pt.frames_in(lo, hi)) * self.page_size if hi > lo else 0
 
     def swapped(self, p: str, r: str, start: int = 0, end: int | None = None) -> int:
         """Bytes of the region's pages that are swap entries (smaps Swap), every page a byte of
@@ -811,7 +813,7 @@ class System:
         if q is None or r not in q.regions or not q.swapents:
             return 0
         lo, hi = self._part(q.regions[r], start, end)
-        return len(addrspace.swap_entries_in(q, lo, hi)) * self.page_size if hi > lo else 0
+        return len(q.pt.swap_entries_in(lo, hi)) * self.page_size if hi > lo else 0
 
     def huge(self, p: str, r: str, start: int = 0, end: int | None = None) -> int:
         """Bytes of huge pages mapped by a PMD or PUD entry that a byte of the region (or of its
@@ -822,8 +824,8 @@ class System:
             return 0
         lo, hi = self._part(q.regions[r], start, end)
         return sum(len(pages) << shift
-                   for shift, pages in addrspace.huge_pages_in(q, lo, hi).items()) \
-            + addrspace.thp_bytes_in(q, lo, hi)
+                   for shift, pages in q.pt.huge_pages_in(lo, hi).items()) \
+            + q.pt.thp_bytes_in(lo, hi)
 
     def size(self, p: str, r: str) -> int:
         q = self.procs.get(p)
@@ -848,8 +850,8 @@ class System:
         if a is None or b is None or r not in a.regions or s not in b.regions:
             return 0
         ra, rb = a.regions[r], b.regions[s]
-        fa = np.unique(addrspace.frames_in(a, ra.start, ra.end))
-        fb = np.unique(addrspace.frames_in(b, rb.start, rb.end))
+        fa = np.unique(a.pt.frames_in(ra.start, ra.end))
+        fb = np.unique(b.pt.frames_in(rb.start, rb.end))
         return (len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
                 + _shared_huge(a, ra.start, ra.end, b, rb.start, rb.end))
 
@@ -857,8 +859,8 @@ class System:
         a, b = self._live(p), self._live(q)
         if a is None or b is None:
             return 0
-        fa = np.unique(addrspace.frames_in(a, 0, 1 << 57))
-        fb = np.unique(addrspace.frames_in(b, 0, 1 << 57))
+        fa = np.unique(a.pt.frames_in(0, 1 << 57))
+        fb = np.unique(b.pt.frames_in(0, 1 << 57))
         return (len(np.intersect1d(fa, fb, assume_unique=True)) * self.page_size
                 + _shared_huge(a, 0, 1 << 57, b, 0, 1 << 57))
 
@@ -900,11 +902,11 @@ class System:
                        else "anon")
             prot = "".join(c for c, bit in (("r", 1), ("w", 2), ("x", 4)) if v.prot & bit) or "none"
             huge = sum(len(pages) << shift
-                       for shift, pages in addrspace.huge_pages_in(q, v.start, v.end).items()) if any_huge else 0
+                       for shift, pages in q.pt.huge_pages_in(v.start, v.end).items()) if any_huge else 0
             if q.pt.thp:  # transparent huge pages count too, as in ``huge``
-                huge += addrspace.thp_bytes_in(q, v.start, v.end)
-            resident = len(addrspace.frames_in(q, v.start, v.end)) * self.page_size
-            swapped = len(addrspace.swap_entries_in(q, v.start, v.end)) * self.page_size if q.swapents else 0
+                huge += q.pt.thp_bytes_in(v.start, v.end)
+            resident = len(q.pt.frames_in(v.start, v.end)) * self.page_size
+            swapped = len(q.pt.swap_entries_in(v.start, v.end)) * self.page_size if q.swapents else 0
             out.append(Mapping(v.start, v.end, prot, backing, region, resident, swapped, huge))
         return out
 
@@ -925,5 +927,5 @@ class Mapping:
 
 def _shared_huge(a: Process, a0: int, a1: int, b: Process, b0: int, b1: int) -> int:
     """Bytes of hugetlb pages that both ``a`` (in ``[a0, a1)``) and ``b`` (in ``[b0, b1)``) map."""
-    ha, hb = addrspace.huge_pages_in(a, a0, a1), addrspace.huge_pages_in(b, b0, b1)
+    ha, hb = a.pt.huge_pages_in(a0, a1), b.pt.huge_pages_in(b0, b1)
     return sum(len(ha[shift] & hb[shift]) << shift for shift in ha)

@@ -250,6 +250,24 @@ class VMAList:
         v = self._before(end)
         return v is not None and v.end > start
 
+    def covers(self, start: int, end: int) -> bool:
+        """Return True if VMAs cover ``[start, end)`` without a hole."""
+        return self.mapped_prefix(start, end) == end
+
+    def mapped_prefix(self, start: int, end: int) -> int:
+        """Return the end of the hole-free run of VMAs from ``start`` (``start`` if unmapped),
+        at most ``end``."""
+        at = start
+        for v in self.overlapping(start, end):
+            if v.start > at:
+                break
+            at = v.end
+        return min(at, end)
+
+    def has_hugetlb(self, start: int, end: int) -> bool:
+        """Return True if a hugetlb VMA intersects ``[start, end)``."""
+        return bool(self.nhuge) and any(v.hugetlb for v in self.overlapping(start, end))
+
     def copy(self) -> VMAList:
         """Return a deep copy (fork), built in one pass."""
         new = VMAList(self.shift, self._cap)

@@ -74,3 +74,64 @@ def test_no_eval_exec_or_pickle():
         if {"pickle", "marshal", "shelve"} & _imports(path):
             offenders.append(str(path.relative_to(PACKAGE)))
     assert offenders == []
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _own_names(tree: ast.AST) -> set[str]:
+    """Return the names a module defines itself: functions, classes, their attributes (slots,
+    assignments to ``self.x`` or ``obj.x`` inside it) and module-level assignments."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _private(node.value):
+            names.add(node.value)  # __slots__ entries
+    return names
+
+
+def private_reach_ins(path: pathlib.Path) -> list[str]:
+    """Return the places where ``path`` uses another module's private name: an import of a
+    ``_name`` from another module, or ``obj._name`` where ``obj`` is not ``self``/``cls`` and the
+    module does not define ``_name`` itself (a class reading another instance of itself)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own = _own_names(tree)
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            out += [f"{node.lineno}: from {node.module} import {a.name}"
+                    for a in node.names if _private(a.name)]
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+                continue
+            if node.attr not in own:
+                out.append(f"{node.lineno}: {ast.unparse(node)}")
+    return out
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    # lark's parse tables are read in the one module allowed to know lark's internals
+    allowed = {"language/tables.py": {"scanner._mres"}}
+    bad = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(PACKAGE))
+        found = [f for f in private_reach_ins(path)
+                 if f.split(": ", 1)[1] not in allowed.get(rel, set())]
+        if found:
+            bad[rel] = found
+    assert bad == {}
+
+
+def test_the_private_name_check_can_fail(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text("from vmspec.engine.mmu import _segv\n"
+                      "def f(sysm):\n    return sysm._alloc, self._ok\n")
+    assert private_reach_ins(sample) == ["1: from vmspec.engine.mmu import _segv",
+                                         "3: sysm._alloc"]

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from vmspec.errors import SpecError, SpecErrors
 from vmspec.language import ast
 from vmspec.language.parser import Comment, parse_with_comments
-from vmspec.language.printer import INDENT, Line, _emit, _is_block
+from vmspec.language.printer import INDENT, Line, emit, is_block
 from vmspec.source import Span
 
 
@@ -113,8 +113,8 @@ def format_text(text: str, path: str) -> str:
 
     for item in spec.items:
         lines: list[Line] = []
-        _emit(lines, 0, item, True, written_on_one_line)
-        separate = prev is not None and (_is_block(item) or _is_block(prev) or type(item) is not type(prev))
+        emit(lines, 0, item, True, written_on_one_line)
+        separate = prev is not None and (is_block(item) or is_block(prev) or type(item) is not type(prev))
         for i, ln in enumerate(lines):
             weaver.line(ln, separate and i == 0)
         prev = item

@@ -309,7 +309,7 @@ def one_line(node: ast.Node) -> str:
     block = _header_and_body(node)
     if block is None:
         lines: list[Line] = []
-        _emit(lines, 0, node, False)
+        emit(lines, 0, node, False)
         return lines[0].text
     header, body = block
     if not body and isinstance(node, ast.Machine) and node.from_host:
@@ -330,11 +330,11 @@ def _block(out: list[Line], depth: int, header: str, node: ast.Node, body: list,
             return
     out.append(Line(depth, header + " {", span.line, span.line, "open", top))
     for child in body:
-        _emit(out, depth + 1, child, False, keep_line)
+        emit(out, depth + 1, child, False, keep_line)
     out.append(Line(depth, "}", span.end_line, span.end_line, "close"))
 
 
-def _emit(out: list[Line], depth: int, node: ast.Node, top: bool, keep_line=None) -> None:
+def emit(out: list[Line], depth: int, node: ast.Node, top: bool, keep_line=None) -> None:
     """Append ``node``'s canonical lines. ``keep_line(block)`` tells whether a block may stay
     on one line (``vmspec fmt`` keeps a block written on one line so, if it fits)."""
     span = node.span
@@ -360,11 +360,11 @@ def spec_lines(spec: ast.SpecFile) -> list[Line]:
     """Return the canonical lines of a whole file, before blank lines and comments are added."""
     out: list[Line] = []
     for item in spec.items:
-        _emit(out, 0, item, True)
+        emit(out, 0, item, True)
     return out
 
 
-def _is_block(item: ast.Node) -> bool:
+def is_block(item: ast.Node) -> bool:
     return isinstance(item, (ast.Machine, ast.Image, ast.Scenario))
 
 
@@ -374,8 +374,8 @@ def print_spec(spec: ast.SpecFile) -> str:
     prev: ast.Node | None = None
     for item in spec.items:
         lines: list[Line] = []
-        _emit(lines, 0, item, True)
-        if prev is not None and (_is_block(item) or _is_block(prev) or type(item) is not type(prev)):
+        emit(lines, 0, item, True)
+        if prev is not None and (is_block(item) or is_block(prev) or type(item) is not type(prev)):
             parts.append("")
         parts.extend(INDENT * ln.depth + ln.text for ln in lines)
         prev = item

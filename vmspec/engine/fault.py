@@ -16,7 +16,7 @@ PMDs in ``vmspec.engine.thp``. Not modelled: userfaultfd.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from vmspec.engine.filemap import FileMap
 from vmspec.engine.frames import (ANON, DIRTY, EXCL, FILE, NONE, PGTABLE, READAHEAD, SHMEM,
@@ -25,6 +25,9 @@ from vmspec.engine.pagecache import DEFAULT_RA_PAGES, PageCache
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST, decode
 from vmspec.engine.vma import VMA
+
+if TYPE_CHECKING:
+    from vmspec.engine.thp import THP
 
 
 class FaultHandler:
@@ -37,7 +40,7 @@ class FaultHandler:
     def __init__(self, frames: FrameTable, cache: PageCache, alloc: Callable, alloc_ra: Callable,
                  invalidate: Callable, next_anon_vma: Callable[[], int], swap=None,
                  put_slot: Callable | None = None, ra_pages: int = DEFAULT_RA_PAGES,
-                 alloc_ra_folio: Callable | None = None) -> None:
+                 alloc_ra_folio: Callable | None = None, *, thp: THP) -> None:
         self.frames = frames
         self.cache = cache
         self.alloc = alloc
@@ -45,7 +48,7 @@ class FaultHandler:
         self.invalidate = invalidate
         self.next_anon_vma = next_anon_vma
         self.swap = swap  # the machine's SwapDevice, if it has swap
-        self.thp = None  # the machine's THP (vmspec.engine.thp), set by the System
+        self.thp = thp  # the machine's transparent huge pages
         self.put_slot = put_slot  # drops one swap PTE's reference (free_swap_and_cache)
         self.ra_pages = ra_pages  # the file device's readahead window (bdi->ra_pages)
         self.filemap = FileMap(self, alloc_ra_folio or (lambda flags, owner, index: None))

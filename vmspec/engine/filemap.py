@@ -121,7 +121,7 @@ class FileMap:
         self.cache = handler.cache
         self.alloc_ra = handler.alloc_ra
         self.alloc_ra_folio = alloc_ra_folio
-        self.thp = None  # the machine's THP: PMD leaves for order-9 folios
+        self.thp = handler.thp  # the machine's THP: PMD leaves for order-9 folios
         self.pending: set[int] = set()  # folios under async readahead I/O during a retry
         self.prealloc = -1  # the PTE table preallocated for this fault (``vmf->prealloc_pte``)
 

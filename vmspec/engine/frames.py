@@ -17,6 +17,8 @@ the sentinel ``ZERO``).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from vmspec.engine.lruvec import INACTIVE_ANON, INACTIVE_FILE, LRULists
@@ -59,7 +61,7 @@ class FrameTable:
                  "used", "cgid", "cur_cg", "cgs", "lists", "arrive_flags", "swap_hook",
                  "pinned", "content", "head1", "folios")
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, swap_hook: Callable[[int], None] | None = None) -> None:
         self.total = total
         n = min(_START, max(total, 1))
         self.mapcount = np.zeros(n, np.int32)
@@ -77,7 +79,7 @@ class FrameTable:
         self.cgs: dict = {}
         self.lists = LRULists(n)
         self.arrive_flags = 0  # or-ed into a new user page's flags (the clock policy's bit)
-        self.swap_hook = None  # takes a swap-cache frame out of the swap cache when it is freed
+        self.swap_hook = swap_hook  # takes a swap-cache frame out of the swap cache when freed
         self.pinned: set[int] = set()  # frames reclaim must not take (a copy-on-write source)
         self.content: np.ndarray | None = None  # page contents, when the System tracks them
         # large folios (transparent huge pages, page-cache folios): each page's head frame plus

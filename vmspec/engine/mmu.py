@@ -24,7 +24,7 @@ bulk slice in access order. Not modelled: THP translations.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
@@ -34,6 +34,13 @@ from vmspec.engine.frames import ANON, DIRTY, EXCL, NONE, PGTABLE, ZERO, FrameTa
 from vmspec.engine.process import Process
 from vmspec.engine.swap import SWP_FIRST
 from vmspec.engine.vma import R, VMA, W
+
+if TYPE_CHECKING:
+    from vmspec.engine.hugetlb import Hugetlb
+    from vmspec.engine.page_alloc import PageAllocator
+    from vmspec.engine.pagecheck import PageCheck
+    from vmspec.engine.replacement import Textbook
+    from vmspec.engine.thp import THP
 
 SHIFT = 12
 
@@ -49,27 +56,28 @@ def _segv(p: Process, va: int, v: VMA | None, write: bool) -> SIGSEGV:
 class MMU:
     """Access paths over one TLB, frame table and fault handler."""
 
-    def __init__(self, frames: FrameTable, tlb, handler: FaultHandler,
-                 tlb_holds_4k: bool = True, hugetlb=None, tlb_holds: dict | None = None) -> None:
+    def __init__(self, frames: FrameTable, tlb, handler: FaultHandler, *, hugetlb: Hugetlb,
+                 thp: THP, page_alloc: PageAllocator, tlb_holds: dict[int, bool],
+                 policy: Textbook | None = None, young_on: bool = False,
+                 dirty_on: bool = False) -> None:
         self.frames = frames
         self.tlb = tlb
         self.handler = handler
-        # False when the ``tlb`` setting lists neither l1 nor l2: no level holds a 4 KiB entry,
-        # so a repeated access to the page just walked misses again.
-        self.tlb_holds_4k = tlb_holds_4k
         self.hugetlb = hugetlb  # the machine's Hugetlb (pools and shared objects)
-        # page shift -> whether some TLB level holds entries of that size
-        self.tlb_holds = tlb_holds or {12: tlb_holds_4k, 21: True, 30: True}
-        # Set by the System: ``policy`` (the textbook policy when every access must record
-        # itself: lru, clock), ``young_on`` (twolist reads the accessed bits), ``dirty_on``
-        # (swap: a clean swap-cache page mapped writable must be known dirty once written),
-        # ``page_alloc`` (for the room a bulk fault needs).
-        self.policy = None
-        self.young_on = False
-        self.dirty_on = False
-        self.page_alloc = None
-        self.pagecheck = None  # System(check_pages=True): every write stamps its page
-        self.thp = None  # the machine's vmspec.engine.thp.THP, set by the System
+        self.thp = thp
+        self.page_alloc = page_alloc  # for the room a bulk fault needs
+        # page shift -> whether some TLB level holds entries of that size; False for 4 KiB when
+        # the ``tlb`` setting lists neither l1 nor l2, so a repeated access to the page just
+        # walked misses again
+        self.tlb_holds = tlb_holds
+        self.tlb_holds_4k = tlb_holds[12]
+        # ``policy``: the textbook policy when every access must record itself (lru, clock);
+        # ``young_on``: twolist reads the accessed bits; ``dirty_on``: with swap, a clean
+        # swap-cache page mapped writable must be known dirty once written
+        self.policy = policy
+        self.young_on = young_on
+        self.dirty_on = dirty_on
+        self.pagecheck: PageCheck | None = None  # System(check_pages=True): writes stamp pages
 
     # ---- accessed and dirty bits, replacement bookkeeping --------------------------------------
 

@@ -22,12 +22,17 @@ Linux counterpart: Linux uses ``twolist`` (``vmspec.engine.vmscan``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from vmspec.engine.errors import Unsupported
 from vmspec.engine.frames import ANON, DIRTY, FILE, REFERENCED, SHMEM, SWAPCACHE
 from vmspec.engine.lruvec import INACTIVE_ANON, INACTIVE_FILE
 from vmspec.engine.swap import encode
+
+if TYPE_CHECKING:
+    from vmspec.engine.thp import THP
 
 POLICIES = ("fifo", "lru", "clock", "random")
 
@@ -142,7 +147,7 @@ class _RandomIndex:
 class Textbook:
     """The textbook policy of one machine: choosing and giving up one page."""
 
-    def __init__(self, policy: str, frames, rmap, swap, cache) -> None:
+    def __init__(self, policy: str, frames, rmap, swap, cache, *, thp: THP) -> None:
         if policy not in POLICIES:
             raise ValueError(policy)
         self.policy = policy
@@ -152,7 +157,7 @@ class Textbook:
         self.swap = swap
         self.cache = cache
         self.rng = np.random.default_rng(0)
-        self.thp = None  # the machine's THP, to split a huge folio chosen as the victim
+        self.thp = thp  # the machine's THP, to split a huge folio chosen as the victim
         self.index = None
         if policy == "random":
             self.index = self.lists.observer = _RandomIndex()

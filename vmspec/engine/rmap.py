@@ -19,9 +19,12 @@ device-private pages, partially mapped large folios.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from vmspec.engine.frames import ANON, DIRTY, FILE, SHMEM
+from vmspec.engine.process import Process
 from vmspec.engine.vma import X
 
 
@@ -77,12 +80,12 @@ class RMap:
 
     __slots__ = ("frames", "cache", "by_pid", "tlb", "changed")
 
-    def __init__(self, frames, cache, by_pid: dict, tlb) -> None:
+    def __init__(self, frames, cache, by_pid: dict, tlb, changed: Callable[[Process], None]) -> None:
         self.frames = frames
         self.cache = cache
         self.by_pid = by_pid
         self.tlb = tlb
-        self.changed = None  # called with each process whose PTE unmap changes (System.mark_changed)
+        self.changed = changed  # told of each process whose PTEs an unmap changes
 
     def mappers(self, f: int) -> list[tuple]:
         """Return ``(process, vma or None, va)`` for every PTE that maps frame ``f``."""
@@ -266,8 +269,7 @@ class RMap:
                 q.rss_shmem -= 1
             else:
                 q.rss_file -= 1
-            if self.changed is not None:
-                self.changed(q)
+            self.changed(q)
             self.tlb.invalidate(q.pid, va >> 12, 12)
         if dirty and fl & (ANON | FILE):
             fr.flags[f] |= DIRTY

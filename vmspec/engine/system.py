@@ -186,7 +186,10 @@ class System:
                 raise EINVAL(f"hugepages size must be 2MiB or 1GiB, got {size}")
         self.hugetlb = Hugetlb(self.hugepage_pools, self._next_anon_vma)
         self.hugetlb_pages = pool_bytes // m.page_size
-        self.frames = FrameTable((m.ram - m.kernel - pool_bytes) // m.page_size)
+        # swap (vmspec.engine.swap): a freed swap-cache frame leaves the swap cache
+        self.swapdev = SwapDevice(m.swap // m.page_size, m.page_cluster) if m.swap else None
+        self.frames = FrameTable((m.ram - m.kernel - pool_bytes) // m.page_size,
+                                 swap_hook=self.swapdev.drop_cache if self.swapdev else None)
         self.cache = PageCache()
         tlb = TLB(m.tlb)
         self.reference_tlb = reference_tlb
@@ -202,12 +205,13 @@ class System:
         self._next_pid = 1000
         self.totalram_pages = self.frames.total + self.hugetlb_pages  # MemTotal includes the pools
         self.user_reserve, self.admin_reserve = overcommit.reserves(m.ram - m.kernel, m.page_size)
-        # swap (vmspec.engine.swap), reverse maps, reclaim and the replacement policy
-        self.swapdev = SwapDevice(m.swap // m.page_size, m.page_cluster) if m.swap else None
-        if self.swapdev is not None:
-            self.frames.swap_hook = self.swapdev.drop_cache
-        self.rmap = RMap(self.frames, self.cache, self.by_pid, self.tlb_model)
-        self.rmap.changed = self.mark_changed  # an unmapped page changes its mappers' RSS
+        # The huge-PMD machinery exists whatever the ``thp`` setting: under ``never`` no
+        # anonymous huge page is made, but an order-9 page-cache folio is still mapped by a PMD.
+        # It reaches the other subsystems through this System when it acts, so every subsystem
+        # below gets it at construction.
+        self.thp = THP(self, m.thp)
+        # reverse maps (an unmapped page changes its mappers' RSS), reclaim, the policy
+        self.rmap = RMap(self.frames, self.cache, self.by_pid, self.tlb_model, self.mark_changed)
         managed = (m.ram - m.kernel) // m.page_size
         if m.watermarks is not None:
             self.watermarks = Watermarks(*(x // m.page_size for x in m.watermarks))
@@ -215,8 +219,9 @@ class System:
             self.watermarks = derive_watermarks(managed, m.thp != "never")
         self.reclaim = Reclaimer(self.frames, self.rmap, self.swapdev, self.cache,
                                  self.watermarks, m.swappiness,
-                                 two_lists=m.replacement == "twolist")
-        self.textbook = (Textbook(m.replacement, self.frames, self.rmap, self.swapdev, self.cache)
+                                 two_lists=m.replacement == "twolist", thp=self.thp)
+        self.textbook = (Textbook(m.replacement, self.frames, self.rmap, self.swapdev, self.cache,
+                                  thp=self.thp)
                          if m.replacement != "twolist" else None)
         self.page_alloc = PageAllocator(
             self.frames, self.watermarks, reclaim=self.reclaim if self.textbook is None else None,
@@ -226,23 +231,15 @@ class System:
                                     self.page_alloc.alloc_readahead, self._invalidate,
                                     self._next_anon_vma, swap=self.swapdev,
                                     put_slot=self.put_slot, ra_pages=m.readahead // m.page_size,
-                                    alloc_ra_folio=self.page_alloc.alloc_readahead_folio)
+                                    alloc_ra_folio=self.page_alloc.alloc_readahead_folio,
+                                    thp=self.thp)
         names = {lv.name for lv in m.tlb}
-        self.mmu = MMU(self.frames, self.tlb_model, self.handler,
-                       tlb_holds_4k=bool(names & {"l1", "l2"}), hugetlb=self.hugetlb,
+        self.mmu = MMU(self.frames, self.tlb_model, self.handler, hugetlb=self.hugetlb,
+                       thp=self.thp, page_alloc=self.page_alloc,
                        tlb_holds={12: bool(names & {"l1", "l2"}), 21: bool(names & {"l1_2m", "l2"}),
-                                  30: "l1_1g" in names})
-        self.mmu.page_alloc = self.page_alloc
-        self.mmu.young_on = self.textbook is None
-        self.mmu.dirty_on = self.swapdev is not None
-        if self.textbook is not None and m.replacement in ("lru", "clock"):
-            self.mmu.policy = self.textbook
-        # The huge-PMD machinery exists whatever the ``thp`` setting: under ``never`` no
-        # anonymous huge page is made, but an order-9 page-cache folio is still mapped by a PMD.
-        self.thp = THP(self, m.thp)
-        self.mmu.thp = self.handler.thp = self.reclaim.thp = self.handler.filemap.thp = self.thp
-        if self.textbook is not None:
-            self.textbook.thp = self.thp
+                                  30: "l1_1g" in names},
+                       policy=self.textbook if m.replacement in ("lru", "clock") else None,
+                       young_on=self.textbook is None, dirty_on=self.swapdev is not None)
         self.check_pages = check_pages
         if check_pages:
             from vmspec.engine.pagecheck import PageCheck

@@ -21,6 +21,7 @@ shrinkers, no compaction or watermark boosting; reclaiming a shmem page raises `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from math import isqrt
 
 from vmspec.engine.errors import Unsupported
@@ -28,6 +29,9 @@ from vmspec.engine.frames import ACTIVE, ANON, DIRTY, FILE, REFERENCED, SHMEM, S
 from vmspec.engine.lruvec import (ACTIVE_ANON, ACTIVE_FILE, INACTIVE_ANON, INACTIVE_FILE, ISOLATED,
                                   UNEVICTABLE, LRUVec, is_active_list, is_file_list)
 from vmspec.engine.swap import encode
+
+if TYPE_CHECKING:
+    from vmspec.engine.thp import THP
 
 SHMEM_RECLAIM = ("reclaim reached a shmem page (shared anonymous memory): swapping shmem out is "
                  "not modelled yet (use private anonymous memory, or give the machine more ram)")
@@ -95,7 +99,7 @@ class Reclaimer:
     """The reclaim machinery of one machine (docs/engine.md, "Reclaim")."""
 
     def __init__(self, frames, rmap, swap, cache, watermarks, swappiness: int,
-                 two_lists: bool = True) -> None:
+                 two_lists: bool = True, *, thp: THP) -> None:
         self.frames = frames
         self.lists = frames.lists
         self.rmap = rmap
@@ -104,7 +108,7 @@ class Reclaimer:
         self.wm = watermarks
         self.swappiness = swappiness
         self.two_lists = two_lists  # False under a textbook policy: nothing is ever active
-        self.thp = None  # the machine's THP (vmspec.engine.thp), to split a huge folio
+        self.thp = thp  # the machine's THP, to split a huge folio
         self.kswapd_failures = 0
         self.cursor = -1  # the shared memcg iterator position of partial walks
         self.counts = ReclaimCounts()

@@ -38,10 +38,9 @@ def spawn(sysm: System, name: str, pid: int, image) -> Process:
         else:
             raise EINVAL(f"unknown image segment kind {seg.kind!r}")
     lay = image_layout(sizes["text"], sizes["data"], sizes["bss"], sizes["stack"], ps)
-    p = Process(name, pid, VMAList(), PageTable(sysm.levels), mmap_base=lay.mmap_base,
+    p = Process(name, pid, VMAList(), PageTable(sysm.levels),
+                Arena(ps, sysm.machine.mmap_threshold), Family(), mmap_base=lay.mmap_base,
                 start_brk=lay.start_brk, brk=lay.start_brk)
-    p.arena = Arena(ps, sysm.machine.mmap_threshold)
-    p.family = Family()
     p.family.members[pid] = p
     p.vmas.attach(sysm.vma_observer(p))
     p.thp_capable = sysm.machine.thp == "always"  # bss, heap and stack may hold huge pages

@@ -38,14 +38,13 @@ def fork(sysm, p: Process, name: str, pid: int) -> Process:
             raise Unsupported(
                 "fork of a shared 2 MiB hugetlb mapping that spans an aligned 1 GiB range: Linux "
                 "shares its PMD table between the processes (huge_pmd_share); not modelled yet")
-    c = Process(name, pid, p.vmas.copy(), PageTable(sysm.levels),
-                regions={k: replace(r) for k, r in p.regions.items()}, arena=p.arena.copy(),
+    c = Process(name, pid, p.vmas.copy(), PageTable(sysm.levels), p.arena.copy(), p.family,
+                regions={k: replace(r) for k, r in p.regions.items()},
                 start_brk=p.start_brk, brk=p.brk, mmap_base=p.mmap_base,
                 oom_score_adj=p.oom_score_adj)
     for v in c.vmas:  # dup_mmap: vm_flags_clear(tmp, VM_LOCKED_MASK); mlock is not inherited
         v.locked = False
         v.hugetlb_owner = False
-    c.family = p.family
     c.vmas.attach(sysm.vma_observer(c))
     charged = 0
     for v in c.vmas:
@@ -165,7 +164,7 @@ def teardown(sysm, p: Process, status: str) -> None:
     p.pt = PageTable(sysm.levels)
     sysm.committed_pages -= p.committed
     p.committed = 0
-    shm = [v.file for v in p.vmas if v.shmem]
+    shm = [v.file for v in p.vmas if v.shmem and v.file is not None]
     p.vmas.detach()
     p.vmas = VMAList()
     p.status = status

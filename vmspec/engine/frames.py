@@ -17,11 +17,14 @@ the sentinel ``ZERO``).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from vmspec.engine.lruvec import INACTIVE_ANON, INACTIVE_FILE, LRULists
+
+if TYPE_CHECKING:
+    from vmspec.engine.memcg import Memcg
 
 NONE = -1  # "no frame" in a PTE array
 ZERO = -2  # the shared zero page in a PTE array (never a frame of this table)
@@ -61,7 +64,7 @@ class FrameTable:
                  "used", "cgid", "cur_cg", "cgs", "lists", "arrive_flags", "swap_hook",
                  "pinned", "content", "head1", "folios")
 
-    def __init__(self, total: int, swap_hook: Callable[[int], None] | None = None) -> None:
+    def __init__(self, total: int, swap_hook: Callable[[int], object] | None = None) -> None:
         self.total = total
         n = min(_START, max(total, 1))
         self.mapcount = np.zeros(n, np.int32)
@@ -75,7 +78,7 @@ class FrameTable:
         # memory cgroups (vmspec.engine.memcg): the group each frame is charged to (0: none),
         # the group of the process whose operation runs (None: unlimited), groups by id
         self.cgid = np.zeros(0, np.int32)  # grown with the others once a group exists
-        self.cur_cg = None
+        self.cur_cg: Memcg | None = None
         self.cgs: dict = {}
         self.lists = LRULists(n)
         self.arrive_flags = 0  # or-ed into a new user page's flags (the clock policy's bit)
@@ -206,6 +209,7 @@ class FrameTable:
             lists.remove(head, self.cid_of(head))  # one entry of len(subs) pages
         subs = self.folios.pop(head)
         del lists.large[head]
+        assert self.head1 is not None  # allocated with the first folio
         self.head1[subs] = 0
         self.release_many(subs)
 

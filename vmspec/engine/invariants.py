@@ -21,6 +21,8 @@ calls. No Linux counterpart (CONFIG_DEBUG_VM checks are the nearest).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import numpy as np
 
 from vmspec.engine.errors import InvariantBroken
@@ -31,7 +33,7 @@ from vmspec.engine.swap import CLUSTER, SWP_FIRST, decode
 from vmspec.engine.vma import W
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     raise InvariantBroken(msg)
 
 
@@ -355,9 +357,9 @@ def _check_lru(sysm, live, role) -> None:
         _fail("the LRU's huge entries and the huge folios disagree")
     if fr.head1 is not None:
         lone = np.flatnonzero((fr.head1[:hw] > 0) & ~tail)
-        lone = [f for f in lone.tolist() if f not in fr.folios]
-        if lone:
-            _fail(f"frame {lone[0]} names head {fr.head_of(lone[0])} but is in no huge folio")
+        strays = [f for f in lone.tolist() if f not in fr.folios]
+        if strays:
+            _fail(f"frame {strays[0]} names head {fr.head_of(strays[0])} but is in no huge folio")
     if (where[tail] != NOT_ON_LIST).any():
         _fail("a tail page of a huge folio is on an LRU list of its own")
     user &= ~tail

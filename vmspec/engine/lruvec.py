@@ -371,6 +371,7 @@ class LRULists:
 
     def mlock_add(self, f: int, n: int) -> None:
         """Add ``n`` to the mlock count of frame ``f``, already mlocked (a locked PMD split)."""
+        assert self.mlock is not None  # allocated by the first mlock
         self.mlock[f] += n
 
     def is_mlocked(self, f: int) -> bool:

@@ -111,6 +111,12 @@ class Arena:
     _journal: list | None = None  # changes of the malloc under way, to undo it
     _last: tuple | None = None  # (scalars, changes) of the last malloc, for undo_malloc
 
+    @property
+    def threshold(self) -> int:
+        """Return the mmap threshold in force (``mmap_threshold`` once constructed)."""
+        assert self.mmap_threshold is not None  # __post_init__ sets it
+        return self.mmap_threshold
+
     def __post_init__(self) -> None:
         if self.mmap_threshold is None:
             self.mmap_threshold = DEFAULT_MMAP_THRESHOLD
@@ -175,6 +181,7 @@ class Arena:
         if not self.tcache_ready:
             self.tcache_ready = True
             tc = self._take_brk(TCACHE_CHUNK, heap_writes, may_mmap=False)
+            assert tc is not None  # without may_mmap the heap always grows
             # tcache_init memsets the struct: one write per page it spans is enough.
             start, end = tc + 2 * SIZE_SZ, tc + 2 * SIZE_SZ + TCACHE_STRUCT_SIZE
             heap_writes.extend(range(align_down(start, self.page_size), end, self.page_size))
@@ -210,7 +217,7 @@ class Arena:
                 self._journal.append(("used", off, size))
             return off
         if self.top_size < nb + MINSIZE:
-            if (may_mmap and nb >= self.mmap_threshold and self.n_mmaps < DEFAULT_MMAP_MAX):
+            if (may_mmap and nb >= self.threshold and self.n_mmaps < DEFAULT_MMAP_MAX):
                 return None
             grow = align_up(nb + self.top_pad + MINSIZE - self.top_size, self.page_size)
             self.heap_size += grow
@@ -234,7 +241,7 @@ class Arena:
         if alloc.via == "mmap":
             self.n_mmaps -= 1
             chunk = alloc.chunk
-            if (not self.no_dyn_threshold and chunk > self.mmap_threshold
+            if (not self.no_dyn_threshold and chunk > self.threshold
                     and chunk <= DEFAULT_MMAP_THRESHOLD_MAX):
                 self.mmap_threshold = chunk
                 self.trim_threshold = 2 * chunk

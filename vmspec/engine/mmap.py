@@ -161,7 +161,7 @@ def munmap_range(sysm: System, p: Process, s: int, e: int) -> None:
         sysm.hugetlb.unreserve_private(p, gone, s, e)
     release_tables(sysm, p.pt.free_tables(s, e, p.vmas.intersects))
     uncharge(sysm, p, gone)
-    free_unused_shmem(sysm, [v.file for v in gone if v.shmem])
+    free_unused_shmem(sysm, [v.file for v in gone if v.shmem and v.file is not None])
     free_unused_hugetlb(sysm, gone)
     sysm.tlb_model.invalidate_range(p.pid, s, e)
 

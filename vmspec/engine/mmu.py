@@ -235,7 +235,7 @@ class MMU:
                 return 0
         else:
             v = p.vmas.find(va)
-        if not v.prot & (W if write else R):
+        if v is None or not v.prot & (W if write else R):
             p.accesses += 1
             p.misses += 1
             raise _segv(p, va, v, write)

@@ -74,7 +74,7 @@ def _mprotect_mapped(sysm: System, p: Process, s: int, e: int, prot: str) -> Non
             present = seg >= 0
             fl = np.where(present, fr.flags[np.where(present, seg, 0)], 0)
             if v.shared:
-                cf = sysm.cache.by_id.get(v.file)
+                cf = sysm.cache.by_id.get(v.file) if v.file is not None else None
                 ok = present if cf is not None and cf.shmem else present & ((fl & DIRTY) != 0)
             else:
                 ok = present & ((fl & ANON) != 0) & ((fl & EXCL) != 0)

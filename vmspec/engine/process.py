@@ -11,11 +11,17 @@ signals other than the fatal ones, credentials (every process is root).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from vmspec.engine.errors import EINVAL
 from vmspec.engine.layout import page_align
 from vmspec.engine.pagetable import PageTable
 from vmspec.engine.vma import VMAList
+
+if TYPE_CHECKING:
+    from vmspec.engine.malloc import Allocation, Arena
+    from vmspec.engine.memcg import Memcg
+    from vmspec.engine.rmap import Family
 
 
 STATUSES = ("running", "exited", "oom_killed", "segfault", "sigbus")  # every Process.status
@@ -28,7 +34,7 @@ class Region:
     start: int
     length: int
     via: str | None = None
-    alloc: object = None  # the malloc Allocation, for free
+    alloc: Allocation | None = None  # the malloc Allocation, for free
     freed: bool = False
 
     @property
@@ -53,8 +59,9 @@ class Process:
     pid: int
     vmas: VMAList
     pt: PageTable
+    arena: Arena  # glibc's malloc state (vmspec.engine.malloc)
+    family: Family  # its fork family (vmspec.engine.rmap.Family), for anonymous rmap
     regions: dict[str, Region] = field(default_factory=dict)
-    arena: object = None
     start_brk: int = 0
     brk: int = 0
     mmap_base: int = 0
@@ -73,8 +80,7 @@ class Process:
     committed: int = 0  # pages charged to Committed_AS by this process's VM_ACCOUNT VMAs
     walk_saved: int = 0  # walk levels not visited by misses on huge pages (1 per 2M, 2 per 1G)
     hresv: set = field(default_factory=set)  # addresses of private huge pages reserved, unfaulted
-    memcg: object = None  # the process's memory cgroup (vmspec.engine.memcg), None: the root
-    family: object = None  # its fork family (vmspec.engine.rmap.Family), for anonymous rmap
+    memcg: Memcg | None = None  # the process's memory cgroup (vmspec.engine.memcg), None: the root
     thp_capable: bool = False  # some VMA may hold transparent huge pages (per-access paths)
 
     @property

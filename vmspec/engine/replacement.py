@@ -235,6 +235,7 @@ class Textbook:
 
     def _choose_random(self, cid: int | None) -> int:
         idx = self.index
+        assert idx is not None  # the random policy keeps its index from construction
         key = (-1 if cid is None else cid, not self._anon_ok())
         r = idx.ranks.get(key)
         if r is None:

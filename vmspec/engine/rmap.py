@@ -96,7 +96,7 @@ class RMap:
         if fr.flags[f] & ANON:
             vpn = int(fr.index[f])
             key, i = vpn >> 9, vpn & 511
-            owner = self.by_pid.get(int(fr.owner[f]))
+            owner = self.by_pid[int(fr.owner[f])]
             for q in owner.family.members.values():
                 t = q.pt.pfn.get(key)
                 if t is not None and t[i] == f:
@@ -119,7 +119,7 @@ class RMap:
         fr = self.frames
         if head not in fr.folios:
             return []
-        out = []
+        out: list[tuple] = []
         if fr.flags[head] & FILE:
             if len(fr.folios[head]) < 512:
                 return out

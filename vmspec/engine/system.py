@@ -311,6 +311,7 @@ class System:
         """Drop one swap PTE's reference to ``slot``; a swap-cache page nobody needs any more is
         freed with it (``free_swap_and_cache``)."""
         sw = self.swapdev
+        assert sw is not None  # only a swap PTE holds a slot
         sw.put(slot)
         f = sw.cached(slot)
         if sw.refs(slot) == 0 and f >= 0 and self.frames.mapcount[f] == 0:

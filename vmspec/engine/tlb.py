@@ -62,7 +62,7 @@ class _Level:
         self.nsets = spec.sets
         self.shifts = LEVEL_SHIFTS[spec.name]
         self.new_set = OrderedDict if spec.ways > _BIG_SET else dict
-        self.sets = [self.new_set() for _ in range(self.nsets)]
+        self.sets: list = [self.new_set() for _ in range(self.nsets)]
 
 
 class _Run:
@@ -256,7 +256,7 @@ class TLB:
             if lookup(pid, vpn, shift, write):
                 hits += 1
             else:
-                fill(pid, vpn, shift, const if const is not None else writable[i])
+                fill(pid, vpn, shift, bool(const) if const is not None else bool(writable[i]))
         return (hits, stop_vpn - start_vpn - hits)
 
     def _start_run(self, pid: int, start: int, shift: int, write: bool) -> _Run:

@@ -31,7 +31,7 @@ class TLBRef:
 
     def __init__(self, levels: tuple[TLBLevel, ...]):
         self.levels = tuple(levels)
-        self.sets = {lv.name: [[] for _ in range(lv.entries // lv.ways)] for lv in levels}
+        self.sets: dict[str, list[list]] = {lv.name: [[] for _ in range(lv.entries // lv.ways)] for lv in levels}
         self.ways = {lv.name: lv.ways for lv in levels}
 
     def _names(self, shift: int) -> tuple[str | None, str | None]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, replace
+from typing import Iterator
 
 from vmspec.engine.layout import DEFAULT_MAP_WINDOW, MMAP_MIN_ADDR, PMD_SIZE, STACK_GUARD_GAP
 
@@ -35,7 +36,7 @@ class VMA:
     end: int
     prot: int
     shared: bool = False
-    file: object = None
+    file: int | None = None
     pgoff: int = 0
     shmem: bool = False
     locked: bool = False
@@ -106,7 +107,8 @@ class _Node:
     def __init__(self, leaf: bool, keys: list, gaps: list, items: list) -> None:
         self.leaf = leaf
         self.keys, self.gaps, self.items = keys, gaps, items
-        self.prev = self.next = None
+        self.prev: _Node | None = None
+        self.next: _Node | None = None
 
     def split_half(self) -> _Node:
         """Move the upper half of the entries into a new node placed after this one."""
@@ -171,8 +173,8 @@ class VMAList:
 
     # ---- reading ----------------------------------------------------------------------------
 
-    def __iter__(self):
-        leaf = self._first
+    def __iter__(self) -> Iterator[VMA]:
+        leaf: _Node | None = self._first
         while leaf is not None:
             yield from leaf.items
             leaf = leaf.next
@@ -229,6 +231,7 @@ class VMAList:
         """Return the VMAs from the one at or before ``start`` on, while they start below
         ``end``, that ``keep`` accepts (only the first one can fail it)."""
         loc = self._locate(start)
+        leaf: _Node | None
         leaf, j = loc if loc is not None else (self._first, 0)
         out: list[VMA] = []
         first = True
@@ -279,7 +282,8 @@ class VMAList:
     def insert(self, vma: VMA) -> VMA:
         """Add a VMA (the range must be free) and merge it with its neighbours; return the result."""
         self._add(vma)
-        return self.merge_around(vma.start, vma.end)
+        merged = self.merge_around(vma.start, vma.end)
+        return merged if merged is not None else vma
 
     def split(self, start: int, end: int) -> list[VMA]:
         """Split VMAs so that none straddles ``start`` or ``end``; return those inside the range."""

@@ -84,7 +84,8 @@ class VMAListRef:
         """Add a VMA (the range must be free) and merge it with its neighbours; return the result."""
         self.vmas.append(vma)
         self._reindex()
-        return self.merge_around(vma.start, vma.end)
+        merged = self.merge_around(vma.start, vma.end)
+        return merged if merged is not None else vma
 
     def split(self, start: int, end: int) -> list[VMA]:
         """Split VMAs so that none straddles ``start`` or ``end``; return those inside the range."""

@@ -63,7 +63,7 @@ class ReferenceChooser:
         if s.swapdev is not None and s.swapdev.free > 0:
             ok |= where == INACTIVE_ANON
         if cid is not None:
-            cids = fr.cgid[:fr.hw] if fr.cgs else np.zeros(fr.hw, np.int32)
+            cids = fr.charges.cgid[:fr.hw] if fr.charges.groups else np.zeros(fr.hw, np.int32)
             ok &= cids == cid
         cand = [f for f in np.flatnonzero(ok).tolist() if f not in fr.pinned]
         return sorted(cand, key=lambda f: self.order[f])

@@ -360,7 +360,7 @@ def test_memory_max_children_share_the_limit():
     sysm.fork("p", "c")
     sysm.access("c", "r", 0, 48 * KiB, write=True)  # 12 copies, 4 fit: 8 pages go to swap
     assert sysm.rss("p") + sysm.rss("c") - sysm.shared_processes("p", "c") <= 64 * KiB
-    assert sysm.frames.cgs[1].usage == 16
+    assert sysm.frames.charges.groups[1].usage == 16
     assert sysm.swap_used > 0
     sysm.check_invariants()
 
@@ -380,7 +380,7 @@ def test_memory_max_without_swap_oom_kills_inside_the_group():
         sysm.access("c", "s", 0, 64 * KiB, write=True)
     assert sysm.killed == ["c"] and sysm.alive("big") and sysm.alive("p")
     sysm.check_invariants()
-    assert sysm.frames.cgs[1].usage == 8
+    assert sysm.frames.charges.groups[1].usage == 8
 
 
 def test_memory_max_twolist_without_swap_drops_group_cache_then_kills():

@@ -17,14 +17,13 @@ the sentinel ``ZERO``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 
+from vmspec.engine.folio import Folios
 from vmspec.engine.lruvec import INACTIVE_ANON, INACTIVE_FILE, LRULists
-
-if TYPE_CHECKING:
-    from vmspec.engine.memcg import Memcg
+from vmspec.engine.memcg import Charges, Memcg
 
 NONE = -1  # "no frame" in a PTE array
 ZERO = -2  # the shared zero page in a PTE array (never a frame of this table)
@@ -61,8 +60,8 @@ class FrameTable:
     """All frames of the machine: per-frame arrays, a free stack and a high-water mark."""
 
     __slots__ = ("total", "mapcount", "flags", "owner", "index", "_stack", "_top", "hw",
-                 "used", "cgid", "cur_cg", "cgs", "lists", "arrive_flags", "swap_hook",
-                 "pinned", "content", "head1", "folios")
+                 "used", "charges", "lists", "folios", "arrive_flags", "swap_hook", "pinned",
+                 "content")
 
     def __init__(self, total: int, swap_hook: Callable[[int], object] | None = None) -> None:
         self.total = total
@@ -75,21 +74,15 @@ class FrameTable:
         self._top = 0  # frames on the free stack
         self.hw = 0  # frames [hw, total) have never been handed out
         self.used = 0
-        # memory cgroups (vmspec.engine.memcg): the group each frame is charged to (0: none),
-        # the group of the process whose operation runs (None: unlimited), groups by id
-        self.cgid = np.zeros(0, np.int32)  # grown with the others once a group exists
-        self.cur_cg: Memcg | None = None
-        self.cgs: dict = {}
+        # per concern: memory cgroup charges (vmspec.engine.memcg), the LRU lists
+        # (vmspec.engine.lruvec), large folios (vmspec.engine.folio)
+        self.charges = Charges()
         self.lists = LRULists(n)
+        self.folios = Folios()
         self.arrive_flags = 0  # or-ed into a new user page's flags (the clock policy's bit)
         self.swap_hook = swap_hook  # takes a swap-cache frame out of the swap cache when freed
         self.pinned: set[int] = set()  # frames reclaim must not take (a copy-on-write source)
         self.content: np.ndarray | None = None  # page contents, when the System tracks them
-        # large folios (transparent huge pages, page-cache folios): each page's head frame plus
-        # one (0: a page of its own; zero-filled arrays cost nothing until touched), allocated
-        # with the first folio; head -> the folio's frames in address (file index) order
-        self.head1: np.ndarray | None = None
-        self.folios: dict[int, np.ndarray] = {}
 
     @property
     def free(self) -> int:
@@ -102,26 +95,22 @@ class FrameTable:
         if need <= cap:
             return
         new = min(max(need, cap * 2), self.total)
-        names = ("mapcount", "flags", "owner", "index") + (("cgid",) if self.cgs else ()) + \
-            (("content",) if self.content is not None else ()) + \
-            (("head1",) if self.head1 is not None else ())
+        names = ("mapcount", "flags", "owner", "index") + \
+            (("content",) if self.content is not None else ())
         for name in names:
             old = getattr(self, name)
             arr = np.zeros(new, old.dtype)
             arr[:cap] = old
             setattr(self, name, arr)
+        self.charges.grow(cap, new)
+        self.folios.grow(cap, new)
         self.lists.grow(new)
-
-    def _charge_group(self, flags: int):
-        """Return the memory cgroup a user page of ``flags`` is charged to now (None: none)."""
-        cg = self.cur_cg
-        return cg if cg is not None and not flags & PGTABLE else None
 
     def alloc(self, flags: int, owner: int, index: int) -> int:
         """Take one free frame (the last freed first), set its state and put a user page on the
         LRU; -1 if none is free, or if the running process's memory cgroup is at its limit
         (user pages only)."""
-        cg = self._charge_group(flags)
+        cg = self.charges.group_for(not flags & PGTABLE)
         if cg is not None and cg.usage >= cg.limit:
             return -1
         if self._top:
@@ -143,8 +132,7 @@ class FrameTable:
         cid = 0
         if cg is not None:
             cid = cg.cid
-            self.cgid[f] = cid
-            cg.usage += 1
+            self.charges.charge(f, cg, 1)
         if flags & (ANON | FILE):
             flags |= self.arrive_flags
             self.flags[f] = flags
@@ -177,12 +165,11 @@ class FrameTable:
         self.owner[out] = owner
         self.index[out] = index
         self.mapcount[out] = 0
-        cg = self._charge_group(flags)
+        cg = self.charges.group_for(not flags & PGTABLE)
         cid = 0
         if cg is not None:
             cid = cg.cid
-            self.cgid[out] = cid
-            cg.usage += n
+            self.charges.charge(out, cg, n)
         if lru:
             self.lists.add_many(out, lru_type(flags), cid)
         return out
@@ -193,11 +180,7 @@ class FrameTable:
         checks ``room``. Return its frames in index order, the head first."""
         n = len(index)
         subs = self.alloc_many(n, flags, owner, index, lru=False)
-        if self.head1 is None:
-            self.head1 = np.zeros(len(self.mapcount), np.int64)
-        head = int(subs[0])
-        self.head1[subs] = head + 1
-        self.folios[head] = subs
+        head = self.folios.add(subs, len(self.mapcount))
         self.lists.large[head] = n
         self.lists.add(head, lru_type(flags), self.cid_of(head))
         return subs
@@ -207,44 +190,33 @@ class FrameTable:
         lists = self.lists
         if lists.where[head] != -1:
             lists.remove(head, self.cid_of(head))  # one entry of len(subs) pages
-        subs = self.folios.pop(head)
+        subs = self.folios.forget(head)
         del lists.large[head]
-        assert self.head1 is not None  # allocated with the first folio
-        self.head1[subs] = 0
         self.release_many(subs)
 
     def head_of(self, f: int) -> int:
-        """Return the head frame of ``f``'s huge folio, or ``f`` for a page of its own."""
-        if self.head1 is None:
-            return f
-        h = int(self.head1[f])
-        return h - 1 if h else f
+        """Return the head frame of ``f``'s large folio, or ``f`` for a page of its own."""
+        return self.folios.head_of(f)
 
     def heads_of(self, frames: np.ndarray) -> np.ndarray:
-        """Return each frame's huge folio head, or -1 for a page of its own."""
-        if self.head1 is None:
-            return np.full(len(frames), -1, np.int64)
-        return self.head1[frames] - 1
+        """Return each frame's large folio head, or -1 for a page of its own."""
+        return self.folios.heads_of(frames)
 
-    def add_group(self, cg) -> None:
-        """Register a memory cgroup; ``cgid`` is kept as long as the other arrays from now on."""
-        if len(self.cgid) < len(self.mapcount):
-            arr = np.zeros(len(self.mapcount), np.int32)
-            arr[:len(self.cgid)] = self.cgid
-            self.cgid = arr
-        self.cgs[cg.cid] = cg
+    def add_group(self, cg: Memcg) -> None:
+        """Register a memory cgroup: its charges and its own LRU lists."""
+        self.charges.add(cg, len(self.mapcount))
         self.lists.vec(cg.cid)
 
     def cid_of(self, f: int) -> int:
         """Return the memory cgroup frame ``f`` is charged to (0: none)."""
-        return int(self.cgid[f]) if self.cgs else 0
+        return self.charges.cid_of(f)
 
     def room(self, flags: int = 0) -> int:
         """Return how many frames ``alloc`` could hand out now (free frames, and the running
         process's memory cgroup's headroom for user pages)."""
         free = self.total - self.used
-        cg = self.cur_cg
-        if cg is not None and not flags & PGTABLE:
+        cg = self.charges.group_for(not flags & PGTABLE)
+        if cg is not None:
             return min(free, max(cg.limit - cg.usage, 0))
         return free
 
@@ -253,12 +225,7 @@ class FrameTable:
         fl = int(self.flags[f])
         if self.swap_hook is not None and fl & SWAPCACHE:
             self.swap_hook(f)
-        cid = 0
-        if self.cgs:
-            cid = int(self.cgid[f])
-            if cid:
-                self.cgs[cid].usage -= 1
-                self.cgid[f] = 0
+        cid = self.charges.uncharge(f)
         lists = self.lists
         if lists.where[f] != -1:
             lists.remove(f, cid)
@@ -280,16 +247,7 @@ class FrameTable:
         if self.swap_hook is not None:
             for f in frames[(self.flags[frames] & SWAPCACHE) != 0].tolist():
                 self.swap_hook(f)
-        cids = None
-        if self.cgs:
-            cids = self.cgid[frames].copy()
-            ids = cids[cids != 0]
-            if len(ids):
-                gids, counts = np.unique(ids, return_counts=True)
-                for cid, c in zip(gids.tolist(), counts.tolist()):
-                    self.cgs[cid].usage -= c
-                self.cgid[frames] = 0
-        self.lists.remove_many(frames, cids)
+        self.lists.remove_many(frames, self.charges.uncharge_many(frames))
         if self.lists.mlock is not None:
             self.lists.mlock[frames] = 0
         if self._top + n > len(self._stack):

@@ -93,11 +93,11 @@ def check_invariants(sysm) -> None:
         _fail(f"frame {f}: mapcount {int(fr.mapcount[f])} but {int(refs[f])} PTEs map it")
     if (fr.mapcount[:hw][role == 1] != 0).any() or (fr.flags[:hw][role == 1] != 0).any():
         _fail("a free frame has a mapcount or flags")
-    if fr.cgs:
-        cg_ids = fr.cgid[:hw]
+    if fr.charges.groups:
+        cg_ids = fr.charges.cgid[:hw]
         if (cg_ids[role == 1] != 0).any() or (cg_ids[role == 2] != 0).any():
             _fail("a free frame or a page table is charged to a memory cgroup")
-        for cid, cg in fr.cgs.items():
+        for cid, cg in fr.charges.groups.items():
             n = int(np.count_nonzero(cg_ids == cid))
             if n != cg.usage:
                 _fail(f"memory cgroup of {cg.name}: usage {cg.usage} but {n} frames charged")
@@ -340,7 +340,7 @@ def _check_lru(sysm, live, role) -> None:
     tail = np.zeros(hw, np.bool_)
     for head, subs in fr.folios.items():
         n = len(subs)
-        if fr.head1 is None or (fr.heads_of(subs) != head).any() or int(subs[0]) != head:
+        if fr.folios.head1 is None or (fr.heads_of(subs) != head).any() or int(subs[0]) != head:
             _fail(f"large folio {head}: its frames do not name it as their head")
         if lists.large.get(head) != n or n & (n - 1) or not 2 <= n <= 512:
             _fail(f"large folio {head} is not counted as its {n} pages on its list")
@@ -355,8 +355,8 @@ def _check_lru(sysm, live, role) -> None:
         weight[head] = n
     if set(lists.large) != set(fr.folios):
         _fail("the LRU's huge entries and the huge folios disagree")
-    if fr.head1 is not None:
-        lone = np.flatnonzero((fr.head1[:hw] > 0) & ~tail)
+    if fr.folios.head1 is not None:
+        lone = np.flatnonzero((fr.folios.head1[:hw] > 0) & ~tail)
         strays = [f for f in lone.tolist() if f not in fr.folios]
         if strays:
             _fail(f"frame {strays[0]} names head {fr.head_of(strays[0])} but is in no huge folio")
@@ -387,7 +387,7 @@ def _check_lru(sysm, live, role) -> None:
         for v in p.vmas:
             if v.locked and not v.hugetlb:
                 fs = p.pt.frames_in(v.start, v.end, thp=False)
-                if fr.head1 is not None and len(fs):
+                if fr.folios.head1 is not None and len(fs):
                     heads = fr.heads_of(fs)
                     fs = np.where(heads >= 0, heads, fs)
                 np.add.at(locks, fs, 1)
@@ -403,7 +403,7 @@ def _check_lru(sysm, live, role) -> None:
         f = int(np.flatnonzero(user & ((where == UNEVICTABLE) != (locks > 0)))[0])
         _fail(f"frame {f} is {'' if lists.where[f] == UNEVICTABLE else 'not '}unevictable but "
               f"{int(locks[f])} VM_LOCKED PTEs map it")
-    cids = fr.cgid[:hw] if fr.cgs else np.zeros(hw, np.int32)
+    cids = fr.charges.cgid[:hw] if fr.charges.groups else np.zeros(hw, np.int32)
     total = [0] * NR_LISTS
     for cid, vec in lists.vecs.items():
         for lid in range(NR_LISTS):

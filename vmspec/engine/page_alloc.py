@@ -102,7 +102,7 @@ class PageAllocator:
         fr = self.frames
         if self.textbook is not None:
             return self._alloc_textbook(p, flags, owner, index)
-        cg = fr.cur_cg if not flags & PGTABLE else None
+        cg = fr.charges.group_for(not flags & PGTABLE)
         if cg is not None and cg.usage >= cg.limit:
             self._charge(p, cg)
         if fr.free <= self.wm.low:
@@ -121,7 +121,7 @@ class PageAllocator:
         fr = self.frames
         tb = self.textbook
         while True:
-            cg = fr.cur_cg if not flags & PGTABLE else None
+            cg = fr.charges.group_for(not flags & PGTABLE)
             if cg is not None and cg.usage >= cg.limit:
                 if not tb.evict_one(cg.cid):
                     self.oom(p, cg)
@@ -176,7 +176,7 @@ class PageAllocator:
         fr = self.frames
         rc = self.reclaim
         if rc is not None:
-            cg = fr.cur_cg
+            cg = fr.charges.current
             if cg is not None and cg.usage >= cg.limit:
                 rc.try_to_free_pages(target=cg.cid)
                 if cg.usage >= cg.limit:
@@ -202,7 +202,7 @@ class PageAllocator:
             if fr.room(flags) < n:
                 return None
         else:
-            cg = fr.cur_cg
+            cg = fr.charges.current
             if cg is not None and cg.limit - cg.usage < n:
                 rc.try_to_free_pages(target=cg.cid, nr_pages=n)
                 if cg.limit - cg.usage < n:
@@ -229,7 +229,7 @@ class PageAllocator:
             if fr.room(ANON) < n:
                 return None
         else:
-            cg = fr.cur_cg
+            cg = fr.charges.current
             if cg is not None and cg.limit - cg.usage < n:
                 if madvised:
                     self.reclaim.try_to_free_pages(target=cg.cid, nr_pages=n)

@@ -331,7 +331,7 @@ class System:
         if not p.alive:
             raise ValueError(f"process {name!r} is not running ({p.status})")
         self.mark_changed(p)
-        self.frames.cur_cg = p.memcg  # pages this operation brings in are charged to its group
+        self.frames.charges.current = p.memcg  # pages this operation brings in are charged to its group
         return p
 
     def _signalled(self, p: Process, exc: BaseException) -> None:
@@ -388,7 +388,7 @@ class System:
         self.by_pid[pid] = p
         p.oom_score_adj = adj
         if memory_max is not None:
-            cg = Memcg(len(self.frames.cgs) + 1, name, memory_max // self.page_size)
+            cg = Memcg(len(self.frames.charges.groups) + 1, name, memory_max // self.page_size)
             self.frames.add_group(cg)
             p.memcg = cg
         self.procs[name] = p

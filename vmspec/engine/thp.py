@@ -237,9 +237,8 @@ class THP:
         lid = int(lists.where[head])
         if lid >= 0:
             lists.remove(head, cid)
-        del fr.folios[head]
+        fr.folios.forget(head)
         del lists.large[head]
-        fr.head1[subs] = 0
         keep = int(fr.flags[head]) & (REFERENCED | ACTIVE)
         dirty = DIRTY if (fr.flags[subs] & DIRTY).any() else 0
         clear = 0xFFFF & ~(REFERENCED | ACTIVE | READAHEAD | DIRTY)
@@ -265,9 +264,8 @@ class THP:
         if lid >= 0:
             lists.remove(head, cid)
         locked = lists.is_mlocked(head)
-        del fr.folios[head]
+        fr.folios.forget(head)
         del lists.large[head]
-        fr.head1[subs] = 0
         fr.flags[subs] = fr.flags[head]
         self.stats.split_page += 1
         mc = fr.mapcount[subs]

@@ -4,6 +4,9 @@ the verbs are unambiguous (``free_region``, ``process_time``)."""
 
 import dataclasses
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 from fractions import Fraction
 
 import pytest
@@ -142,3 +145,12 @@ def test_tee_tlb_runs_the_reference_beside_the_engine_tlb():
     with pytest.raises(AssertionError, match="engine True, reference False"):
         tee.lookup(1, 5, 12, False)
     assert isinstance(System(MachineConfig(ram=64 * MiB), reference_tlb=True).tlb_model, TeeTLB)
+
+
+def test_the_example_of_docs_engine_api_runs():
+    """docs/engine-api.md's example is code that runs, with the assertions it shows."""
+    text = (Path(__file__).parents[2] / "docs" / "engine-api.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "free_region" in block and "Faults(" in block
+    out = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

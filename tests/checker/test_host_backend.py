@@ -201,8 +201,8 @@ def test_what_the_kernel_does_not_count_is_not_observable(host):
     host.spawn("p")
     with pytest.raises(NotObservable, match="copy-on-write"):
         host.faults("p").cow
-    for read in (lambda: host.tlb("p"), lambda: host.time(), lambda: host.process_time("p"),
-                 lambda: host.free(), lambda: host.committed):
+    for read in (lambda: host.tlb("p"), lambda: host.time, lambda: host.process_time("p"),
+                 lambda: host.free, lambda: host.committed):
         with pytest.raises(NotObservable):
             read()
 

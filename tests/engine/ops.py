@@ -116,7 +116,7 @@ def apply(s: System, o: tuple, slow: bool = False) -> str | None:
             elif kind == "mlock":
                 s.mlock(proc, reg)
             elif kind == "free":
-                s.free(proc, reg)
+                s.free_region(proc, reg)
     except ModelledFailure as exc:
         return type(exc).__name__
     return None

@@ -138,7 +138,7 @@ def test_thrashing_shows_major_faults_and_time():
         s.mmap("p", "a", size)
         s.access("p", "a", 0, size, write=True)
         s.access_random("p", "a", 20_000, seed=3)
-        return s.faults("p").major, s.time("p")
+        return s.faults("p").major, s.process_time("p")
     fits, spills = run(32 * MiB), run(96 * MiB)
     assert fits[0] == 0 and spills[0] > 5_000
     assert spills[1] > fits[1] + spills[0] * 100_000  # 100 us per major fault
@@ -198,7 +198,7 @@ def test_without_swap_the_oom_killer_runs_only_when_nothing_is_reclaimable():
     s.spawn("late")
     s.mmap("late", "a", 30 * MiB)
     s.access("late", "a", 0, 30 * MiB, write=True)
-    assert s.killed == ["big"]
+    assert s.killed == ("big",)
     assert s.free <= s.watermarks.high * PAGE + 40 * MiB
     s.check_invariants()
 
@@ -215,7 +215,7 @@ def test_a_group_reclaims_into_swap_before_a_group_oom():
     t.mmap("p", "a", 16 * MiB)
     with pytest.raises(Exception) as exc:
         t.access("p", "a", 0, 16 * MiB, write=True)
-    assert type(exc.value).__name__ == "OOMKilled" and t.killed == ["p"]
+    assert type(exc.value).__name__ == "OOMKilled" and t.killed == ("p",)
 
 
 def test_dirty_file_pages_are_written_back_then_dropped():

@@ -31,7 +31,7 @@ def test_no_4k_tlb_level_means_every_access_walks(levels):
     t = s.tlb("p")
     assert (t.hits, t.misses) == (0, 8192)
     assert s.faults("p").minor == 2
-    assert s.time("p") == 8192 * 80 + 8192 * 4 * 20 + 2 * 1000
+    assert s.process_time("p") == 8192 * 80 + 8192 * 4 * 20 + 2 * 1000
     # the per-access path agrees
     q = sysm(tlb=levels)
     q.spawn("p")
@@ -79,7 +79,7 @@ def test_cow_whose_allocation_kills_the_other_sharer_frees_the_old_page():
     s.access("c", "x", 0, 10 * MiB, write=True)
     free_pages = s.free // 4096
     s.access("p", "b", 0, 4 * MiB, write=True)
-    assert s.killed == ["c"]
+    assert s.killed == ("c",)
     f = s.faults("p")
     # pages copied while more than the min watermark were free (nothing to reclaim: no swap,
     # no page cache), plus the one whose copy triggered the kill; the rest are reused

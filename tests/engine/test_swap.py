@@ -378,7 +378,7 @@ def test_memory_max_without_swap_oom_kills_inside_the_group():
     sysm.mmap("c", "s", 64 * KiB)
     with pytest.raises(OOMKilled):
         sysm.access("c", "s", 0, 64 * KiB, write=True)
-    assert sysm.killed == ["c"] and sysm.alive("big") and sysm.alive("p")
+    assert sysm.killed == ("c",) and sysm.alive("big") and sysm.alive("p")
     sysm.check_invariants()
     assert sysm.frames.charges.groups[1].usage == 8
 

@@ -204,7 +204,7 @@ def test_tlb_uses_2m_entries_and_walks_one_level_fewer():
     assert s.tlb("p").misses == 2  # both 2 MiB entries stay in l1_2m
     lat = s.machine.latency
     walks = 2 * (s.levels - 1)
-    assert s.time("p") == (2024 * lat.memory + 2022 * lat.tlb_hit + walks * lat.walk_step
+    assert s.process_time("p") == (2024 * lat.memory + 2022 * lat.tlb_hit + walks * lat.walk_step
                            + 2 * lat.minor_fault)
 
 
@@ -225,7 +225,7 @@ def test_sweep_equals_per_access_path(mode):
             s.check_invariants()
         f, t = s.faults("p"), s.tlb("p")
         return (f.minor, f.major, f.cow, s.rss("p"), s.huge("p", "b"), t.hits, t.misses,
-                s.pagetables("p"), s.time("p"))
+                s.pagetables("p"), s.process_time("p"))
     assert run(False) == run(True)
 
 

@@ -35,7 +35,7 @@ def test_an_oom_kill_marks_its_victim():
     s.take_touched()
     s.mmap("small", "buf", 8 * MiB)
     s.access("small", "buf", 0, 8 * MiB, write=True)
-    assert s.killed == ["big"]
+    assert s.killed == ("big",)
     assert s.take_touched() == ["big", "small"]
 
 

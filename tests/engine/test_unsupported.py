@@ -40,7 +40,7 @@ def test_a_textbook_policy_without_swap_has_nothing_to_give_up():
     sysm = System(MachineConfig(ram=16 * MiB, replacement="lru"))
     with pytest.raises(OOMKilled):
         _touch(sysm, 16 * MiB)
-    assert sysm.killed == ["p"]
+    assert sysm.killed == ("p",)
     sysm.check_invariants()
 
 

@@ -88,11 +88,6 @@ class PairSystem:
             return lambda *args, **kw: self._both(name, args, kw)
         return getattr(self.engine, name)
 
-    def free(self, *args):
-        if args:
-            return self._both("free_region", args, {})
-        return self.engine.free()
-
     def _both(self, name, args, kw):
         if name == "access_pages":  # a stream: both sides need every page
             args = (args[0], args[1], list(args[2])) + tuple(args[3:])
@@ -133,7 +128,7 @@ def _readings(system, page_size: int):
                        ("inactive_file", SIZE), ("unevictable", SIZE), ("oom_kills", COUNT),
                        ("pswpin", COUNT), ("pswpout", COUNT), ("thp_fault_alloc", COUNT),
                        ("thp_fault_fallback", COUNT), ("thp_split_pmd", COUNT)):
-        yield name, (), kind, (lambda s, n=name: _value(s, n))
+        yield name, (), kind, (lambda s, n=name: getattr(s, n))
     yield "killed", (), PROCS, (lambda s: tuple(s.killed))
     for size, _ in system.machine.hugepages:
         text = f"{size >> 20}MiB" if size < 1 << 30 else f"{size >> 30}GiB"
@@ -158,11 +153,6 @@ def _readings(system, page_size: int):
     for i, p in enumerate(live):
         for q in live[i + 1:]:
             yield f"shared({p}, {q})", (p, q), SIZE, (lambda s, p=p, q=q: s.shared_processes(p, q))
-
-
-def _value(system, name):
-    value = getattr(system, name)
-    return value() if callable(value) else value
 
 
 class Comparator:

@@ -9,7 +9,6 @@ values (docs/language.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Callable
 
 from vmspec.checker.values import BOOL, COUNT, DURATION, PROCS, RATIO, SIZE, STATUS, VIA, Value
@@ -29,13 +28,8 @@ class Binding:
     sized: bool = False  # a per-process size: reads 0 unless the process is running
 
 
-def _attr(system, name):
-    value = getattr(system, name)
-    return value() if callable(value) else value
-
-
 def _system(name):
-    return lambda system: _attr(system, name)
+    return lambda system: getattr(system, name)
 
 
 def _proc(name):
@@ -44,12 +38,6 @@ def _proc(name):
 
 def _field(name, field):
     return lambda system, p: getattr(getattr(system, name)(p), field)
-
-
-def _hit_rate(system, p):
-    tlb = system.tlb(p)
-    total = tlb.hits + tlb.misses
-    return Fraction(tlb.hits, total) if total else Fraction(0)
 
 
 def _region(name):
@@ -87,7 +75,7 @@ for _n in ("ram", "free", "used", "cached", "swap_used", "swap_free", "committed
     _bind(_n, None, Binding(SIZE, "", _system(_n)))
 for _n in ("pswpin", "pswpout", "thp_fault_alloc", "thp_fault_fallback", "thp_split_pmd"):
     _bind(_n, None, Binding(COUNT, "", _system(_n)))
-_bind("killed", None, Binding(PROCS, "", lambda s: tuple(_attr(s, "killed"))))
+_bind("killed", None, Binding(PROCS, "", lambda s: tuple(s.killed)))
 _bind("oom_kills", None, Binding(COUNT, "", _system("oom_kills")))
 _bind("time", None, Binding(DURATION, "", _system("time")))
 _bind("hugepages_free", None, Binding(COUNT, "S", lambda s, size: s.hugepages_free(size)))
@@ -99,10 +87,10 @@ for _f in ("minor", "major", "cow"):
     _bind("faults", _f, Binding(COUNT, "P", _field("faults", _f)))
 for _f in ("hits", "misses"):
     _bind("tlb", _f, Binding(COUNT, "P", _field("tlb", _f)))
-_bind("tlb", "hit_rate", Binding(RATIO, "P", _hit_rate))
+_bind("tlb", "hit_rate", Binding(RATIO, "P", _field("tlb", "hit_rate")))
 for _n in ("oom_score", "oom_score_adj", "oom_adj"):
     _bind(_n, None, Binding(COUNT, "P", _proc(_n)))
-_bind("time", "P", Binding(DURATION, "P", _proc("time")))
+_bind("time", "P", Binding(DURATION, "P", _proc("process_time")))
 _bind("alive", None, Binding(BOOL, "P", _proc("alive")))
 _bind("status", None, Binding(STATUS, "P", _proc("status")))
 

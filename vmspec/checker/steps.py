@@ -216,7 +216,7 @@ HANDLERS: dict[type, Callable[[Context, object], None]] = {
     ast.Spawn: _spawn,
     ast.Mmap: _mmap,
     ast.Malloc: lambda ctx, s: ctx.system.malloc(s.process, s.region, ctx.nbytes(s.size)),
-    ast.Free: lambda ctx, s: ctx.system.free(s.process, s.region),
+    ast.Free: lambda ctx, s: ctx.system.free_region(s.process, s.region),
     ast.Munmap: _munmap,
     ast.Brk: _brk,
     ast.Access: _access,

@@ -13,6 +13,7 @@ page fits).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -41,122 +42,26 @@ from vmspec.engine.tlb import TLB
 from vmspec.engine.vmscan import Reclaimer
 
 
-class _Num(int):
-    """An int observable that may also be called with no arguments (``sys.ram`` or ``sys.ram()``)."""
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """``faults(p)``: minor, major and copy-on-write fault counts."""
 
-    def __call__(self) -> int:
-        return int(self)
-
-
-class _Names(list):
-    """A list observable that may also be called with no arguments."""
-
-    def __call__(self) -> list:
-        return list(self)
+    minor: int = 0
+    major: int = 0
+    cow: int = 0
 
 
-class _Free(int):
-    """``sys.free`` is MemFree in bytes; ``sys.free(proc, region)`` is the free() operation."""
-
-    def __new__(cls, value: int, system: System):
-        obj = int.__new__(cls, value)
-        obj._system = system
-        return obj
-
-    def __call__(self, *args):
-        return int(self) if not args else self._system.free_region(*args)
-
-
-class _Time(int):
-    """``sys.time`` is the total simulated time in ns; ``sys.time(p)`` one process's."""
-
-    def __new__(cls, value: int, system: System):
-        obj = int.__new__(cls, value)
-        obj._system = system
-        return obj
-
-    def __call__(self, *args):
-        return int(self) if not args else self._system.process_time(*args)
-
-
-class Counters:
-    """``faults(p)``: minor, major and cow fault counts."""
-
-    __slots__ = ("minor", "major", "cow")
-
-    def __init__(self, minor: int = 0, major: int = 0, cow: int = 0) -> None:
-        self.minor, self.major, self.cow = minor, major, cow
-
-    def __repr__(self) -> str:
-        return f"Faults(minor={self.minor}, major={self.major}, cow={self.cow})"
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Counters) and (self.minor, self.major, self.cow) == (
-            other.minor, other.major, other.cow)
-
-
-class TLBCounts:
+@dataclass(frozen=True, slots=True)
+class TLBStats:
     """``tlb(p)``: hits and misses (each access is exactly one of them)."""
 
-    __slots__ = ("hits", "misses")
-
-    def __init__(self, hits: int = 0, misses: int = 0) -> None:
-        self.hits, self.misses = hits, misses
+    hits: int = 0
+    misses: int = 0
 
     @property
     def hit_rate(self) -> Fraction:
         total = self.hits + self.misses
         return Fraction(self.hits, total) if total else Fraction(0)
-
-    def __repr__(self) -> str:
-        return f"TLBCounts(hits={self.hits}, misses={self.misses})"
-
-
-class _TeeTLB:
-    """Drives the engine TLB and a ``TLBRef`` with the same calls (``reference_tlb=True``)."""
-
-    def __init__(self, tlb: TLB, ref) -> None:
-        self.tlb, self.ref = tlb, ref
-
-    def lookup(self, pid, vpn, shift, write):
-        a = self.tlb.lookup(pid, vpn, shift, write)
-        b = self.ref.lookup(pid, vpn, shift, write)
-        if a != b:
-            raise AssertionError(f"TLB lookup of pid {pid} vpn {vpn:#x}: engine {a}, reference {b}")
-        return a
-
-    def fill(self, pid, vpn, shift, writable):
-        self.tlb.fill(pid, vpn, shift, writable)
-        self.ref.fill(pid, vpn, shift, writable)
-
-    def sweep(self, pid, start_vpn, stop_vpn, shift, write, writable):
-        res = self.tlb.sweep(pid, start_vpn, stop_vpn, shift, write, writable)
-        hits = misses = 0
-        for k, vpn in enumerate(range(start_vpn, stop_vpn)):
-            if self.ref.lookup(pid, vpn, shift, write):
-                hits += 1
-            else:
-                misses += 1
-                w = writable if isinstance(writable, (bool, np.bool_)) else writable[k]
-                self.ref.fill(pid, vpn, shift, bool(w))
-        if res != (hits, misses):
-            raise AssertionError(f"TLB sweep: engine {res}, reference {(hits, misses)}")
-        return res
-
-    def invalidate(self, pid, vpn, shift):
-        self.tlb.invalidate(pid, vpn, shift)
-        self.ref.invalidate(pid, vpn, shift)
-
-    def invalidate_range(self, pid, start_va, end_va):
-        self.tlb.invalidate_range(pid, start_va, end_va)
-        self.ref.invalidate_range(pid, start_va, end_va)
-
-    def flush_pid(self, pid):
-        self.tlb.flush_pid(pid)
-        self.ref.flush_pid(pid)
-
-    def entries(self):
-        return self.tlb.entries()
 
 
 RANDOM_CHUNK = 1 << 16  # pages drawn at a time by access_random
@@ -194,8 +99,8 @@ class System:
         tlb = TLB(m.tlb)
         self.reference_tlb = reference_tlb
         if reference_tlb:
-            from vmspec.engine.tlbref import TLBRef
-            tlb = _TeeTLB(tlb, TLBRef(m.tlb))
+            from vmspec.engine.tlbref import TLBRef, TeeTLB
+            tlb = TeeTLB(tlb, TLBRef(m.tlb))
         self.tlb_model = tlb
         self._anon_vma_ids = 0
         self._shmem_ids = 0
@@ -582,37 +487,38 @@ class System:
     # ---- system observables ------------------------------------------------------------------
 
     @property
-    def ram(self) -> _Num:
-        return _Num(self.machine.ram)
+    def ram(self) -> int:
+        return self.machine.ram
 
     @property
-    def free(self) -> _Free:
-        return _Free(self.frames.free * self.page_size, self)
+    def free(self) -> int:
+        """MemFree in bytes (glibc's free() is ``free_region``)."""
+        return self.frames.free * self.page_size
 
     @property
-    def used(self) -> _Num:
-        return _Num(self.machine.ram - self.frames.free * self.page_size)
+    def used(self) -> int:
+        return self.machine.ram - self.frames.free * self.page_size
 
     @property
-    def cached(self) -> _Num:
-        return _Num(self.cache.nr * self.page_size)
+    def cached(self) -> int:
+        return self.cache.nr * self.page_size
 
     @property
-    def swap_used(self) -> _Num:
+    def swap_used(self) -> int:
         """Slots with a swap PTE or a swap-cache page (SwapTotal - SwapFree)."""
-        return _Num(self.swapdev.inuse * self.page_size if self.swapdev else 0)
+        return self.swapdev.inuse * self.page_size if self.swapdev else 0
 
     @property
-    def swap_free(self) -> _Num:
-        return _Num(self.swapdev.free * self.page_size if self.swapdev else 0)
+    def swap_free(self) -> int:
+        return self.swapdev.free * self.page_size if self.swapdev else 0
 
     @property
-    def committed(self) -> _Num:
-        return _Num(self.committed_pages * self.page_size)
+    def committed(self) -> int:
+        return self.committed_pages * self.page_size
 
     @property
-    def commit_limit(self) -> _Num:
-        return _Num(self.commit_limit_pages() * self.page_size)
+    def commit_limit(self) -> int:
+        return self.commit_limit_pages() * self.page_size
 
     def hugepages_free(self, size: int) -> int:
         """Huge pages of ``size`` neither in use nor reserved (sysfs free_hugepages minus
@@ -626,70 +532,72 @@ class System:
         return pool.total if pool else 0
 
     @property
-    def killed(self) -> _Names:
-        return _Names(self.page_alloc.killed)
+    def killed(self) -> tuple[str, ...]:
+        """The processes the OOM killer has killed, in kill order."""
+        return tuple(self.page_alloc.killed)
 
     @property
-    def oom_kills(self) -> _Num:
-        return _Num(self.page_alloc.oom_kills)
+    def oom_kills(self) -> int:
+        return self.page_alloc.oom_kills
 
     # LRU list sizes, like /proc/meminfo (summed over the machine and every memory group)
 
     @property
-    def active_anon(self) -> _Num:
-        return _Num(self.frames.lists.total[ACTIVE_ANON] * self.page_size)
+    def active_anon(self) -> int:
+        return self.frames.lists.total[ACTIVE_ANON] * self.page_size
 
     @property
-    def inactive_anon(self) -> _Num:
-        return _Num(self.frames.lists.total[INACTIVE_ANON] * self.page_size)
+    def inactive_anon(self) -> int:
+        return self.frames.lists.total[INACTIVE_ANON] * self.page_size
 
     @property
-    def active_file(self) -> _Num:
-        return _Num(self.frames.lists.total[ACTIVE_FILE] * self.page_size)
+    def active_file(self) -> int:
+        return self.frames.lists.total[ACTIVE_FILE] * self.page_size
 
     @property
-    def inactive_file(self) -> _Num:
-        return _Num(self.frames.lists.total[INACTIVE_FILE] * self.page_size)
+    def inactive_file(self) -> int:
+        return self.frames.lists.total[INACTIVE_FILE] * self.page_size
 
     @property
-    def unevictable(self) -> _Num:
-        return _Num(self.frames.lists.total[UNEVICTABLE] * self.page_size)
+    def unevictable(self) -> int:
+        return self.frames.lists.total[UNEVICTABLE] * self.page_size
 
     # counts, like /proc/vmstat
 
     @property
-    def pswpin(self) -> _Num:
-        return _Num(self.swapdev.pswpin if self.swapdev else 0)
+    def pswpin(self) -> int:
+        return self.swapdev.pswpin if self.swapdev else 0
 
     @property
-    def pswpout(self) -> _Num:
-        return _Num(self.swapdev.pswpout if self.swapdev else 0)
+    def pswpout(self) -> int:
+        return self.swapdev.pswpout if self.swapdev else 0
 
     # transparent huge pages (/proc/vmstat)
 
     @property
-    def thp_fault_alloc(self) -> _Num:
-        return _Num(self.thp.stats.fault_alloc)
+    def thp_fault_alloc(self) -> int:
+        return self.thp.stats.fault_alloc
 
     @property
-    def thp_fault_fallback(self) -> _Num:
-        return _Num(self.thp.stats.fault_fallback)
+    def thp_fault_fallback(self) -> int:
+        return self.thp.stats.fault_fallback
 
     @property
-    def thp_split_pmd(self) -> _Num:
-        return _Num(self.thp.stats.split_pmd)
+    def thp_split_pmd(self) -> int:
+        return self.thp.stats.split_pmd
 
     @property
-    def thp_split_page(self) -> _Num:
-        return _Num(self.thp.stats.split_page)
+    def thp_split_page(self) -> int:
+        return self.thp.stats.split_page
 
     @property
-    def time(self) -> _Time:
-        return _Time(self._totals()[0], self)
+    def time(self) -> int:
+        """Simulated time of all processes in ns (one process's: ``process_time``)."""
+        return self._totals()[0]
 
     @property
-    def accesses(self) -> _Num:
-        return _Num(self._totals()[1])
+    def accesses(self) -> int:
+        return self._totals()[1]
 
     # ---- process observables -----------------------------------------------------------------
 
@@ -744,13 +652,13 @@ class System:
         q = self._live(p)
         return q.pt.nbytes if q else 0
 
-    def faults(self, p: str) -> Counters:
+    def faults(self, p: str) -> Faults:
         q = self.procs.get(p)
-        return Counters(q.minor, q.major, q.cow) if q else Counters()
+        return Faults(q.minor, q.major, q.cow) if q else Faults()
 
-    def tlb(self, p: str) -> TLBCounts:
+    def tlb(self, p: str) -> TLBStats:
         q = self.procs.get(p)
-        return TLBCounts(q.hits, q.misses) if q else TLBCounts()
+        return TLBStats(q.hits, q.misses) if q else TLBStats()
 
     def oom_score(self, p: str) -> int:
         q = self._live(p)
@@ -909,14 +817,20 @@ class System:
         return out
 
 
+@dataclass(frozen=True, slots=True)
 class Mapping:
-    """One mapping of a process as an address-space map shows it (like a /proc/PID/smaps entry)."""
+    """One mapping of a process as an address-space map shows it (like a /proc/PID/smaps entry):
+    addresses ``[start, end)``, protection, backing, the region name, and bytes resident, swapped
+    and in huge pages."""
 
-    __slots__ = ("start", "end", "prot", "backing", "region", "resident", "swapped", "huge")
-
-    def __init__(self, start, end, prot, backing, region, resident, swapped, huge) -> None:
-        self.start, self.end, self.prot, self.backing, self.region = start, end, prot, backing, region
-        self.resident, self.swapped, self.huge = resident, swapped, huge
+    start: int
+    end: int
+    prot: str
+    backing: str
+    region: str
+    resident: int
+    swapped: int
+    huge: int
 
     def __repr__(self) -> str:
         return (f"Mapping({self.start:#x}-{self.end:#x} {self.prot} {self.backing} {self.region!r} "

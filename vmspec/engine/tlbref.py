@@ -20,7 +20,10 @@ Like the fast TLB it has no PCID/ASID limit and no range-flush ceiling (ENGINE-F
 
 from __future__ import annotations
 
+import numpy as np
+
 from vmspec.engine.config import TLBLevel
+from vmspec.engine.tlb import TLB
 
 _L1_FOR_SHIFT = {12: "l1", 21: "l1_2m", 30: "l1_1g"}
 _SHIFTS_OF_LEVEL = {"l1": (12,), "l1_2m": (21,), "l1_1g": (30,), "l2": (12, 21)}
@@ -140,3 +143,52 @@ class TLBRef:
             name: [(k[0], k[1], k[2], w) for entries in sets for k, w in entries]
             for name, sets in self.sets.items()
         }
+
+
+class TeeTLB:
+    """Drives the engine's TLB and a ``TLBRef`` with the same calls and fails on the first
+    answer they disagree on: the TLB of ``System(reference_tlb=True)``. ``tlb`` and ``ref`` are
+    the two it drives; ``entries`` are the engine TLB's."""
+
+    def __init__(self, tlb: TLB, ref: TLBRef) -> None:
+        self.tlb, self.ref = tlb, ref
+
+    def lookup(self, pid, vpn, shift, write):
+        a = self.tlb.lookup(pid, vpn, shift, write)
+        b = self.ref.lookup(pid, vpn, shift, write)
+        if a != b:
+            raise AssertionError(f"TLB lookup of pid {pid} vpn {vpn:#x}: engine {a}, reference {b}")
+        return a
+
+    def fill(self, pid, vpn, shift, writable):
+        self.tlb.fill(pid, vpn, shift, writable)
+        self.ref.fill(pid, vpn, shift, writable)
+
+    def sweep(self, pid, start_vpn, stop_vpn, shift, write, writable):
+        res = self.tlb.sweep(pid, start_vpn, stop_vpn, shift, write, writable)
+        hits = misses = 0
+        for k, vpn in enumerate(range(start_vpn, stop_vpn)):
+            if self.ref.lookup(pid, vpn, shift, write):
+                hits += 1
+            else:
+                misses += 1
+                w = writable if isinstance(writable, (bool, np.bool_)) else writable[k]
+                self.ref.fill(pid, vpn, shift, bool(w))
+        if res != (hits, misses):
+            raise AssertionError(f"TLB sweep: engine {res}, reference {(hits, misses)}")
+        return res
+
+    def invalidate(self, pid, vpn, shift):
+        self.tlb.invalidate(pid, vpn, shift)
+        self.ref.invalidate(pid, vpn, shift)
+
+    def invalidate_range(self, pid, start_va, end_va):
+        self.tlb.invalidate_range(pid, start_va, end_va)
+        self.ref.invalidate_range(pid, start_va, end_va)
+
+    def flush_pid(self, pid):
+        self.tlb.flush_pid(pid)
+        self.ref.flush_pid(pid)
+
+    def entries(self):
+        return self.tlb.entries()

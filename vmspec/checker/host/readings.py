@@ -72,7 +72,7 @@ class Readings:
 
     @property
     def used(self) -> int:
-        return self.machine.ram - self.free()
+        return self.machine.ram - self.free
 
     def _cached_bytes(self) -> int:
         total = 0
@@ -172,14 +172,15 @@ class Readings:
         return int(read_text(f"/sys/kernel/mm/hugepages/hugepages-{size >> 10}kB/nr_hugepages", "0"))
 
     @property
-    def killed(self) -> list[str]:
-        return list(self._killed)
+    def killed(self) -> tuple[str, ...]:
+        return tuple(self._killed)
 
     @property
     def oom_kills(self) -> int:
         return len(self._killed)
 
-    def time(self, *args):
+    @property
+    def time(self) -> int:
         raise NotObservable("the host has no cost model (time is the engine's simulated time)")
 
     @property

@@ -359,10 +359,9 @@ class HostSystem(Readings):
         via = "brk" if p.start_brk <= reply.value < brk else "mmap"
         p.regions[region] = Region(reply.value, size, via=via)
 
-    def free(self, *args):
-        """``free`` (MemFree) as an observable, or ``free(proc, region)`` as the operation."""
-        if args:
-            return self.free_region(*args)
+    @property
+    def free(self) -> int:
+        """MemFree (glibc's free() is ``free_region``)."""
         return self._meminfo_delta("MemFree", lambda m: m.ram - m.kernel - pool_bytes(m))
 
     def free_region(self, proc: str, region: str) -> None:

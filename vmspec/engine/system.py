@@ -39,6 +39,7 @@ from vmspec.engine.rmap import RMap, VMAObserver
 from vmspec.engine.swap import SwapDevice
 from vmspec.engine.thp import THP
 from vmspec.engine.tlb import TLB
+from vmspec.engine.tlbref import TLBRef, TeeTLB
 from vmspec.engine.vmscan import Reclaimer
 
 
@@ -96,12 +97,10 @@ class System:
         self.frames = FrameTable((m.ram - m.kernel - pool_bytes) // m.page_size,
                                  swap_hook=self.swapdev.drop_cache if self.swapdev else None)
         self.cache = PageCache()
-        tlb = TLB(m.tlb)
         self.reference_tlb = reference_tlb
-        if reference_tlb:
-            from vmspec.engine.tlbref import TLBRef, TeeTLB
-            tlb = TeeTLB(tlb, TLBRef(m.tlb))
-        self.tlb_model = tlb
+        # the TLB; under reference_tlb, driven in lockstep with the plain reference model
+        self.tlb_model: TLB | TeeTLB = TeeTLB(TLB(m.tlb), TLBRef(m.tlb)) if reference_tlb \
+            else TLB(m.tlb)
         self._anon_vma_ids = 0
         self._shmem_ids = 0
         self.procs: dict[str, Process] = {}

@@ -14,7 +14,7 @@ import pytest
 from vmspec.engine import MachineConfig, System
 from vmspec.engine.config import TLBLevel
 from vmspec.engine.errors import OOMKilled
-from vmspec.engine.system import Faults, Mapping, TLBStats
+from vmspec.engine.procfs import Faults, Mapping, TLBStats
 from vmspec.engine.tlb import TLB
 from vmspec.engine.tlbref import TeeTLB, TLBRef
 

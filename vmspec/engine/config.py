@@ -40,7 +40,7 @@ DEFAULT_TLB: tuple[TLBLevel, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    """The cost model, in nanoseconds (LANGUAGE.md: ``latency``)."""
+    """The cost model, in nanoseconds (docs/language.md, ``latency``)."""
 
     tlb_hit: int = 1
     walk_step: int = 20
@@ -52,7 +52,8 @@ class Latency:
 @dataclass(frozen=True, slots=True)
 class MachineConfig:
     """A simulated machine. Sizes are bytes. ``watermarks`` None means derived as Linux does
-    (ENGINE-FACTS 6); ``mmap_threshold`` None means glibc's dynamic default (ENGINE-FACTS 5)."""
+    (``mm/page_alloc.c``, docs/engine.md "Reclaim"); ``mmap_threshold`` None means glibc's dynamic
+    default (``malloc/malloc.c``, docs/engine.md "malloc")."""
 
     ram: int
     page_size: int = 4 * KiB
@@ -84,7 +85,7 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """What a process starts from (LANGUAGE.md, Images)."""
+    """What a process starts from (docs/language.md, "Images")."""
 
     name: str
     segments: tuple[Segment, ...] = ()

@@ -26,7 +26,7 @@ from vmspec.engine.vma import VMA, VMAList
 
 def fork(sysm, p: Process, name: str, pid: int) -> Process:
     """``dup_mmap``: copy VMAs, charge VM_ACCOUNT ones, copy page tables of VMAs with anon pages
-    (write-protecting private PTEs in both), flush the parent's TLB entries (ENGINE-FACTS 4.5).
+    (write-protecting private PTEs in both), flush the parent's TLB entries (``flush_tlb_mm``).
 
     hugetlb: the child owns no reservation (``reset_vma_resv_huge_pages``); a private hugetlb VMA
     with pages has its leaves copied write-protected in both (``copy_hugetlb_page_range``); a

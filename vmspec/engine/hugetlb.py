@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 
 from vmspec.engine.errors import SIGBUS, Unsupported
 
-SIZES = {2 << 20: 21, 1 << 30: 30}  # huge page size -> shift (x86-64: 2M and 1G, 12.1)
+SIZES = {2 << 20: 21, 1 << 30: 30}  # huge page size -> shift (x86-64: 2M and 1G)
 
 
 class HugePool:
-    """One pool: ``total`` pages, ``free`` of them not in use, ``resv`` of those promised (12.1)."""
+    """One pool (``struct hstate``): ``total`` pages, ``free`` of them not in use, ``resv`` of
+    those promised."""
 
     __slots__ = ("size", "total", "free", "resv", "_stack", "mapcount", "shared")
 
@@ -65,14 +66,14 @@ class HugePool:
         return True
 
     def unreserve(self, n: int) -> None:
-        """Give back ``n`` unconsumed reservations (munmap, exit; 12.1)."""
+        """Give back ``n`` unconsumed reservations (munmap, exit; ``hugetlb_acct_memory``)."""
         if n > self.resv:
             raise AssertionError(f"unreserving {n} huge pages but only {self.resv} are reserved")
         self.resv -= n
 
     def allocate(self, reserved: bool, obj: int = 0) -> int:
         """Take a page for a fault, consuming a reservation if ``reserved``; -1 if an unreserved
-        request finds no free unreserved page (the fault is then SIGBUS, 12.1)."""
+        request finds no free unreserved page (``alloc_hugetlb_folio``: SIGBUS)."""
         if reserved:
             if not self.resv:
                 raise AssertionError("consuming a huge-page reservation that does not exist")
@@ -119,7 +120,7 @@ class Hugetlb:
 
     def pool(self, size: int) -> HugePool:
         """Return the pool of ``size`` (an empty one when the machine has none: the 2M and 1G
-        hstates exist on this CPU whatever the pool sizes, 12.1)."""
+        hstates exist on this CPU whatever the pool sizes: docs/engine.md, "hugetlb")."""
         pool = self.pools.get(size)
         if pool is None:
             pool = self.pools[size] = HugePool(size, 0)
@@ -131,7 +132,7 @@ class Hugetlb:
         return self._ids
 
     def fault(self, p, v, va: int, write: bool, table_alloc, invalidate) -> None:
-        """Handle a hugetlb fault at ``va`` (``hugetlb_fault``) and count it (1 minor, 4.7).
+        """Handle a hugetlb fault at ``va`` (``hugetlb_fault``) and count it (1 minor).
 
         ``table_alloc(level)`` allocates a page-table frame; ``invalidate(p, hvpn, shift)`` drops
         a TLB entry whose translation changes (COW)."""

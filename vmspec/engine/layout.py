@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 PAGE_SHIFT = 12
 PMD_SIZE = 1 << 21
-DEFAULT_MAP_WINDOW = (1 << 47) - (1 << PAGE_SHIFT)  # TASK_SIZE_LOW, STACK_TOP (1.1)
-STACK_GUARD_GAP = 1 << 20  # 256 pages (1.2)
+DEFAULT_MAP_WINDOW = (1 << 47) - (1 << PAGE_SHIFT)  # TASK_SIZE_LOW, STACK_TOP
+STACK_GUARD_GAP = 1 << 20  # 256 pages (stack_guard_gap)
 MIN_GAP = 128 << 20
 MMAP_MIN_ADDR = 4096  # vm.mmap_min_addr (1.1: 0x1000 succeeds, 0 is refused)
 DEFAULT_STACK = 8 << 20
 
 
 def task_size(paging_levels: int) -> int:
-    """Return TASK_SIZE_MAX for 4- or 5-level paging (1.1)."""
+    """Return TASK_SIZE_MAX for 4- or 5-level paging."""
     return (1 << 56) - 4096 if paging_levels == 5 else DEFAULT_MAP_WINDOW
 
 
@@ -39,7 +39,8 @@ def elf_et_dyn_base(page: int = 4096) -> int:
 
 
 def mmap_base(stack_limit: int, page: int = 4096) -> int:
-    """Return the top of the mmap area: PAGE_ALIGN(task_size - gap), no random offset (1.2)."""
+    """Return the top of the mmap area (``mmap_base``): PAGE_ALIGN(task_size - gap), no random
+    offset."""
     gap = stack_limit + STACK_GUARD_GAP
     gap = max(MIN_GAP, min(gap, DEFAULT_MAP_WINDOW // 6 * 5))
     return page_align(DEFAULT_MAP_WINDOW - gap, page)
@@ -58,7 +59,8 @@ class ImageLayout:
 
 
 def image_layout(text: int, data: int, bss: int, stack_limit: int, page: int = 4096) -> ImageLayout:
-    """Place text, data and bss from ELF_ET_DYN_BASE on, the stack below STACK_TOP (1.3, 1.4)."""
+    """Place text, data and bss from ELF_ET_DYN_BASE on, the stack below STACK_TOP
+    (``load_elf_binary``)."""
     base = elf_et_dyn_base(page)
     t = (base, page_align(text, page))
     d = (t[0] + t[1], page_align(data, page))

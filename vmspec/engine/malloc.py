@@ -25,18 +25,18 @@ SIZE_SZ = 8
 MINSIZE = 32
 MALLOC_ALIGN_MASK = 15
 DEFAULT_MMAP_THRESHOLD = 128 * 1024
-DEFAULT_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # 4 MiB * sizeof(long) on 64-bit (5.1)
+DEFAULT_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # 4 MiB * sizeof(long) on 64-bit
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
-DEFAULT_TOP_PAD = 128 * 1024  # sysdeps/generic/malloc-machine.h wins over malloc.c's 0 (5.1)
+DEFAULT_TOP_PAD = 128 * 1024  # sysdeps/generic/malloc-machine.h wins over malloc.c's 0
 DEFAULT_MMAP_MAX = 65536
 FASTBIN_CONSOLIDATION_THRESHOLD = 65536
 TCACHE_STRUCT_SIZE = 640  # sizeof(tcache_perthread_struct): 64 uint16 counts + 64 pointers
-TCACHE_CHUNK = 0x290  # request2size(640) = 656 (5.2)
+TCACHE_CHUNK = 0x290  # request2size(640) = 656
 MMAP_USER_OFFSET = 2 * SIZE_SZ  # chunk2mem of a page-aligned mmapped chunk
 
 
 def request2size(req: int) -> int:
-    """Return glibc's chunk size ``nb`` for a request of ``req`` bytes (ENGINE-FACTS 5.1)."""
+    """Return glibc's chunk size ``nb`` for a request of ``req`` bytes (``request2size``)."""
     if req < 0:
         raise ValueError(f"malloc size must be >= 0, got {req}")
     return max(MINSIZE, (req + SIZE_SZ + MALLOC_ALIGN_MASK) & ~MALLOC_ALIGN_MASK)
@@ -91,7 +91,7 @@ class Arena:
     """The main arena of one process: its brk heap, free chunks and malloc parameters.
 
     ``mmap_threshold`` None means glibc's dynamic default (128 KiB, raised by frees of mmapped
-    chunks, 5.3); a number fixes it, as ``mallopt(M_MMAP_THRESHOLD)`` does (which also sets
+    chunks); a number fixes it, as ``mallopt(M_MMAP_THRESHOLD)`` does (which also sets
     ``no_dyn_threshold``). Any value is accepted here; glibc's mallopt refuses one above 32 MiB.
     """
 
@@ -147,7 +147,7 @@ class Arena:
     def malloc(self, size: int) -> tuple[Allocation, int]:
         """Allocate ``size`` bytes by glibc's rules and return the allocation and the new heap size.
 
-        Order (5.2): the first call sets up the tcache struct (chunk 0x290) through sysmalloc;
+        Order: the first call sets up the tcache struct (chunk 0x290) through sysmalloc;
         then best fit over free chunks, then the top chunk if ``size(top) >= nb + MINSIZE``,
         else sysmalloc: its own mapping if ``nb >= mmap_threshold`` (and fewer than 65536 are
         live), otherwise extend brk by ``ALIGN_UP(nb + top_pad + MINSIZE - size(top), page)``.
@@ -234,9 +234,9 @@ class Arena:
 
         An mmapped chunk is unmapped and, with the dynamic threshold, moves it: ``chunk >
         mmap_threshold and chunk <= 32 MiB`` gives ``mmap_threshold = chunk``, ``trim_threshold =
-        2 * chunk`` (5.3). A brk chunk coalesces with free neighbours and top; if the coalesced
+        2 * chunk``. A brk chunk coalesces with free neighbours and top; if the coalesced
         chunk is at least 64 KiB and ``size(top) >= trim_threshold``, systrim gives back
-        ``ALIGN_DOWN(size(top) - MINSIZE - 1 - top_pad, page)`` (5.4).
+        ``ALIGN_DOWN(size(top) - MINSIZE - 1 - top_pad, page)`` (``_int_free``, ``systrim``).
         """
         if alloc.via == "mmap":
             self.n_mmaps -= 1

@@ -30,7 +30,7 @@ def c_div(a: int, b: int) -> int:
 
 def badness(rss_pages: int, swap_pages: int, pgtables_bytes: int, oom_score_adj: int,
             totalpages: int, page_size: int = 4096) -> int | None:
-    """Return ``oom_badness()`` in pages, or None for an unkillable task (adj -1000; 8.1).
+    """Return ``oom_badness()`` in pages, or None for an unkillable task (adj -1000).
 
     ``points = rss + swapents + pgtables_bytes / PAGE_SIZE + adj * (totalpages / 1000)``, the
     adjustment scaled with the integer division first; the result can be negative.
@@ -42,7 +42,7 @@ def badness(rss_pages: int, swap_pages: int, pgtables_bytes: int, oom_score_adj:
 
 
 def oom_score(badness_value: int | None, totalpages: int) -> int:
-    """Return what ``/proc/PID/oom_score`` shows: ``(1000 + b*1000/totalpages) * 2/3`` (8.3).
+    """Return what ``/proc/PID/oom_score`` shows: ``(1000 + b*1000/totalpages) * 2/3``.
 
     0 for an unkillable task. Signed C division: a negative badness rounds toward zero.
     """
@@ -52,7 +52,7 @@ def oom_score(badness_value: int | None, totalpages: int) -> int:
 
 
 def select_victim(candidates: list[tuple[str, int | None]]) -> str | None:
-    """Return the name of the task the OOM killer picks, or None if none is killable (8.2).
+    """Return the name of the task the OOM killer picks, or None if none is killable.
 
     ``candidates`` are ``(name, badness)`` in process-list order (oldest first). The highest
     badness wins and a tie goes to the later task, because ``oom_evaluate_task`` skips a task
@@ -69,7 +69,7 @@ def select_victim(candidates: list[tuple[str, int | None]]) -> str | None:
 
 
 def oom_adj_to_score_adj(oom_adj: int) -> int:
-    """Convert a legacy ``oom_adj`` write into the stored ``oom_score_adj`` (9.1).
+    """Convert a legacy ``oom_adj`` write into the stored ``oom_score_adj`` (``oom_adj_write``).
 
     15 maps to 1000; any other value to ``trunc(a * 1000 / 17)``, so -17 gives -1000 and -16
     gives -941. Raises ValueError (EINVAL) outside [-17, 15].
@@ -82,10 +82,10 @@ def oom_adj_to_score_adj(oom_adj: int) -> int:
 
 
 def score_adj_to_oom_adj(score_adj: int) -> int:
-    """Convert a stored ``oom_score_adj`` into what reading ``oom_adj`` shows (9.1).
+    """Convert a stored ``oom_score_adj`` into what reading ``oom_adj`` shows (``oom_adj_read``).
 
     1000 reads as 15; any other value as ``min(15, trunc(s * 17 / 1000))``, so -1000 reads as
-    -17 and -941 as -15 (the lossy round trip of 9.2).
+    -17 and -941 as -15 (a lossy round trip).
     """
     check_score_adj(score_adj)
     if score_adj == OOM_SCORE_ADJ_MAX:
@@ -94,7 +94,7 @@ def score_adj_to_oom_adj(score_adj: int) -> int:
 
 
 def check_score_adj(value: int) -> int:
-    """Return ``value`` if it is a valid ``oom_score_adj``, else raise ValueError (EINVAL; 9.1)."""
+    """Return ``value`` if it is a valid ``oom_score_adj``, else raise ValueError (EINVAL)."""
     if not OOM_SCORE_ADJ_MIN <= value <= OOM_SCORE_ADJ_MAX:
         raise ValueError(f"oom_score_adj must be in [-1000, 1000], got {value} (EINVAL)")
     return value

@@ -24,14 +24,14 @@ def _check_mode(mode: str) -> None:
 
 def accountable(shared: bool, writable: bool, noreserve: bool, hugetlb: bool, mode: str, *,
                 file: bool = False) -> bool:
-    """Return whether mapping this region charges its size to Committed_AS (7.1).
+    """Return whether mapping this region charges its size to Committed_AS.
 
     A private mapping is charged iff ``(vm_flags & (VM_NORESERVE|VM_SHARED|VM_WRITE)) ==
     VM_WRITE`` (``accountable_mapping``). An anonymous shared mapping is backed by a shmem file
     whose whole size ``shmem_acct_size`` charges unless VM_NORESERVE is set, whatever its
-    protection: the 7.1 table's "anonymous shared: size", measured as +1 GiB for 1 GiB shared RW
-    (7.2). ``file=True`` marks a file mapping; a shared one is never charged. MAP_NORESERVE sets
-    VM_NORESERVE except in mode "never", where it is ignored. hugetlb has its own reservation.
+    protection (measured: +1 GiB for 1 GiB shared RW). ``file=True`` marks a file mapping; a
+    shared one is never charged. MAP_NORESERVE sets VM_NORESERVE except in mode "never", where it
+    is ignored. hugetlb has its own reservation.
     """
     _check_mode(mode)
     if hugetlb:
@@ -45,7 +45,7 @@ def accountable(shared: bool, writable: bool, noreserve: bool, hugetlb: bool, mo
 
 def commit_limit(ram_pages: int, hugetlb_pages: int, swap_pages: int, ratio: int, *,
                  overcommit_kbytes: int = 0, page_size: int = 4096) -> int:
-    """Return CommitLimit in pages: ``(RAM - hugetlb) * ratio / 100 + swap`` (7.1).
+    """Return CommitLimit in pages: ``(RAM - hugetlb) * ratio / 100 + swap`` (``vm_commit_limit``).
 
     A non-zero ``overcommit_kbytes`` replaces the ratio term, as in ``vm_commit_limit``.
     """
@@ -59,7 +59,7 @@ def commit_limit(ram_pages: int, hugetlb_pages: int, swap_pages: int, ratio: int
 def vm_enough_memory(pages: int, mode: str, *, committed: int, totalram_pages: int,
                      swap_pages: int, limit: int, total_vm_pages: int, user_reserve_pages: int,
                      admin_reserve_pages: int, cap_sys_admin: bool = True) -> bool:
-    """Return whether charging ``pages`` more is allowed (``__vm_enough_memory``, 7.1).
+    """Return whether charging ``pages`` more is allowed (``__vm_enough_memory``).
 
     ``committed`` is Committed_AS before this charge; Linux adds ``pages`` first and undoes it on
     failure, so the caller adds them only when this returns True. Mode "always": yes. Mode
@@ -80,7 +80,7 @@ def vm_enough_memory(pages: int, mode: str, *, committed: int, totalram_pages: i
 
 
 def reserves(free_bytes_at_boot: int, page_size: int = 4096) -> tuple[int, int]:
-    """Return ``(user_reserve_pages, admin_reserve_pages)`` as set at boot (7.1).
+    """Return ``(user_reserve_pages, admin_reserve_pages)`` as set at boot.
 
     ``user_reserve_kbytes = min(free_kb / 32, 128 MiB)`` and ``admin_reserve_kbytes =
     min(free_kb / 32, 8 MiB)``, converted to pages as ``__vm_enough_memory`` does (kB >> 2).

@@ -53,7 +53,7 @@ class PageTable:
 
     @property
     def nbytes(self) -> int:
-        """Return VmPTE in bytes: PUD, PMD and PTE tables (ENGINE-FACTS 2.2; P4D tables are not
+        """Return VmPTE in bytes: PUD, PMD and PTE tables (``pgtables_bytes``; P4D tables are not
         accounted in ``pgtables_bytes``)."""
         return TABLE_BYTES * (len(self.ptf) + len(self.deposit) + len(self.pmd) + len(self.pud))
 

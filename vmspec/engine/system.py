@@ -290,7 +290,7 @@ class System(ProcFS):
         mmap_mm.set_brk(self, p, p.brk + delta)
 
     def malloc(self, proc: str, region: str, size: int) -> None:
-        """glibc malloc (ENGINE-FACTS 5): brk heap or its own mapping; header writes are accesses."""
+        """glibc malloc (``malloc.c``): brk heap or its own mapping; header writes are accesses."""
         p = self._proc(proc)
         self._run(p, libc.malloc, self, p, region, size)
 
@@ -391,7 +391,7 @@ class System(ProcFS):
         self.cache.create(name, (size + self.page_size - 1) // self.page_size)
 
     def fork(self, parent: str, child: str) -> None:
-        """Copy-on-write fork (ENGINE-FACTS 4.5)."""
+        """Copy-on-write fork (``dup_mmap``, docs/engine.md "fork")."""
         if child in self.procs:
             raise ValueError(f"a process named {child!r} already exists")
         p = self._proc(parent)

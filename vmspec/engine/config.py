@@ -1,8 +1,8 @@
 """Machine and image configuration of the reference engine: plain frozen dataclasses.
 
-This is what a ``machine { ... }`` block means once the language has resolved it, and what a user
-of the Python API builds directly. Defaults follow LANGUAGE.md (Machine settings) and Linux on
-x86-64 (ENGINE-FACTS 2, 3.1, 6, 7). Nothing here allocates anything in proportion to ``ram``.
+What a ``machine { ... }`` block means once the language has resolved it, and what a user of the
+Python API builds directly. Defaults are docs/language.md's ("Machine settings"), Linux's on
+x86-64. Nothing here allocates anything in proportion to ``ram``.
 """
 
 from __future__ import annotations

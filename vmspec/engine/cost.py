@@ -1,12 +1,8 @@
-"""The cost model: simulated time of a process from its counters (LANGUAGE.md, cost model).
+"""The cost model: a process's simulated time from its counters, in exact integer nanoseconds.
 
-Each access costs ``memory``, plus ``tlb_hit`` on a TLB hit or ``walk_step`` times the levels
-walked on a miss, plus ``minor_fault`` or ``major_fault`` for each fault. A walk to a 4 KiB page
-visits all paging levels (4, or 5 with 5-level paging); a walk to a 2 MiB hugetlb page stops at
-the PMD, one level earlier, and to a 1 GiB page at the PUD, two earlier (``walk_saved`` counts
-the levels skipped). Faults taken without
-an access (``populate``, ``mlock``: GUP faults charged to the process, ENGINE-FACTS 4.1) cost their
-fault latency but no memory or TLB time. Times are integer nanoseconds, exact.
+No Linux counterpart; the formula (per access ``memory``, a TLB hit or a walk of so many levels,
+each fault's latency; GUP faults of populate and mlock cost their fault only) is in
+docs/engine.md, "Cost", and docs/language.md, ``latency``.
 """
 
 from __future__ import annotations

@@ -1,17 +1,12 @@
-"""The page-fault handler for one 4 KiB page, following ``handle_pte_fault`` (``mm/memory.c``).
+"""The page-fault handler for one 4 KiB page: ``handle_pte_fault`` (``mm/memory.c``).
 
-Rules (docs/engine.md, "Faults"): a read of never-touched private anonymous memory maps the
-shared zero page read-only (``do_anonymous_page``, 1 minor, no RSS); a write allocates a zeroed
-frame (1 minor); a write to the zero page allocates (``wp_page_copy``, 1 minor, not cow); a write
-to a write-protected anonymous page copies it if another PTE maps it (``wp_page_copy``: 1 minor,
-cow) and otherwise reuses it (``wp_page_reuse``: 1 minor, not cow). A fault on a file page
-whose PTE is none goes to ``vmspec.engine.filemap`` (fault-around, readahead, large folios); a
-write to a present read-only file page copies it if private (``wp_page_copy``: cow) and makes it
-writable and dirty if shared (``wp_page_shared``: write-notify). A swap entry is swapped in
-(``do_swap_page``). Every PTE a fault installs is young (x86's page protections carry
-_PAGE_ACCESSED), and dirty if the fault was a write; a page mapped into a VM_LOCKED VMA is
-mlocked (the unevictable list). hugetlb faults live in ``vmspec.engine.hugetlb``, huge
-PMDs in ``vmspec.engine.thp``. Not modelled: userfaultfd.
+Anonymous faults (``do_anonymous_page``, the zero page), copy-on-write (``wp_page_copy``,
+``wp_page_reuse``), write-notify on shared file pages (``wp_page_shared``) and swap-in
+(``do_swap_page``); a file page whose PTE is none goes to ``vmspec.engine.filemap``, hugetlb faults
+to ``vmspec.engine.hugetlb``, huge PMDs to ``vmspec.engine.thp``. Rules: docs/engine.md,
+"Faults", "Swap device and swap entries", "Reclaim" (accessed bits).
+
+Not modelled: userfaultfd.
 """
 
 from __future__ import annotations

@@ -1,23 +1,14 @@
-"""Faults on mapped files and the folios of the page cache (``mm/filemap.c``; ``do_read_fault``,
-``do_cow_fault``, ``do_shared_fault``, ``do_fault_around``, ``finish_fault`` and ``do_set_pmd`` of
-``mm/memory.c``), as Linux 6.18 does them on ext4 (docs/engine.md, "File pages").
+"""Faults on mapped files and the folios of the page cache, as Linux 6.18 does them on ext4.
 
-The page cache holds folios of 1 to 512 pages (``vmspec.engine.readahead`` decides their sizes).
-A read fault is retried as x86's ``do_user_addr_fault`` retries it and counted once: major if a
-page had to be read (or the retry was flagged FAULT_FLAG_TRIED), else minor. Each attempt first
-maps what the cache holds around the address (``filemap_map_pages`` over the 16-page fault-around
-window: a large folio is mapped whole, beyond the window, if it lies inside the VMA, inside one
-page table and ends before the file's last page; an order-9 folio at a suitably aligned address
-is mapped by one PMD), then ``filemap_fault``: a cache miss reads around the address
-(``do_sync_mmap_readahead``: read-around of order-0 pages, or two PMD-sized folios in a
-MADV_HUGEPAGE VMA, or a window clipped to the VMA for an executable mapping) and retries; a hit on
-a PG_readahead folio starts the next window (``do_async_mmap_readahead``) and retries, the new
-folios still locked (under I/O) during that retry; otherwise ``finish_fault`` maps the whole folio
-where it fits (VMA, page table, file end), else the one page. Readahead stops after 100 more
-misses than hits (``mmap_miss``). I/O is instant but for that one rule, so where the kernel's
-reader overtakes a multi-bio read the model gives the kernel's smallest count.
+Counterparts: ``filemap_fault``, ``filemap_map_pages``, ``do_sync_mmap_readahead`` and
+``do_async_mmap_readahead`` (``mm/filemap.c``); ``do_read_fault``, ``do_cow_fault``,
+``do_shared_fault``, ``do_fault_around``, ``finish_fault`` and ``do_set_pmd`` (``mm/memory.c``);
+the fault retries of x86's ``do_user_addr_fault``. ``vmspec.engine.readahead`` decides which
+folios are read. shmem (shared anonymous memory) faults are here too. Rules and measurements:
+docs/engine.md, "File pages".
 
-shmem (shared anonymous memory) has order-0 pages only: a miss allocates a zeroed page (minor).
+Not modelled: the time reads take (docs/engine.md, "Choice (I/O time)"), read(2)/write(2),
+truncation, large shmem folios.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""fork and exit of an address space: ``dup_mmap``/``copy_page_range`` and ``exit_mmap``.
+"""fork and exit of an address space: ``dup_mmap``/``copy_page_range`` (``kernel/fork.c``,
+``mm/memory.c``) and ``exit_mmap`` (``mm/mmap.c``).
 
-fork copies the VMAs, charges VM_ACCOUNT ones, copies the page tables of VMAs with anon pages
-(``vma_needs_copy``), write-protecting private PTEs in both processes, and flushes the parent's TLB
-entries (ENGINE-FACTS 4.5); exit (and an OOM kill or a fatal signal) tears everything down:
-pages, swap entries, tables, charges and TLB entries. Split out of the address-space operations,
-whose helpers it uses.
+fork copies the VMAs and the page tables of VMAs with anonymous pages, write-protecting private
+PTEs in both processes; exit (and an OOM kill or a fatal signal) tears everything down with
+``vmspec.engine.zap``'s helpers. Rules: docs/engine.md, "fork", "hugetlb", "Transparent huge
+pages".
 """
 
 from __future__ import annotations

@@ -1,18 +1,13 @@
 """Physical memory as numbered 4 KiB frames, with per-frame state in grow-on-demand arrays.
 
-Models the page allocator's free pool (``mm/page_alloc.c``: ``rmqueue``, ``free_unref_page``) and
-the parts of ``struct page`` the engine needs: the mapcount (PTEs mapping the frame), flags
-(anon, file, shmem, page table, dirty, PageAnonExclusive, readahead mark, PG_referenced,
-PG_active, swap cache), an owner (pid of an anonymous or page-table frame, file id of a
-page-cache frame), an index (virtual page of an anonymous frame, file page of a cache frame) and
-the memory cgroup the frame is charged to. A user page handed out goes onto the LRU lists
-(``vmspec.engine.lruvec``) and leaves them when it is freed. Watermarks, reclaim and the OOM
-killer live in ``vmspec.engine.page_alloc``; this module only hands out and takes back frames.
+The page allocator's free pool (``mm/page_alloc.c``: ``rmqueue``, ``free_unref_page``) and the
+parts of ``struct page`` the engine needs: mapcount, flags, owner, index, LRU state and the
+memory cgroup charged. Construction is O(1) in RAM size; freed frames go on a LIFO stack and are
+reused before untouched ones. Watermarks, reclaim and the OOM killer live in
+``vmspec.engine.page_alloc``.
 
-Construction is O(1) in RAM size: arrays start small and double when a frame number beyond them is
-handed out; freed frames go on a LIFO free stack and are reused before untouched frames. Not
-modelled: zones (one per machine), buddy orders, the zero page (kernel memory: page tables hold
-the sentinel ``ZERO``).
+Not modelled: zones (one per machine), buddy orders, the zero page's frame (kernel memory: page
+tables hold the sentinel ``ZERO``).
 """
 
 from __future__ import annotations

@@ -1,27 +1,14 @@
 """hugetlbfs: the persistent huge-page pools, their reservations, and hugetlb page faults.
 
-Models ENGINE-FACTS 12.1 (``Documentation/admin-guide/mm/hugetlbpage.rst``, ``mm/hugetlb.c``):
-each pool (2 MiB or 1 GiB) holds ``total`` pages taken from RAM at boot; a page is free (not in
-use) or in use; ``resv`` of the free pages are promised to mappings. ``mmap`` reserves one page
-per huge page of the mapping (``hugetlb_reserve_pages`` -> ``hugetlb_acct_memory`` ->
-``gather_surplus_pages``: it fails, ENOMEM at mmap, when ``resv + n > free``), unless
-MAP_NORESERVE; a fault that consumes a reservation always finds a page, one without a
-reservation needs a free unreserved page (``free - resv > 0``) or the fault is SIGBUS
-(``alloc_hugetlb_folio`` -> -ENOSPC -> VM_FAULT_SIGBUS); munmap and exit give back unconsumed
-reservations and free the pages nobody maps (``hugetlb_vm_op_close``, ``remove_inode_hugepages``).
-Reservations of a private mapping belong to the process that mapped it (``HPAGE_RESV_OWNER``;
-``reset_vma_resv_huge_pages`` gives a forked child none); those of a shared mapping belong to the
-mapping's hugetlbfs inode (here a ``SharedObject``), whose pages stay until no process maps it.
-Faults (4.7, ``hugetlb_fault``/``hugetlb_no_page``/``hugetlb_wp``): one minor fault per huge page
-on first touch; a private read maps the page read-only, so a later write is a second fault that
-reuses the page if nobody else maps it, else copies it into an unreserved page (cow); a shared
-mapping maps writable at once when VM_WRITE. A 2 MiB page is a leaf PMD entry and a 1 GiB page a
-leaf PUD entry (ENGINE-FACTS 2.1): the fault allocates the tables above the leaf, never a PTE
-table. Huge pages are not RSS (``hugetlb_count_add`` feeds HugetlbPages, not ``get_mm_rss``; smaps
-shows them as Shared/Private_Hugetlb, not Rss) and are never swapped. Not modelled: surplus pages
-(``nr_overcommit_hugepages``), pool resizing, subpools/quotas, NUMA nodes, hugetlb cgroups, PMD
-sharing between processes (refused with Unsupported where it would happen), the owner's COW
-failure path that unmaps the page from children (``unmap_ref_private``: Unsupported).
+Counterparts: ``mm/hugetlb.c`` (``hugetlb_reserve_pages``, ``alloc_hugetlb_folio``,
+``hugetlb_fault``, ``hugetlb_no_page``, ``hugetlb_wp``, ``hugetlb_vm_op_close``),
+``fs/hugetlbfs`` (``remove_inode_hugepages``), ``Documentation/admin-guide/mm/hugetlbpage.rst``.
+A shared mapping's hugetlbfs inode is a ``SharedObject``. Rules and measurements: docs/engine.md,
+"hugetlb".
+
+Not modelled: surplus pages, pool resizing, subpools and quotas, NUMA nodes, hugetlb cgroups; PMD
+sharing between processes (``huge_pmd_share``) and the owner's copy-on-write failure that unmaps
+the page from children (``unmap_ref_private``) raise ``Unsupported``.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
 """Self-checks of the engine's state: ``check_invariants(system)`` raises ``InvariantBroken``.
 
-What must always hold, checked by walking the state rather than re-reading the counters that the
-operations maintain: every frame is exactly one of free, a page table, a page-cache page or an
-anonymous page mapped by at least one PTE (so free + mapped + tables + cache == RAM - kernel);
-each frame's mapcount equals the PTEs that map it; each process's RSS counters equal its present
-non-zero-page PTEs by kind; every PTE table hangs below existing upper tables and lies in no gap
-that ``free_pgtables`` should have freed at munmap; Committed_AS equals the VM_ACCOUNT VMAs plus
-shmem charges; and no TLB entry survives for a translation that no longer exists or lost a
-permission. Swap (ENGINE-FACTS 11): each slot's count equals the swap PTEs pointing at it, the
-swap cache agrees with the SWAPCACHE flags (an unmapped swap-cache page is a frame role of its
-own), the in-use count matches, each process's MM_SWAPENTS equals its swap PTEs, and a swap
-entry is never writable. Memory cgroups: each group's usage equals the frames charged to it, and
-no free frame or page table is charged. hugetlb (ENGINE-FACTS 12.1, 2.1): per pool, free + in use == total, the free pages
-are distinct and unmapped, reserved <= free and equals the unconsumed reservations of processes
-and shared objects; every page in use is held by a shared object or mapped privately; each
-page's mapcount equals the leaf entries mapping it; each leaf lies in a hugetlb VMA of its size,
-under the PMD (2 MiB) or PUD (1 GiB) table that holds it, and is writable only if the VMA is. With ``System(reference_tlb=True)`` the TLB must also equal a ``TLBRef`` fed the same
-calls. No Linux counterpart (CONFIG_DEBUG_VM checks are the nearest).
+It walks the state (frames, page tables, VMAs, swap, memory groups, hugetlb pools, the TLB)
+rather than re-reading the counters the operations keep; docs/engine.md, "Self-checks", lists
+what must hold. No Linux counterpart (CONFIG_DEBUG_VM's checks are the nearest).
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """The x86-64 user address-space layout with address randomisation off.
 
-Models where Linux puts things in a new process (ENGINE-FACTS 1): the task size (1.1), the
-top-down mmap base (1.2, ``arch/x86/mm/mmap.c: mmap_base()`` with no random offset), the stack top
-(1.3, ``STACK_TOP = TASK_SIZE_LOW``), a PIE executable at ``ELF_ET_DYN_BASE`` followed by its data
-and bss, and the brk start at the page-aligned end of bss (1.4, ``load_elf_binary()`` without
-``arch_randomize_brk``). With 5-level paging the task size is 2^56 - 4 KiB but mmap stays in the
-47-bit window (no hints are modelled), so every address the engine picks is below 2^47. Not
-modelled: randomisation, the legacy bottom-up layout, ``vm.mmap_min_addr`` other than 4 KiB,
+Where Linux puts things in a new process: the task size, ``mmap_base()`` without a random offset
+(``arch/x86/mm/mmap.c``), ``STACK_TOP``, a PIE executable at ``ELF_ET_DYN_BASE`` and the brk start
+after bss (``load_elf_binary()`` in ``fs/binfmt_elf.c``, without ``arch_randomize_brk``). Values:
+docs/engine.md, "Layout".
+
+Not modelled: randomisation, the legacy bottom-up layout, ``vm.mmap_min_addr`` other than 4 KiB,
 address hints and MAP_FIXED.
 """
 
@@ -19,7 +18,7 @@ PMD_SIZE = 1 << 21
 DEFAULT_MAP_WINDOW = (1 << 47) - (1 << PAGE_SHIFT)  # TASK_SIZE_LOW, STACK_TOP
 STACK_GUARD_GAP = 1 << 20  # 256 pages (stack_guard_gap)
 MIN_GAP = 128 << 20
-MMAP_MIN_ADDR = 4096  # vm.mmap_min_addr (1.1: 0x1000 succeeds, 0 is refused)
+MMAP_MIN_ADDR = 4096  # vm.mmap_min_addr (measured: 0x1000 succeeds, 0 is refused)
 DEFAULT_STACK = 8 << 20
 
 

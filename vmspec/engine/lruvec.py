@@ -1,21 +1,13 @@
 """The LRU lists: per memory cgroup (and one for the machine) five lists of frames, O(1) per page.
 
-Models ``struct lruvec`` (``include/linux/mmzone.h``) and the list operations of ``mm/swap.c``
-and ``include/linux/mm_inline.h``: ``folio_add_lru`` puts a new page at the head (the young end)
-of the inactive list of its type, anonymous (with shmem and the swap cache) or file;
-``lruvec_del_folio`` takes it off; reclaim (``vmspec.engine.vmscan``) isolates pages from the tail
-(the old end) and puts survivors back at the head. The unevictable list holds mlocked pages. There
-are no per-CPU batches (``lru_add_drain``), so every list size is exact at every step.
+``struct lruvec`` (``include/linux/mmzone.h``) and the list operations of ``mm/swap.c`` and
+``include/linux/mm_inline.h`` (``folio_add_lru``, ``lruvec_del_folio``), plus mlock counts
+(``mm/mlock.c``). Each list is a :class:`PageQueue` with lazy removal; reclaim
+(``vmspec.engine.vmscan``) and the textbook policies (``vmspec.engine.replacement``) work on these
+lists. Rules and costs: docs/engine.md, "Reclaim" (*Lists*).
 
-Representation: each list is a :class:`PageQueue`, the frames in the order they were added, with
-lazy removal: the machine keeps, per frame, the list it is on (``where``) and the sequence number
-it was added with (``seq``), and a queue entry counts only while both still match. Adding,
-removing and moving a page cost O(1); taking the k oldest costs O(k) amortised (stale entries are
-skipped once, and a queue is compacted when stale entries outnumber live ones). Host memory per
-page: 9 bytes of arrays plus 16 bytes per queue entry. The textbook policies
-(``vmspec.engine.replacement``) keep their queues in the same lists (every evictable page on the
-inactive list of its type). Not modelled: zones (one zone per machine), MGLRU (``CONFIG_LRU_GEN``
-is off, as on the measured kernel), ``PG_workingset`` and refault detection (``mm/workingset.c``).
+Not modelled: per-CPU batches (``lru_add_drain``: every size is exact), zones, MGLRU
+(``CONFIG_LRU_GEN``), ``PG_workingset`` and refault detection (``mm/workingset.c``).
 """
 
 from __future__ import annotations

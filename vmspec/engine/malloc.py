@@ -1,19 +1,13 @@
 """glibc 2.36 ``malloc``/``free`` in the main arena, as far as a process's memory shows it.
 
-Models which calls are served from the brk heap and which get their own mapping, how far the
-break moves, when ``free`` gives memory back (munmap of an mmapped chunk, ``systrim`` of the top
-chunk), the dynamic mmap threshold, and which bytes glibc itself writes. Counterpart:
-``malloc/malloc.c`` at glibc-2.36 (``_int_malloc``, ``sysmalloc``, ``_int_free``, ``systrim``,
-``__libc_free``), ENGINE-FACTS 5.1-5.5. The ``writes`` of an :class:`Allocation` or
-:class:`FreeResult` are the chunk headers, footers and bin links glibc stores; the engine turns
-each into a one-byte write access, and that is why a ``malloc`` makes the pages holding headers
-resident (and costs their first-touch faults) while the rest of a large brk chunk stays untouched,
-exactly as on Linux. Not modelled: tcache and fastbins (a freed chunk coalesces at once; a request
-is served by best fit over the free chunks, split when the remainder is at least ``MINSIZE``,
-which is what glibc's small/large bins do for chunks above the tcache and fastbin sizes), the
-unsorted-bin and ``last_remainder`` order, non-main arenas (threads), ``realloc``/``calloc``/
-``memalign``, the ``MMAP_AS_MORECORE`` fallback, and a break moved by anyone but malloc (the heap is
-assumed contiguous and owned by this arena). ENOMEM is never raised here: the engine decides it.
+Counterpart: ``malloc/malloc.c`` at glibc-2.36 (``_int_malloc``, ``sysmalloc``, ``_int_free``,
+``systrim``, ``__libc_free``). The ``writes`` of an :class:`Allocation` or :class:`FreeResult` are
+the bytes glibc stores (chunk headers, footers, bin links), which the engine turns into one-byte
+write accesses. Rules and measurements: docs/engine.md, "malloc". ENOMEM is decided by the engine.
+
+Not modelled: tcache and fastbins (a freed chunk coalesces at once), the unsorted bin and
+``last_remainder`` order, other arenas (threads), ``realloc``/``calloc``/``memalign``, the
+``MMAP_AS_MORECORE`` fallback, a break moved by anyone but malloc.
 """
 
 from __future__ import annotations

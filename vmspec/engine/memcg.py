@@ -1,11 +1,12 @@
-"""Memory cgroups for ``spawn P memory_max SIZE`` (``mm/memcontrol.c``).
+"""Memory cgroups for ``spawn P memory_max SIZE`` (``mm/memcontrol.c``): a group per such process
+and its later children, with a limit and a usage in pages, charged per frame.
 
-A group holds P and every process forked from a member later, and limits the group's resident
-user pages: anonymous, page-cache and swap-cache pages are charged to the group of the process
-whose operation brought them into RAM (``FrameTable.cgid``) until their frame is freed; page
-tables are not charged. Each group has its own LRU lists (``vmspec.engine.lruvec``); at the limit
-``vmspec.engine.page_alloc`` reclaims from them, then OOM-kills inside the group. Not modelled:
-nested groups, memory.high/low/min, a group's own swap limit.
+Each group has its own LRU lists (``vmspec.engine.lruvec``); at the limit
+``vmspec.engine.page_alloc`` reclaims from them, then OOM-kills inside the group. Rules:
+docs/engine.md, "Memory cgroups".
+
+Not modelled: nested groups, memory.high/low/min, a group's own swap limit, charges of page
+tables and kernel memory.
 """
 
 from __future__ import annotations

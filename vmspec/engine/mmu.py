@@ -1,25 +1,11 @@
 """The MMU's side of an access: TLB lookup, page walk, fault, TLB fill, for one page or many.
 
-Models what the hardware and ``handle_mm_fault`` do per memory access (LANGUAGE.md: each access
-is one TLB hit or one miss, a miss is a walk, and the walk after a fault belongs to the same
-access). ``access_one`` is the reference path, one page at a time. ``sweep`` runs an ascending run
-of pages (a ``read``/``write`` step) per PTE-table slice with numpy: it classifies the slice's
-PTEs (none, zero page, present read-only, present writable), allocates frames in bulk, counts the
-faults by kind, then replays the TLB with ``TLB.sweep`` using each page's write bit afterwards;
-slices that need file faults (fault-around and readahead depend on order) or might run out of
-memory fall back to ``access_one``. ``run`` is the tight per-access loop of random access and
-replay. All three leave identical state (tests/engine/test_mmu_equivalence.py).
-hugetlb pages (ENGINE-FACTS 4.7, 12.1): an access in a hugetlb VMA translates with the huge page's
-shift (21: l1_2m then l2; 30: l1_1g) and a miss walks one (2 MiB) or two (1 GiB) levels fewer.
-A sweep still makes one access per base page: per huge page, the first access is a lookup (a miss
-walks, maybe faults, and fills); the others find that entry most recently used and hit, unless no
-level holds the size, when each walks again; so a sweep costs O(huge pages), not O(base pages).
-A process with a hugetlb VMA takes the page-size-aware per-access path in ``run``.
-Swap entries (vmspec.engine.swap) are not present: a slice holding one goes page by page. Every
-access sets its PTE's accessed bit (twolist) and, on a write, its dirty bit (machines with swap);
-with ``replacement lru`` or ``clock`` every access also records itself for the policy
-(``Textbook.touch``); ``run`` then takes the per-access path and a sweep records each
-bulk slice in access order. Not modelled: THP translations.
+What the hardware and ``handle_mm_fault`` (``mm/memory.c``) do per memory access, on three paths
+that leave identical state: ``access_one`` (the reference, one page at a time), ``sweep`` (an
+ascending run per PTE-table slice, vectorised with numpy, the TLB replayed with ``TLB.sweep``) and
+``run`` (the tight per-access loop of random access and replay). Which path a slice takes and the
+hugetlb and huge-PMD translations: docs/engine.md, "Accesses", "TLB", "hugetlb", "Transparent
+huge pages".
 """
 
 from __future__ import annotations

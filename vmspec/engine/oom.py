@@ -1,14 +1,15 @@
 """The OOM killer's arithmetic: badness, victim selection, ``/proc/PID/oom_score`` and the
-``oom_adj`` <-> ``oom_score_adj`` conversions.
+``oom_adj`` <-> ``oom_score_adj`` conversions, as Linux 6.18 computes them.
 
-Counterparts: Linux 6.1 ``mm/oom_kill.c`` (``oom_badness``, ``oom_evaluate_task``,
-``select_bad_process``), ``fs/proc/base.c`` (``proc_oom_score``, ``oom_adj_write``,
-``oom_adj_read``, ``oom_score_adj_write``), ENGINE-FACTS 8.1-8.3 and 9. Every division is C's
-signed division, which truncates toward zero (Python's ``//`` floors): see :func:`c_div`. Not
-modelled here: the conditions that make a task unkillable besides ``oom_score_adj == -1000``
-(init, kernel threads, an mm already reaped, vfork), the abort when a victim is already dying,
-``oom_task_origin``, cpuset/mempolicy eligibility, permissions (CAP_SYS_RESOURCE), and the 2.6
-and 4.13 legacy formulas (8.4). The engine core decides when an OOM happens and applies the kill.
+Counterparts: ``mm/oom_kill.c`` (``oom_badness``, ``oom_evaluate_task``, ``select_bad_process``),
+``fs/proc/base.c`` (``proc_oom_score``, ``oom_adj_write``, ``oom_adj_read``,
+``oom_score_adj_write``). Every division is C's, truncating toward zero (:func:`c_div`). When an
+OOM happens and the kill itself belong to ``vmspec.engine.page_alloc`` and the facade. Rules:
+docs/engine.md, "OOM".
+
+Not modelled: unkillable tasks other than ``oom_score_adj == -1000`` (init, kernel threads, a
+reaped mm, vfork), the wait for a victim already dying, ``oom_task_origin``, cpuset/mempolicy
+constraints, permissions (CAP_SYS_RESOURCE), the formulas of older kernels.
 """
 
 from __future__ import annotations

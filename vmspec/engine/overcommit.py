@@ -1,12 +1,13 @@
 """Overcommit accounting: which mappings are charged to Committed_AS, the commit limit, and
-whether a new charge is allowed in each ``vm.overcommit_memory`` mode.
+whether a new charge is allowed in each ``vm.overcommit_memory`` mode (Linux 6.18).
 
-Counterparts: Linux 6.1 ``mm/mmap.c`` (``accountable_mapping``, the MAP_NORESERVE handling in
-``do_mmap``, ``init_user_reserve``, ``init_admin_reserve``), ``mm/shmem.c`` (``shmem_acct_size``),
-``mm/util.c`` (``vm_commit_limit``, ``__vm_enough_memory``), ENGINE-FACTS 7.1-7.2. Every count is
-in pages. Not modelled here: the per-CPU counter's inexactness (``percpu_counter_read_positive``),
-hugetlbfs reservations, which a caller accounts separately, and when brk, mremap, mprotect or fork
-charge (the engine core asks :func:`vm_enough_memory` at those points and keeps Committed_AS).
+Counterparts: ``mm/mmap.c`` (``accountable_mapping``, MAP_NORESERVE in ``do_mmap``,
+``init_user_reserve``, ``init_admin_reserve``), ``mm/shmem.c`` (``shmem_acct_size``), ``mm/util.c``
+(``vm_commit_limit``, ``__vm_enough_memory``). Counts are pages. The caller decides when brk,
+mprotect and fork charge and keeps Committed_AS. Rules: docs/engine.md, "mmap refusals".
+
+Not modelled: the per-CPU counter's inexactness (``percpu_counter_read_positive``); hugetlbfs
+reservations are accounted by ``vmspec.engine.hugetlb``.
 """
 
 from __future__ import annotations

@@ -1,25 +1,14 @@
-"""Allocating a frame: watermarks, kswapd, direct reclaim, memory-cgroup charges and the OOM
-killer, in the order the kernel tries them. The one place that orchestrates allocate -> reclaim
--> OOM.
+"""Allocating a frame: watermarks, kswapd, direct reclaim, memory-cgroup charges and the OOM killer,
+in the order the kernel tries them; the one place that orchestrates allocate -> reclaim -> OOM.
 
-Watermarks follow ``mm/page_alloc.c`` for one zone holding all of RAM but the ``kernel`` share
-(docs/engine.md gives the values): ``calculate_min_free_kbytes`` (``int_sqrt(lowmem_kB * 16)``
-clamped to 128..262144), raised by ``set_recommended_min_free_kbytes`` (``mm/khugepaged.c``) when
-THP is enabled (two pageblocks plus 9 per zone, at most 5 % of ``nr_free_buffer_pages``), then
-``__setup_per_zone_wmarks`` (min = min_free_kbytes / 4 pages, low and high a further
-``max(min / 4, managed * watermark_scale_factor / 10000)`` each); or the machine's ``watermarks``.
+Counterparts: ``mm/page_alloc.c`` (``calculate_min_free_kbytes``, ``__setup_per_zone_wmarks``,
+``__alloc_pages``, ``__alloc_pages_slowpath``, ``should_reclaim_retry``,
+``__alloc_pages_may_oom``), ``mm/khugepaged.c`` (``set_recommended_min_free_kbytes``),
+``mm/memcontrol.c`` (``try_charge_memcg``). Under a textbook policy there are no watermarks and
+each page needed gives up one page. Rules and values: docs/engine.md, "Reclaim" (*Watermarks*,
+*Allocation*), "Memory cgroups", "OOM".
 
-Under ``replacement twolist`` (``__alloc_pages`` and ``__alloc_pages_slowpath``): an allocation
-takes a free frame while more than ``low`` are free; otherwise it wakes kswapd, which here runs at
-once and reclaims until more than ``high`` are free (``balance_pgdat``), then takes a frame if more
-than ``min`` are free; otherwise it reclaims directly (``try_to_free_pages``) and retries while
-reclaim makes progress or could still free enough (``should_reclaim_retry``: 16 attempts without
-progress), and only then calls the OOM killer (``__alloc_pages_may_oom``: a last try above
-``high``, then ``out_of_memory``). A page charged to a memory cgroup at its limit first reclaims
-from the group (``try_charge_memcg``: ``try_to_free_mem_cgroup_pages``, 16 retries without
-progress, then a memcg OOM kill). Readahead allocates with ``__GFP_NORETRY``: kswapd and one
-direct reclaim attempt, never the OOM killer. Under a textbook policy there are no watermarks:
-each page needed when no frame is free (or the group is at its limit) gives up exactly one page.
+Not modelled: zones and ``lowmem_reserve``, watermark boosting, compaction.
 """
 
 from __future__ import annotations

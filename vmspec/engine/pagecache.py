@@ -1,13 +1,13 @@
-"""The page cache: which pages of which files are in RAM, and the readahead state of each file.
+"""The page cache: which pages of which files (and shmem objects) are in RAM.
 
-Models ``struct address_space`` as far as the engine needs it (ENGINE-FACTS 4.1, 4.4): a file is
-a size in pages and a sparse map from file page to frame (chunks of 512, ``-1`` none); a cached
-page is a frame flagged FILE that is counted in ``cached`` and in no process's RSS until a PTE maps
-it. Shared anonymous memory is a shmem object here too (``shmem=True``; freed when its last mapping
-goes). Readahead state follows ``struct file_ra_state`` for mmap faults (``do_sync_mmap_readahead``
-read-around and ``page_cache_async_ra``, ``mm/filemap.c``/``mm/readahead.c``), kept per file rather
-than per open file. Not modelled: large folios, writeback (a dirty page is simply dirty), the
-``mmap_miss`` heuristic that turns read-around off for random access, file truncation.
+``struct address_space`` (``mm/filemap.c``) as far as the engine needs it: a file is a size in
+pages and a sparse map from file page to frame (chunks of 512, ``-1`` none) with its ``i_mmap``; a
+cached page counts in ``cached`` and in no process's RSS until a PTE maps it. Shared anonymous
+memory is a shmem object here, freed when its last mapping goes. The fault paths and readahead
+live in ``vmspec.engine.filemap`` and ``vmspec.engine.readahead``; rules: docs/engine.md, "File
+pages".
+
+Not modelled: truncation, the flusher threads (reclaim writes dirty pages back itself).
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """A self-check that no page is lost: page contents followed through swap, the swap cache and
 copy-on-write (``System(check_pages=True)``, used by the engine's property tests).
 
-Every write access to an anonymous page gives the page a new content number, and each process
-remembers, per page of its address space, the number its last write left (a forked child
-inherits its parent's). The engine carries the numbers along as Linux carries the data: a copy
-on write copies it, a swap-out write copies it to the slot, a swap-in reads it back, a fresh
-page is zero, and munmap or MADV_DONTNEED forget it. ``check`` then verifies that every page a
-process wrote still holds what it wrote, wherever it is (a frame, the swap cache, a slot), and
-that a swap-cache page that is clean (no dirty flag, no dirty PTE) equals its slot, so freeing it
-loses nothing. No Linux counterpart; it costs the per-access path on every access.
+Each write to an anonymous page gives it a new content number, carried along as Linux carries
+the data; ``check`` verifies that every page a process wrote still holds what it wrote
+(docs/engine.md, "Self-checks"). No Linux counterpart; it costs the per-access path on every
+access.
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """The page tables of one process: PTE tables as numpy arrays, upper levels as table frames.
 
-Models x86-64 4- and 5-level paging (ENGINE-FACTS 2.1) and when table pages exist (2.2): a PUD,
-PMD or PTE table (and a P4D table with 5-level paging) is allocated from RAM on the first fault
-below an empty upper entry (``__handle_mm_fault``: ``p4d_alloc``/``pud_alloc``/``pmd_alloc``/
-``pte_alloc``), never at mmap time, and freed by ``free_pgtables`` when no VMA is left in its span,
-by 6.18's ``CONFIG_PT_RECLAIM`` when MADV_DONTNEED empties a fully covered PTE table, and at exit.
-``nbytes`` is VmPTE (``mm->pgtables_bytes``): 4 KiB per PUD, PMD and PTE table
-(``mm_inc_nr_puds/pmds/ptes``); the PGD is not counted and takes no frame, and a P4D table (5-level)
-takes a frame but is not counted either, because ``__p4d_alloc`` has no ``mm_inc_nr_*`` call. A PTE table is a dict entry keyed by ``va >> 21`` holding an
-``int64[512]`` of frame numbers (``NONE``, ``ZERO``, a frame, or a swap entry ``-2 - slot``:
-``vmspec.engine.swap``) and ``bool[512]`` write, accessed (young) and dirty bits.
-hugetlb leaf entries (a 2 MiB page in a PMD entry, a 1 GiB page in a PUD entry, ENGINE-FACTS
-2.1) live in ``huge[21]``/``huge[30]``: ``va >> shift`` -> (huge page id, write bit); they need
-the PMD (or PUD) table that holds them and no table below. Not modelled: THP leaves.
+x86-64 4- and 5-level paging (``__handle_mm_fault``'s ``p4d_alloc``/``pud_alloc``/``pmd_alloc``/
+``pte_alloc``, ``free_pgtables`` and 6.18's ``CONFIG_PT_RECLAIM`` in ``mm/memory.c``). A PTE table
+is a dict entry keyed by ``va >> 21`` holding an ``int64[512]`` of frame numbers (``NONE``,
+``ZERO``, a frame, or a swap entry ``-2 - slot``) and ``bool[512]`` write, accessed and dirty
+bits; hugetlb leaves live in ``huge[21]``/``huge[30]``, transparent huge PMDs in ``thp``.
+``nbytes`` is VmPTE (``mm->pgtables_bytes``). Rules: docs/engine.md, "Page tables".
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """A simulated process: its address space, named regions, counters and OOM settings.
 
-Models the parts of ``task_struct``/``mm_struct`` the language observes: the VMA list and page
-tables, the brk heap (``start_brk``/``brk``), RSS counters split as ``MM_ANONPAGES``,
-``MM_FILEPAGES`` and ``MM_SHMEMPAGES``, ``MM_SWAPENTS``, ``min_flt``/``maj_flt`` plus the cow count, TLB hits and
-misses, accesses, ``oom_score_adj``, the malloc arena, and the regions (names bound to address
-ranges, which stay bound after munmap/free: LANGUAGE.md, Scenario steps). Not modelled: threads,
-signals other than the fatal ones, credentials (every process is root).
+The parts of ``task_struct``/``mm_struct`` the language observes: VMAs and page tables, the brk
+heap, the RSS counters (``MM_ANONPAGES``, ``MM_FILEPAGES``, ``MM_SHMEMPAGES``, ``MM_SWAPENTS``),
+fault, cow, TLB and access counts, ``oom_score_adj``, the malloc arena, and the regions (names
+bound to address ranges, which stay bound after munmap/free: docs/language.md, "Scenario steps").
+
+Not modelled: threads, signals other than the fatal ones, credentials (every process is root).
 """
 
 from __future__ import annotations

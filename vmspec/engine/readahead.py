@@ -1,18 +1,11 @@
 """Readahead: which pages of a file are read, in which folio sizes, and where the next window starts.
 
-Follows ``mm/readahead.c`` of Linux 6.18 for the paths a memory access can take (docs/engine.md,
-"File pages"): ``page_cache_ra_order`` (a window of large folios: the order grows by two per
-window, up to ``ilog2(window)`` and order 9, limited by the index's alignment and the end of the
-file; a page already cached makes the rest of the window fall back to order-0 pages),
-``page_cache_async_ra`` (the next window, reached through the PG_readahead mark),
-``do_page_cache_ra`` (order-0 pages, one marked) and ``force_page_cache_ra`` (MADV_WILLNEED: at
-most ``max(io_pages, ra_pages)`` pages, order 0, no mark). ``FileRA`` is ``struct file_ra_state``:
-one per open file (here one per mmap, shared by the VMAs a split or a fork makes of it).
+``mm/readahead.c`` of Linux 6.18 for the paths a memory access can take: ``page_cache_ra_order``,
+``page_cache_async_ra``, ``do_page_cache_ra`` and ``force_page_cache_ra`` (MADV_WILLNEED).
+``FileRA`` is ``struct file_ra_state``, one per mmap here; the page cache is reached through a
+:class:`Cache`. Rules and measurements: docs/engine.md, "File pages".
 
-The page cache is reached through a ``Cache``: ``npages`` (the file's size in pages),
-``cached(index)``, ``add(index, order, mark)`` (allocate and insert one folio of ``2**order``
-pages, False if a page of it is cached or memory for it cannot be had: readahead never reclaims
-hard nor calls the OOM killer) and ``next_miss(index, limit)``.
+Not modelled: the read(2) paths (``prev_pos``), MADV_SEQUENTIAL and MADV_RANDOM.
 """
 
 from __future__ import annotations
@@ -26,6 +19,11 @@ WILLNEED_CHUNK = 512  # force_page_cache_ra reads 2 MiB at a time
 
 
 class Cache(Protocol):
+    """The page cache as readahead sees it: ``npages`` (the file's size in pages),
+    ``cached(index)``, ``add(index, order, mark)`` (allocate and insert one folio of ``2**order``
+    pages; False if a page of it is cached or memory for it cannot be had: readahead never
+    reclaims hard nor calls the OOM killer) and ``next_miss(index, limit)``."""
+
     npages: int
 
     def cached(self, index: int) -> bool: ...

@@ -2,22 +2,9 @@
 
 When a frame is needed and none is free (or a memory cgroup is at its limit), exactly one page is
 given up, chosen by the textbook algorithm, so fault counts equal the textbook's. The candidates
-are the pages on the inactive lists of ``vmspec.engine.lruvec`` (under a textbook policy every
-evictable page is inactive): file pages always, anonymous pages (and the swap cache) while swap
-has a free slot (Linux's ``can_reclaim_anon_pages`` rule); never page tables, hugetlb pages,
-mlocked pages (on the unevictable list) or a page pinned by the fault in progress.
-
-* ``fifo``: the oldest arrival (the head of the older of the two lists).
-* ``lru``: every access moves the page to the young end (``touch``); the oldest goes.
-* ``clock``: second chance as a queue (the circle read from the hand): the reference bit is set
-  when a page arrives and on every access; the oldest page with a clear bit goes, each page
-  passed has its bit cleared and moves to the young end (just behind the hand).
-* ``random``: uniform among the candidates in arrival order, ``numpy.random.default_rng(0)``
-  created with the machine; an order-statistics tree over arrival numbers finds the k-th.
-
-A machine-wide choice compares the heads of every lruvec's lists (the machine's and each
-group's), so it costs O(lruvecs) per page given up; a group's choice looks only at its own. No
-Linux counterpart: Linux uses ``twolist`` (``vmspec.engine.vmscan``).
+are the pages of ``vmspec.engine.lruvec``'s inactive lists. No Linux counterpart: Linux uses
+``twolist`` (``vmspec.engine.vmscan``). The four policies, the candidates and the costs:
+docs/engine.md, "Textbook replacement".
 """
 
 from __future__ import annotations

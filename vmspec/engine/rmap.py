@@ -1,20 +1,11 @@
 """Reverse maps: from a frame to the PTEs that map it, without looking at every process.
 
-Models ``mm/rmap.c``. An anonymous page is found through its fork family: Linux's anon_vma tree
-links a VMA to the anon_vmas of the VMAs it was forked from, and a page shared through fork or
-the swap cache uses the root anon_vma (``__folio_set_anon``), so every process that can map an
-anonymous page is in the fork family of the process that created it, and maps it at the same
-address (there is no mremap in this model). A :class:`Family` holds the live members of one
-family (a spawned process and everything forked from it). A page-cache page is found through its
-file's ``i_mmap``: the file's VMAs in every process (an :class:`IMmap` kept up to date by each
-process's VMA list, ``vma_interval_tree_insert``/``remove``). A walk costs O(family members) or
-O(VMAs mapping the file), as Linux's does.
+``mm/rmap.c``: an anonymous page is found through its fork family (a :class:`Family`, Linux's
+anon_vma tree), a page-cache page through its file's ``i_mmap`` (an :class:`IMmap`);
+``referenced`` is ``folio_referenced`` and ``unmap`` is ``try_to_unmap``. Rules and costs:
+docs/engine.md, "Reclaim" (*Reverse maps*).
 
-``referenced`` is ``folio_referenced``: it counts and clears the accessed (young) bits of the
-PTEs that map a page and reports whether one of them was in an executable VMA (``VM_EXEC``).
-``unmap`` is ``try_to_unmap``: each PTE becomes a swap entry (anonymous) or none (file), moving a
-dirty bit to the page, with its TLB entry invalidated. Not modelled: KSM, migration entries,
-device-private pages, partially mapped large folios.
+Not modelled: KSM, migration entries, device-private pages, partially mapped large folios.
 """
 
 from __future__ import annotations

@@ -1,31 +1,13 @@
 """The swap device: slots with use counts, the swap cache, swap entries in PTEs, readahead.
 
-Models one swap area (``mm/swapfile.c``, ``mm/swap_state.c``). The device has ``swap / 4096``
-usable slots numbered 1..N; slot 0 holds the header and is never allocated, so ``swap_free``
-starts at the machine's ``swap``. Per slot the engine keeps ``swap_map``'s two parts: ``count``
-(the swap PTEs that point at the slot) and the frame of its swap-cache page (``SWAP_HAS_CACHE``),
-or -1. A slot is in use (``swap_used``) while it has a count or a cache page.
+One swap area (``mm/swapfile.c``: ``swap_map``, 6.18's ``cluster_alloc_swap_entry`` for one CPU;
+``mm/swap_state.c``: the swap cache, ``swap_cluster_readahead`` and ``__swapin_nr_pages``). A swap
+entry in a PTE array is ``-2 - slot`` (``NONE`` is -1, ``ZERO`` -2): ``is_swap(v)`` is
+``v <= SWP_FIRST``. Rules and measurements: docs/engine.md, "Swap device and swap entries".
 
-Allocation follows 6.18's cluster allocator (``cluster_alloc_swap_entry``) for one CPU and order-0
-pages: slots are grouped in clusters of 512 (``SWAPFILE_CLUSTER`` with THP_SWAP); allocation
-continues in the current cluster from just past the last slot it took; when that cluster is full
-it takes the oldest partly used cluster (the ``nonfull`` list, scanned from its first slot), then
-the next free cluster (never-used clusters in address order, then freed ones in the order they
-were freed). A cluster that loses its last used slot goes to the tail of the free list, a full
-one that frees a slot to the tail of the nonfull list. So the order is deterministic and every
-allocation costs O(1) (at most one 512-slot scan). Slot state is grown a cluster at a time as
-clusters are first used: a machine with 64 GiB of swap costs nothing until slots are used.
 Not modelled: several devices and priorities, discard, ``frag`` clusters, reclaiming cache-only
-slots when the device is full (``swap_reclaim_full_clusters``), THP-sized (order 9) slots.
-
-A swap entry in a PTE array is ``-2 - slot`` (so -3, -4, ...; ``NONE`` is -1 and ``ZERO`` -2):
-``is_swap(v)`` is ``v <= SWP_FIRST``. The PTE's write bit is clear.
-
-Readahead on a swap-cache miss: Linux's cluster readahead (``swap_cluster_readahead``) with
-``__swapin_nr_pages``: the window is ``hits + 2`` rounded up to a power of two >= 4 (or 1 when
-there were no hits and the slot is not next to the previous one), capped at ``2^page_cluster``,
-never below half the previous window. 6.18 uses VMA-based readahead, which this approximates
-(docs/engine.md gives the measured figures).
+slots when the device is full (``swap_reclaim_full_clusters``), THP-sized slots, VMA-based
+readahead (6.18's; cluster readahead approximates it).
 """
 
 from __future__ import annotations

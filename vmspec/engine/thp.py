@@ -1,25 +1,14 @@
-"""Transparent huge pages: anonymous 2 MiB folios mapped by one PMD entry, the huge zero page,
-PMD splits and folio splits (``mm/huge_memory.c``).
+"""Transparent huge pages: 2 MiB folios mapped by one PMD entry, the huge zero page, PMD splits and
+folio splits (``mm/huge_memory.c`` of 6.18).
 
-Rules (docs/engine.md, "Transparent huge pages"). A VMA can hold a huge page at a PMD when the
-machine's ``thp`` is ``always`` (or ``madvise`` and the VMA has MADV_HUGEPAGE), the VMA is
-private anonymous and not MADV_NOHUGEPAGE, the aligned 2 MiB range lies inside the VMA
-(``transhuge_vma_suitable``) and the PMD is empty (no PTE table below it). A fault there
-(``do_huge_pmd_anonymous_page``) maps the huge zero page on a read (no RSS) and a new 512-page
-folio on a write; either deposits a PTE table for a later split (``pgtable_trans_huge_deposit``,
-counted in VmPTE). A write to the huge zero page allocates a huge page (6.18); a write to a
-write-protected huge page reuses it when only this PMD maps it, else splits the PMD
-(``__split_huge_pmd``) and the fault falls back to the 4 KiB copy-on-write of that page. A huge
-page that cannot be had (not 512 frames above the watermark, after the direct reclaim ``defrag
-madvise`` allows for MADV_HUGEPAGE regions) is a fallback to 4 KiB pages (``thp_fault_fallback``).
+Eligibility (``thp_vma_allowable_order``, ``transhuge_vma_suitable``), huge faults
+(``do_huge_pmd_anonymous_page``, ``do_huge_pmd_wp_page``), splits (``__split_huge_pmd``,
+``split_huge_page``), and the PMD mappings of page-cache folios (``do_set_pmd``). Rules and
+measurements: docs/engine.md, "Transparent huge pages".
 
-A PMD split turns the PMD into 512 PTEs mapping the folio's pages (the deposited table becomes
-the PTE table); the folio stays one huge folio (one LRU entry of 512 pages) until a page of it is
-unmapped (the deferred split runs at once) or reclaim takes it (it is split, then its pages go to
-swap one by one: THP_SWAP's whole-folio swap-out is not modelled). Frames of a folio need not be
-contiguous here: the model has no physical addresses, so any 512 free frames make a huge page.
-Not modelled: khugepaged (it never collapses), mTHP sizes, shmem/file THP, the huge zero page's
-own 2 MiB of kernel memory.
+Not modelled: khugepaged (nothing is collapsed), mTHP sizes, shmem huge pages, THP_SWAP, the
+deferred split (it runs at once), physical contiguity (any 512 free frames make a huge page),
+the huge zero page's own 2 MiB of kernel memory.
 """
 
 from __future__ import annotations

@@ -1,26 +1,14 @@
 """The TLB: set-associative, LRU-within-a-set translation caches tagged by process and page size.
 
-It models the x86-64 data TLBs that LANGUAGE.md's ``tlb`` machine setting describes: an l1 level
-per page size (``l1`` 4 KiB, ``l1_2m`` 2 MiB, ``l1_1g`` 1 GiB) backed by a shared second level
-``l2`` (the STLB, 4 KiB and 2 MiB entries), with the default geometry of a Skylake-class part
-(ENGINE-FACTS 3.1: 64 x 4K 4-way, 32 x 2M, 4 x 1G, STLB 1536 entries). An access looks in the l1
-level for its size, then in l2; an l2 hit refills l1 (the l1 victim is dropped, not demoted); a miss
-everywhere is one page walk, after which the engine calls ``fill``, which inserts into that l1 level
-and into l2. Entries are tagged by (pid, page shift, virtual page number), as with PCIDs, so a process
-switch flushes nothing; each entry records whether it permits writes, and an entry lacking the
-permission an access needs counts as a miss (the refill then replaces it as most recently used).
-Invalidation is per page (INVLPG: munmap, mprotect, copy-on-write, reclaim), per byte range, or per
-process (fork invalidates the parent's entries; exit drops the process's). It does not model the
-kernel's flush policy (ENGINE-FACTS 3.3): there is no limit on the number of live PCIDs/ASIDs
-(``TLB_NR_DYN_ASIDS``) and no ``tlb_single_page_flush_ceiling`` turning a long range flush into a
-full flush; every flush here is exact, per page, and touches nothing else. Nor does it model iTLBs,
-page-walk caches, accessed/dirty-bit write-backs or the 1 GiB STLB entries of some parts.
-``vmspec.engine.tlbref`` is the naive reference this module is checked against.
+The x86-64 data TLBs (an l1 level per page size backed by the shared STLB ``l2``) as
+docs/engine.md, "TLB", states them; ``vmspec.engine.tlbref`` is the plain reference this module
+is checked against. Each set is an insertion-ordered dict from (pid, shift, vpn) to the entry's
+``writable`` bit, least recently used first. A sequential sweep is computed in closed form
+(``TLB.sweep``) and applied to the sets lazily, so the MMU's consecutive per-PTE-table sweeps cost
+O(1) each.
 
-Representation: each set is an insertion-ordered dict from (pid, shift, vpn) to the entry's
-``writable`` bit, least recently used first; deleting and re-inserting a key is an LRU touch. A
-sequential sweep is computed in closed form (see ``TLB.sweep``), not page by page, and applied to
-the sets lazily, so that the MMU's consecutive per-PTE-table sweeps cost O(1) each.
+Not modelled: the kernel's flush policy (PCID/ASID limits, the range-flush ceiling), iTLBs,
+page-walk caches, the hardware's accessed/dirty bit updates, 1 GiB STLB entries.
 """
 
 from __future__ import annotations

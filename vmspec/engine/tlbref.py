@@ -1,21 +1,9 @@
-"""A naive reference TLB: the rules of LANGUAGE.md's TLB paragraph written as plainly as possible.
+"""A naive reference TLB: the rules of docs/engine.md, "TLB", written as plainly as possible.
 
-It defines the behaviour that ``vmspec.engine.tlb.TLB`` implements fast, and is what the tests and
-the engine's self-check compare it with. Each set is a list of ``[key, writable]`` pairs, least
-recently used first, searched linearly; a sweep is a loop of look-ups and fills. Precisely:
-
-- ``lookup``: look in the l1 level for the access's page size, then in l2 (4 KiB and 2 MiB only).
-  A level hits when it holds the page's entry and the entry permits the access (a write needs a
-  writable entry). A hit moves the entry to most recently used; an l2 hit also refills the l1 level
-  with the l2 entry's permission (as ``fill`` does for that level). A miss changes nothing: a
-  permission-stale entry stays where it is.
-- ``fill`` (after a page walk): in the l1 level for the size and in l2, an entry for the same page
-  is removed; otherwise, if the set is full, its least recently used entry is evicted; the new
-  entry is then appended as most recently used.
-- ``invalidate`` removes one page's entries; ``invalidate_range`` removes every entry of a process
-  whose page overlaps the byte range [start_va, end_va); ``flush_pid`` removes all its entries.
-
-Like the fast TLB it has no PCID/ASID limit and no range-flush ceiling (ENGINE-FACTS 3.3).
+It defines what ``vmspec.engine.tlb.TLB`` implements fast, and is what the tests and the engine's
+self-check (``System(reference_tlb=True)``) compare it with. Each set is a list of
+``[key, writable]`` pairs, least recently used first, searched linearly; a sweep is a loop of
+look-ups and fills. Like the fast TLB it has no PCID/ASID limit and no range-flush ceiling.
 """
 
 from __future__ import annotations

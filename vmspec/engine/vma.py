@@ -1,16 +1,13 @@
 """Virtual memory areas of one process: lookup, split, merge and placement, each O(log n).
 
-Models ``struct vm_area_struct`` and the parts of ``mm/mmap.c``/``mm/vma.c`` that decide where
-mappings go and how they are cut: lookup (``find_vma``), splitting at a page boundary
-(``__split_vma``) for partial munmap/mprotect/madvise/mlock, merging of adjacent compatible areas
-(``vma_merge``: same flags, contiguous file offsets, compatible ``anon_vma``), and
-``arch_get_unmapped_area_topdown`` below ``mmap_base`` with 6.18's 2 MiB alignment of anonymous
-mappings whose length is a multiple of 2 MiB (``__thp_get_unmapped_area``) and the bottom-up
-fallback from TASK_SIZE/3. Like Linux's maple tree, the VMAs live in a B-tree whose nodes keep the
-largest gap below each child, so the unmapped-area searches skip whole subtrees
-(``mas_empty_area_rev``). ``vmspec.engine.vmaref`` is the plain-list reference it is tested against.
-Not modelled: address hints, MAP_FIXED, stack growth (the stack VMA has its full limit from the
-start), mremap.
+``struct vm_area_struct`` and the parts of ``mm/mmap.c``/``mm/vma.c`` that decide where mappings
+go and how they are cut: ``find_vma``, ``__split_vma``, ``vma_merge``,
+``arch_get_unmapped_area_topdown`` (with 6.18's ``__thp_get_unmapped_area``) and the bottom-up
+fallback. Like the maple tree (``lib/maple_tree.c``), the VMAs live in a B-tree whose nodes keep
+the largest gap below each child (``mas_empty_area_rev``). ``vmspec.engine.vmaref`` is the
+plain-list reference it is tested against. Rules: docs/engine.md, "Layout", "VMAs".
+
+Not modelled: address hints, MAP_FIXED, stack growth, mremap.
 """
 
 from __future__ import annotations

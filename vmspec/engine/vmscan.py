@@ -1,21 +1,14 @@
 """Page reclaim over the active/inactive lists (``replacement twolist``): kswapd, direct reclaim,
-memory-cgroup reclaim and the giving up of one page.
+memory-cgroup reclaim and MADV_PAGEOUT.
 
-Follows ``mm/vmscan.c`` of Linux 6.18 with ``CONFIG_LRU_GEN`` off: ``balance_pgdat`` (kswapd),
-``do_try_to_free_pages`` (direct and memcg reclaim, priority 12 down to 0), ``shrink_node``,
-``shrink_lruvec`` (scan targets from ``get_scan_count``, 32-page batches, the proportional cut
-once enough is reclaimed, the anon active-list rebalance), ``shrink_active_list``
-(deactivation: everything but referenced executable file pages), ``shrink_inactive_list`` and
-``shrink_folio_list`` with ``folio_check_references`` (the second chance), ``inactive_is_low``,
-``prepare_scan_control`` (``may_deactivate``, ``cache_trim_mode``, ``file_is_tiny``) and
-``lru_note_cost``. docs/engine.md states every rule and simplification.
+``mm/vmscan.c`` of Linux 6.18 with ``CONFIG_LRU_GEN`` off: ``balance_pgdat``,
+``do_try_to_free_pages``, ``shrink_node``, ``shrink_lruvec`` with ``get_scan_count``,
+``shrink_active_list``, ``shrink_inactive_list``, ``shrink_folio_list`` with
+``folio_check_references``, ``reclaim_pages``. Rules, choices (one CPU, one zone, kswapd run to
+completion, instant writeback) and measurements: docs/engine.md, "Reclaim", "MADV_PAGEOUT".
 
-Simplifications (deterministic, one CPU, one zone): kswapd runs to completion at the allocation
-that wakes it; the swap device and file writeback complete at once, so a page reclaim writes
-stays in the swap cache (or page cache), clean, and moves to the reclaim end of its inactive
-list, where the next scan frees it (``folio_rotate_reclaimable``); the flusher threads are not
-modelled, so reclaim writes a dirty file page itself; no workingset refault detection, no slab
-shrinkers, no compaction or watermark boosting; reclaiming a shmem page raises ``Unsupported``.
+Not modelled: workingset refault detection, MGLRU, slab shrinkers, compaction, watermark
+boosting, the flusher threads; reclaiming a shmem page raises ``Unsupported``.
 """
 
 from __future__ import annotations

@@ -11,10 +11,13 @@ NOT_HERE = ("ENGINE" + "-FACTS", "LANGUAGE" + ".md", "/work/" + "shared")
 SUFFIXES = {".py", ".md", ".vms", ".lark", ".toml", ".txt", ".json", ".out", ".c", ".yml", ".yaml", ""}
 
 
+SKIPPED = (".git/", ".venv/", ".hypothesis/", ".pytest_cache/")
+
+
 def _files():
     for path in sorted(ROOT.rglob("*")):
         rel = path.relative_to(ROOT).as_posix()
-        if path.is_file() and path.suffix in SUFFIXES and not rel.startswith((".git/", ".venv/", ".hypothesis/", ".pytest_cache/")) \
+        if path.is_file() and path.suffix in SUFFIXES and not rel.startswith(SKIPPED) \
                 and "/.venv/" not in rel and "__pycache__" not in rel and ".egg-info" not in rel:
             yield rel, path
 

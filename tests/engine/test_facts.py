@@ -246,7 +246,7 @@ def test_mmap_refusals():
         s.mmap("p", "huge", 200 * TiB, noreserve=True)
     with pytest.raises(EINVAL):
         s.mmap("p", "h", 2 * MiB, file="x", hugetlb=2 * MiB)
-    with pytest.raises(ENOMEM):  # no 2 MiB pool: hugetlb_reserve_pages cannot reserve (12.1)
+    with pytest.raises(ENOMEM):  # no 2 MiB pool: hugetlb_reserve_pages cannot reserve
         s.mmap("p", "h", 2 * MiB, hugetlb=2 * MiB)
 
 

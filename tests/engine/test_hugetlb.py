@@ -25,7 +25,7 @@ def pool(s, size=H2):
 
 def test_the_measured_hugetlb_py_table():
     """Measured on Linux 6.18 (mm/hugetlb.c): pool of 4; mmap 3x2M reserves (free 4, resv 3); touching
-    costs 3 minor faults (4.7) and leaves free 1, resv 0; 2 more: ENOMEM at mmap; with
+    costs 3 minor faults and leaves free 1, resv 0; 2 more: ENOMEM at mmap; with
     MAP_NORESERVE OK; a child touching both NORESERVE pages gets the last free page, then SIGBUS;
     munmap gives everything back."""
     s = machine()
@@ -52,7 +52,7 @@ def test_the_measured_hugetlb_py_table():
 
 def test_one_gib_page_is_one_fault_and_a_leaf_pud():
     """Measured on Linux 6.18 (hugetlb_fault): 1 GiB pool of 1, mmap + touch 1 GiB: 1 fault, free 1
-    -> 0. The page is a leaf PUD entry: only the PUD table is allocated (2.1)."""
+    -> 0. The page is a leaf PUD entry: only the PUD table is allocated."""
     s = machine(ram=2 * GiB, pools=((GiB, 1),))
     s.mmap("p", "g", GiB, hugetlb=GiB)
     assert s.hugepages_free(GiB) == 0 and pool(s, GiB) == (1, 1)
@@ -70,7 +70,7 @@ def test_one_gib_page_is_one_fault_and_a_leaf_pud():
 
 
 def test_2mib_pages_are_leaf_pmds_and_not_rss():
-    """A 2 MiB page is a leaf PMD entry (2.1): PUD + PMD tables, no PTE table (VmPTE 8 kB for
+    """A 2 MiB page is a leaf PMD entry: PUD + PMD tables, no PTE table (VmPTE 8 kB for
     any number of pages under one PMD table). hugetlb pages are not in VmRSS (HugetlbPages is
     separate) nor in smaps Rss (smaps_hugetlb_range counts Shared/Private_Hugetlb), so rss and
     resident stay 0 and the OOM badness ignores them; huge() counts them."""
@@ -180,7 +180,7 @@ def test_placement_is_huge_aligned_top_down():
 
 
 def test_no_pool_of_that_size():
-    """Both hstates exist on this CPU (12.1: 2M and 1G pools registered, 0 pages): MAP_HUGETLB
+    """Both hstates exist on this CPU (the measured boot log: 2M and 1G pools registered, 0 pages): MAP_HUGETLB
     with no pages is ENOMEM at mmap (the reservation fails); with MAP_NORESERVE the mmap
     succeeds and the first touch is SIGBUS. A size x86 cannot map is EINVAL."""
     s = machine(pools=())

@@ -59,7 +59,7 @@ def test_first_malloc_allocates_tcache_then_serves_from_top() -> None:
     assert arena.top_size == INITIAL_TOP - 32
 
 
-# c/mth.c: a fresh process, one malloc after the tcache init (5.5).
+# Measured: a fresh C process, one malloc after the tcache init.
 @pytest.mark.parametrize(
     "req, chunk",
     [(1, 32), (65536, 65552), (130048, 130064), (131048, 131056), (131049, 131072),
@@ -90,7 +90,7 @@ def drained_arena() -> Arena:
     return arena
 
 
-# c/mth2.c: the top drained to 48 bytes exposes the pure threshold rule nb >= 131072 (5.5).
+# Measured: the top drained to 48 bytes exposes the pure threshold rule nb >= 131072.
 @pytest.mark.parametrize(
     "req, via, chunk",
     [(65536, "brk", 65552), (130048, "brk", 130064), (131048, "brk", 131056),
@@ -110,7 +110,7 @@ def test_mth2_brk_growth_for_64k() -> None:
 
 
 def test_dynamic_threshold_sequence() -> None:
-    # c/mth.c without argument (5.5); the 4096 malloc is stdout's buffer (module docstring).
+    # Measured, the dynamic threshold; the 4096 malloc is stdout's buffer (module docstring).
     arena = Arena()
     big, heap = arena.malloc(1 << 20)
     assert (big.via, big.chunk, heap) == ("mmap", 1052672, 135168)
@@ -158,7 +158,7 @@ def test_python_dynamic_run() -> None:
 
 
 def test_trim_c() -> None:
-    # c/trim.c (5.5); the first malloc is stdout's buffer (module docstring).
+    # Measured, systrim; the first malloc is stdout's buffer (module docstring).
     arena = Arena()
     arena.malloc(STDIO_BUFFER)
     before = arena.heap_size
@@ -171,7 +171,7 @@ def test_trim_c() -> None:
 
 
 def test_fixed_threshold_does_not_move() -> None:
-    # mallopt(M_MMAP_THRESHOLD) sets no_dyn_threshold (5.3).
+    # mallopt(M_MMAP_THRESHOLD) sets no_dyn_threshold.
     arena = Arena(mmap_threshold=131072)
     arena.free(arena.malloc(1 << 20)[0])
     assert (arena.mmap_threshold, arena.trim_threshold) == (131072, 131072)

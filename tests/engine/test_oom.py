@@ -20,7 +20,7 @@ from vmspec.engine.oom import (
     select_victim,
 )
 
-TOTALPAGES = 6171021  # MemTotal 24684084 kB / 4, no swap (8.3)
+TOTALPAGES = 6171021  # MemTotal 24684084 kB / 4, no swap (the measured machine)
 SLEEP_RSS = 256  # a `sleep` process: about 1 MiB resident
 
 
@@ -54,7 +54,7 @@ def test_badness_formula() -> None:
     assert badness(10**6, 0, 0, -1000, TOTALPAGES) is None
 
 
-# oomprobe.py (8.3): VmRSS kB, adj -> measured oom_score (VmPTE/Swap not in the table: 0 here).
+# Measured: VmRSS kB, adj -> measured oom_score (VmPTE/Swap not in the table: 0 here).
 @pytest.mark.parametrize(
     "rss_kb, adj, score",
     [(14288, 0, 666), (14288, 500, 1000), (1062864, 0, 695), (1062864, 500, 1028),
@@ -64,7 +64,7 @@ def test_oomprobe_table(rss_kb: int, adj: int, score: int) -> None:
     assert oom_score(badness(rss_kb // 4, 0, 0, adj, TOTALPAGES), TOTALPAGES) == score
 
 
-# A fresh `sleep` process with oom_score_adj written (8.3).
+# A fresh `sleep` process with oom_score_adj written (measured).
 @pytest.mark.parametrize(
     "adj, score",
     [(0, 666), (1, 667), (58, 705), (59, 706), (117, 744), (941, 1294), (999, 1332),

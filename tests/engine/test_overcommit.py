@@ -9,7 +9,7 @@ from vmspec.engine.overcommit import accountable, commit_limit, reserves, vm_eno
 
 KB = 1024
 GIB_PAGES = (1 << 30) // 4096
-RAM_PAGES = 24684084 // 4  # MemTotal 24684084 kB, no swap (7.2)
+RAM_PAGES = 24684084 // 4  # MemTotal 24684084 kB, no swap (the measured machine)
 LIMIT = commit_limit(RAM_PAGES, 0, 0, 50)
 USER_RESERVE = 100403 // 4  # user_reserve_kbytes as measured, in pages
 ADMIN_RESERVE = 8192 // 4
@@ -44,7 +44,7 @@ def test_commit_limit_hugetlb_swap_and_kbytes() -> None:
     assert commit_limit(1000, 0, 7, 50, overcommit_kbytes=4000) == 1007
 
 
-# overcommit.py, mode 0 (7.2): Committed_AS change in kB, None = ENOMEM.
+# Measured, mode 0: Committed_AS change in kB, None = ENOMEM.
 @pytest.mark.parametrize(
     "gib, kw, change_kb",
     [(1, {}, 1048576), (1, {"writable": False}, 0), (1, {"shared": True}, 1048576),
@@ -67,7 +67,7 @@ def test_mode1_always_ok() -> None:
 
 
 def test_mode2_largest_mapping_measured() -> None:
-    # overcommit2.py (7.2): Committed_AS 116676 kB; VmSize/32 = 572 kB; root (no admin reserve).
+    # Measured, mode 2: Committed_AS 116676 kB; VmSize/32 = 572 kB; root (no admin reserve).
     # Largest private RW mmap ~ 12224788 kB = CommitLimit - Committed_AS - 572 kB - 1 page.
     committed = 116676 // 4
     total_vm = 572 * 32 // 4

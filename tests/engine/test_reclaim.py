@@ -94,7 +94,7 @@ def test_mlock_moves_pages_to_unevictable_and_back():
     s.check_invariants()
 
 
-# ---- kswapd and direct reclaim (6.4) ------------------------------------------------------------
+# ---- kswapd and direct reclaim ------------------------------------------------------------------
 
 def _machine(**kw):
     kw.setdefault("ram", 64 * MiB)

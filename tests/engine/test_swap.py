@@ -245,7 +245,7 @@ def test_pageout_measured_table():
 
 
 def test_a_page_written_after_a_read_swap_in_is_written_again():
-    """6.18 maps a read swap-in writable (4.6): the write that follows takes no fault but sets
+    """6.18 maps a read swap-in writable (``do_swap_page``): the write that follows takes no fault but sets
     the PTE's dirty bit, which try_to_unmap moves to the page, so MADV_PAGEOUT writes it again
     and it stays in the swap cache (a clean one would leave RAM at once)."""
     sysm = System(MachineConfig(ram=256 * MiB, swap=256 * MiB))

@@ -52,7 +52,7 @@ def test_swap_counts_in_the_commit_limit_and_swap_free():
 
 def test_hugepage_pools_are_reserved_at_boot():
     """mm/hugetlb.c: the pool's pages leave MemFree but stay in MemTotal; CommitLimit
-    subtracts them (7.1)."""
+    subtracts them (``vm_commit_limit``)."""
     sysm = System(MachineConfig(ram=64 * MiB, hugepages=((2 * MiB, 4), (1 << 30, 0)), overcommit="never"))
     assert sysm.hugepages_total(2 * MiB) == 4 and sysm.hugepages_free(2 * MiB) == 4
     assert sysm.hugepages_total(1 << 30) == 0 and sysm.hugepages_free(4096) == 0

@@ -1,25 +1,10 @@
 """Trace-file readers for the ``replay`` step: OSTEP-style page lists and valgrind lackey output.
 
-Both read the file in one streaming pass (plain or gzip-compressed, detected by its magic bytes),
-yielding accesses in chunks so that a budget can stop a huge trace early and memory stays
-bounded. A malformed line is a :class:`TraceError` naming the file and the line inside it.
-
-* ``pages``: one page number per line, relative to the region: ASCII decimal digits or ``0x`` and
-  hex digits (no ``_``, ``0o``, ``0b`` or other scripts' digits); blank lines and ``#`` comments
-  are skipped. Without ``into R`` the numbers are virtual page numbers of the
-  whole address space, and a page in no mapping maps anonymous memory on first use, as in a
-  lackey trace.
-* ``lackey``: ``valgrind --tool=lackey --trace-mem=yes`` lines ``I  ADDR,SIZE``, `` L ADDR,SIZE``,
-  `` S ADDR,SIZE``, `` M ADDR,SIZE`` with hex addresses below 2**64 and a positive size (1 when left out); ``I`` and
-  ``L`` are reads, ``S`` a write, ``M`` a read then a write. Lines starting with ``==``
-  (valgrind's banner) and ``--`` are skipped.
-
-A line may be at most :data:`MAX_LINE` bytes long (a lackey line is about 20), so that one huge
-line, say in a small gzip file that holds a gigabyte of one character, is an error rather than
-a gigabyte in memory.
-
-A chunk is also yielded (possibly empty) after every ``CHUNK`` lines read, so that the caller can
-check its deadline while a long file of comments streams by.
+Both read the file in one streaming pass (plain or gzip-compressed, detected by its magic bytes)
+and yield accesses in chunks, an empty one too after every ``CHUNK`` lines, so that a budget or a
+deadline can stop a huge trace early and memory stays bounded. A malformed line, or one longer
+than :data:`MAX_LINE` bytes, is a :class:`TraceError` naming the file and the line. The formats
+are docs/language.md's ("Scenario steps", ``replay``).
 """
 
 from __future__ import annotations

@@ -1,25 +1,12 @@
 """The engine facade's API, answered by real processes on the running kernel.
 
-Each simulated process is an agent (``agent.c``). Address layout: the agent runs with
-randomisation off and an 8 MiB stack limit; at spawn it moves its heap (``prctl(PR_SET_MM_MAP)``)
-to the reference layout's brk start and fences (PROT_NONE placeholders) every free address from
-the reference layout's ``mmap_base`` up to its own libraries, so that the kernel places the
-scenario's mappings, top-down as always, in address space nothing else uses. Everything of the
-reference layout (image segments, stack, heap, and the fence) sits ``DELTA`` = 512 GiB (one PGD
-entry) below where the engine puts it: the same offsets within every page-table level, so page
-tables, THP alignment and fault-around windows are the same as in a process that had nothing
-else mapped. A command that unmaps (munmap, free) takes the fence piece just above ``mmap_base``
-away for its duration, so that ``free_pgtables`` sees the reference layout's next mapping (the
-stack) and frees the page tables the engine frees. The agent's own mappings (its binary, glibc,
-its real stack) are never counted.
-
-Steps map to system calls (``mmap``, ``munmap``, ``mprotect``, ``madvise``, ``mlock``, ``brk``),
-glibc (``malloc``/``free``), memory accesses (one byte per page or per stride), a real fork, and
-writes to ``/proc/PID/oom_score_adj``/``oom_adj``. Observables come from /proc (``readings``);
-``faults(P)`` are the sums of the fault counts the agent measured around each step.
-``faults(P).cow``, ``tlb(P)`` and ``time`` have no kernel counterpart and raise NotObservable,
-as do system-wide meminfo values unless the user allows them and the machine is quiet
-(``quiet_machine``).
+Each simulated process is an agent (``agent.c``) with the reference layout ``DELTA`` = 512 GiB
+(one PGD entry) below where the engine puts it and every free address above the reference
+``mmap_base`` fenced off (PROT_NONE placeholders), so that the kernel places mappings, page
+tables, THP alignment and fault-around windows as in a process with nothing else mapped. Steps
+become system calls, glibc calls, accesses, a real fork and /proc writes; observables come from
+/proc (``readings``), and what the kernel does not count raises NotObservable. docs/reporting.md,
+"The host backend", says what it does and reads.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Physical memory as numbered 4 KiB frames, with per-frame state in grow-on-demand arrays.
 
 The page allocator's free pool (``mm/page_alloc.c``: ``rmqueue``, ``free_unref_page``) and the
-parts of ``struct page`` the engine needs: mapcount, flags, owner, index, LRU state and the
-memory cgroup charged. Construction is O(1) in RAM size; freed frames go on a LIFO stack and are
-reused before untouched ones. Watermarks, reclaim and the OOM killer live in
-``vmspec.engine.page_alloc``.
+parts of ``struct page`` the engine needs: mapcount, flags, owner, index and LRU state (memory
+cgroup charges are in ``vmspec.engine.memcg``, large folios in ``vmspec.engine.folio``).
+Construction is O(1) in RAM size; freed frames go on a LIFO stack and are reused before untouched
+ones. Watermarks, reclaim and the OOM killer live in ``vmspec.engine.page_alloc``.
 
 Not modelled: zones (one per machine), buddy orders, the zero page's frame (kernel memory: page
 tables hold the sentinel ``ZERO``).

@@ -1,5 +1,6 @@
 """Memory cgroups for ``spawn P memory_max SIZE`` (``mm/memcontrol.c``): a group per such process
-and its later children, with a limit and a usage in pages, charged per frame.
+and its later children, with a limit and a usage in pages; ``Charges`` records the group each
+frame is charged to.
 
 Each group has its own LRU lists (``vmspec.engine.lruvec``); at the limit
 ``vmspec.engine.page_alloc`` reclaims from them, then OOM-kills inside the group. Rules:

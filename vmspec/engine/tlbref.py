@@ -1,9 +1,9 @@
 """A naive reference TLB: the rules of docs/engine.md, "TLB", written as plainly as possible.
 
-It defines what ``vmspec.engine.tlb.TLB`` implements fast, and is what the tests and the engine's
-self-check (``System(reference_tlb=True)``) compare it with. Each set is a list of
-``[key, writable]`` pairs, least recently used first, searched linearly; a sweep is a loop of
-look-ups and fills. Like the fast TLB it has no PCID/ASID limit and no range-flush ceiling.
+``TLBRef`` defines what ``vmspec.engine.tlb.TLB`` implements fast; the tests compare the two, and
+``TeeTLB`` feeds both the same calls inside the engine (``System(reference_tlb=True)``). Each set
+is a list of ``[key, writable]`` pairs, least recently used first, searched linearly; a sweep is a
+loop of look-ups and fills. Like the fast TLB it has no PCID/ASID limit and no range-flush ceiling.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ class ProcFS:
 
     def hugepages_free(self, size: int) -> int:
         """Huge pages of ``size`` neither in use nor reserved (sysfs free_hugepages minus
-        resv_hugepages, ENGINE-FACTS 12.1)."""
+        resv_hugepages, ``mm/hugetlb.c``)."""
         pool = self.hugetlb.pools.get(size)
         return pool.available if pool else 0
 

@@ -5,7 +5,7 @@ anon_vma tree), a page-cache page through its file's ``i_mmap`` (an :class:`IMma
 ``referenced`` is ``folio_referenced`` and ``unmap`` is ``try_to_unmap``. Rules and costs:
 docs/engine.md, "Reclaim" (*Reverse maps*).
 
-Not modelled: KSM, migration entries, device-private pages, partially mapped large folios.
+Not modelled: KSM, migration entries, device-private pages.
 """
 
 from __future__ import annotations

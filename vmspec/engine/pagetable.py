@@ -112,7 +112,10 @@ class PageTable:
     def slices(self, start: int, end: int) -> Iterator[tuple[int, int, int]]:
         """Yield ``(key, i0, i1)`` for every PTE table that intersects ``[start, end)``, in address
         order: slots ``[i0, i1)`` of table ``key`` are the pages a byte of the range is in (an
-        unaligned start or end takes its whole page). The one walk over a range's PTEs."""
+        unaligned start or end takes its whole page; an empty range, none). The one walk over a
+        range's PTEs."""
+        if end <= start:
+            return
         for key in self.keys_in(start, end):
             lo = max(start, key << PTE_SHIFT)
             hi = min(end, (key + 1) << PTE_SHIFT)

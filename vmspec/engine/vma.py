@@ -266,7 +266,8 @@ class VMAList:
 
     def has_hugetlb(self, start: int, end: int) -> bool:
         """Return True if a hugetlb VMA intersects ``[start, end)``."""
-        return bool(self.nhuge) and any(v.hugetlb for v in self.overlapping(start, end))
+        return bool(self.nhuge) and end > start and \
+            any(v.hugetlb for v in self.overlapping(start, end))
 
     def copy(self) -> VMAList:
         """Return a deep copy (fork), built in one pass."""

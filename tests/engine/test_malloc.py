@@ -1,9 +1,10 @@
 """glibc 2.36 main-arena model against tables measured with glibc 2.36 (malloc/malloc.c).
 
-Two measured runs (the dynamic-threshold sequence and ``c/trim.c``) are only consistent with one
-extra allocation the C program made itself: stdout's buffer. ``printf`` to a pipe or file makes
+Two measured runs (the dynamic-threshold sequence and the trim sequence, each a small C program
+printing the arena after every call) are only consistent with one extra allocation the program
+made itself: stdout's buffer. ``printf`` to a pipe or file makes
 stdio ``malloc(st_blksize)`` = ``malloc(4096)`` (chunk 4112) on its first call. The evidence is the
-final top: trim.c ends at arena 139264, top 134496, and 139264 - 134496 = 4768 = 656 (tcache
+final top: the trim run ends at arena 139264, top 134496, and 139264 - 134496 = 4768 = 656 (tcache
 chunk) + 4112; the dynamic run ends at top 1183072, which is 1048592 + 131088 + 3392, where 3392
 is the top left after 656 + 4112 + 1048592 + 131088 were carved. These tests therefore replay the
 buffer's ``malloc(4096)`` where the program's first printf runs; with it, every measured number
@@ -83,7 +84,7 @@ def test_mth_fresh_process_one_mib_is_mmapped() -> None:
 
 
 def drained_arena() -> Arena:
-    """Return a fresh arena whose top chunk has been drained to 48 bytes (c/mth2.c)."""
+    """Return a fresh arena whose top chunk has been drained to 48 bytes (as a measured run drained it)."""
     arena = Arena()
     arena.malloc(INITIAL_TOP - 48 - 8)  # nb = 134464: 134512 - 134464 = 48
     assert arena.top_size == 48

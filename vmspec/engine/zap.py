@@ -2,8 +2,8 @@
 maps any more, uncharging Committed_AS.
 
 Linux: ``mm/memory.c`` (``unmap_page_range``, ``zap_pte_range``, ``free_pgtables``), ``mm/shmem.c``
-(a shmem object is freed with its last mapping), ``mm/hugetlb.c`` and ``mm/mmap.c``
-(``vm_unacct_memory``).
+(a shmem object is freed with its last mapping), ``mm/hugetlb.c``, and ``vm_unacct_memory``
+(``include/linux/mman.h``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 from vmspec.engine.layout import DEFAULT_MAP_WINDOW, MMAP_MIN_ADDR, PMD_SIZE, STACK_GUARD_GAP
 
@@ -92,6 +92,38 @@ def _gap(prev_end: int, v: VMA) -> int:
     VMA before it (``prev_end``, 0 for none) or to mmap_min_addr; negative when there are none."""
     top = v.start - STACK_GUARD_GAP if v.growsdown else v.start
     return top - (prev_end if prev_end > MMAP_MIN_ADDR else MMAP_MIN_ADDR)
+
+
+def unmapped_area(length: int, high: int, page: int, thp_align: bool, align: int,
+                  topdown: Callable[[int, int], int | None],
+                  bottomup: Callable[[int, int], int | None]) -> int | None:
+    """Pick an address for a new mapping top-down below ``high``, else bottom-up (None: no room).
+
+    ``topdown(length, high)`` returns the end of the highest gap of ``length`` below ``high``,
+    ``bottomup(length, low)`` the start of the lowest gap of ``length`` from ``low`` (the VMA list's
+    searches, and the reference list's). With ``thp_align`` the search first asks for ``length + 2
+    MiB`` and places the mapping at ``round_down(gap_end - length, 2 MiB)``, as 6.18's
+    ``__thp_get_unmapped_area`` ends up doing for a top-down layout. ``align`` (a huge page size)
+    places a hugetlb mapping on that boundary."""
+    if length <= 0 or length > DEFAULT_MAP_WINDOW - MMAP_MIN_ADDR:
+        return None
+    low = (DEFAULT_MAP_WINDOW // 3 + page - 1) & ~(page - 1)
+    if thp_align:
+        end = topdown(length + PMD_SIZE, high)
+        if end is not None:
+            return (end - length) & ~(PMD_SIZE - 1)
+    if align > page:
+        # vm_unmapped_area with an align_mask (hugetlb_get_unmapped_area): a gap of
+        # length + align - PAGE_SIZE, placed at its top rounded down; bottom-up: rounded up.
+        end = topdown(length + align - page, high)
+        if end is not None:
+            return (end - length) & ~(align - 1)
+        start = bottomup(length + align - page, low)
+        return None if start is None else (start + align - 1) & ~(align - 1)
+    end = topdown(length, high)
+    if end is not None:
+        return end - length
+    return bottomup(length, low)
 
 
 class _Node:
@@ -506,31 +538,10 @@ class VMAList:
 
     def get_unmapped_area(self, length: int, high: int, page: int, thp_align: bool,
                           align: int = 0) -> int | None:
-        """Pick an address for a new mapping top-down below ``high``, else bottom-up (None: no room).
-
-        With ``thp_align`` the search first asks for ``length + 2 MiB`` and places the mapping at
-        ``round_down(gap_end - length, 2 MiB)``, as 6.18's ``__thp_get_unmapped_area`` ends up
-        doing for a top-down layout. ``align`` (a huge page size) places a hugetlb mapping on that
-        boundary."""
-        if length <= 0 or length > DEFAULT_MAP_WINDOW - MMAP_MIN_ADDR:
-            return None
-        if thp_align:
-            end = self._topdown_gap(length + PMD_SIZE, high)
-            if end is not None:
-                return (end - length) & ~(PMD_SIZE - 1)
-        if align > page:
-            # vm_unmapped_area with an align_mask (hugetlb_get_unmapped_area): a gap of
-            # length + align - PAGE_SIZE, placed at its top rounded down; bottom-up: rounded up.
-            end = self._topdown_gap(length + align - page, high)
-            if end is not None:
-                return (end - length) & ~(align - 1)
-            low = self._bottomup(length + align - page,
-                                 (DEFAULT_MAP_WINDOW // 3 + page - 1) & ~(page - 1))
-            return None if low is None else (low + align - 1) & ~(align - 1)
-        end = self._topdown_gap(length, high)
-        if end is not None:
-            return end - length
-        return self._bottomup(length, (DEFAULT_MAP_WINDOW // 3 + page - 1) & ~(page - 1))
+        """Pick an address for a new mapping (``unmapped_area``'s rules) with this list's gap
+        searches."""
+        return unmapped_area(length, high, page, thp_align, align, self._topdown_gap,
+                             self._bottomup)
 
     def _guard_from(self, addr: int) -> int:
         """Return the lowest address the guard gap of a growsdown VMA starting at or above

@@ -12,8 +12,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import replace
 
-from vmspec.engine.layout import DEFAULT_MAP_WINDOW, MMAP_MIN_ADDR, PMD_SIZE, STACK_GUARD_GAP
-from vmspec.engine.vma import VMA, mergeable
+from vmspec.engine.layout import DEFAULT_MAP_WINDOW, MMAP_MIN_ADDR, STACK_GUARD_GAP
+from vmspec.engine.vma import VMA, mergeable, unmapped_area
 
 
 class VMAListRef:
@@ -129,31 +129,9 @@ class VMAListRef:
 
     def get_unmapped_area(self, length: int, high: int, page: int, thp_align: bool,
                           align: int = 0) -> int | None:
-        """Pick an address for a new mapping top-down below ``high``, else bottom-up (None: no room).
-
-        With ``thp_align`` the search first asks for ``length + 2 MiB`` and places the mapping at
-        ``round_down(gap_end - length, 2 MiB)``, as 6.18's ``__thp_get_unmapped_area`` ends up
-        doing for a top-down layout (docs/engine.md, Layout). ``align`` (a huge page size) places a
-        hugetlb mapping on that boundary."""
-        if length <= 0 or length > DEFAULT_MAP_WINDOW - MMAP_MIN_ADDR:
-            return None
-        if thp_align:
-            end = self._topdown_gap(length + PMD_SIZE, high)
-            if end is not None:
-                return (end - length) & ~(PMD_SIZE - 1)
-        if align > page:
-            # vm_unmapped_area with an align_mask (hugetlb_get_unmapped_area): a gap of
-            # length + align - PAGE_SIZE, placed at its top rounded down; bottom-up: rounded up.
-            end = self._topdown_gap(length + align - page, high)
-            if end is not None:
-                return (end - length) & ~(align - 1)
-            low = self._bottomup(length + align - page,
-                                 (DEFAULT_MAP_WINDOW // 3 + page - 1) & ~(page - 1))
-            return None if low is None else (low + align - 1) & ~(align - 1)
-        end = self._topdown_gap(length, high)
-        if end is not None:
-            return end - length
-        return self._bottomup(length, (DEFAULT_MAP_WINDOW // 3 + page - 1) & ~(page - 1))
+        """The placement rules of ``vma.unmapped_area`` over this list's plain gap searches."""
+        return unmapped_area(length, high, page, thp_align, align, self._topdown_gap,
+                             self._bottomup)
 
     def _gap_start(self, v: VMA) -> int:
         return v.start - STACK_GUARD_GAP if v.growsdown else v.start

@@ -30,8 +30,7 @@ def madvise(sysm: System, p: Process, s: int, e: int, advice: str) -> None:
         raise EINVAL(f"advice must be one of {', '.join(ADVICE)}, got {advice!r}")
     if e <= s:
         return
-    if p.vmas.has_hugetlb(s, e):
-        raise Unsupported(f"madvise {advice} of a hugetlb mapping is not modelled yet")
+    p.vmas.refuse_hugetlb(s, e, f"madvise {advice}")
     vmas = p.vmas.overlapping(s, e)
     holes = not p.vmas.covers(s, e)
     if advice == "dontneed":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vmspec.engine.errors import ENOMEM, Unsupported
+from vmspec.engine.errors import ENOMEM
 from vmspec.engine.gup import populate_range
 from vmspec.engine.layout import page_align
 from vmspec.engine.process import Process, Region
@@ -25,8 +25,7 @@ def mlock(sysm: System, p: Process, r: Region, lock: bool) -> None:
     s, e = r.start & ~(ps - 1), page_align(r.end, ps)
     if e <= s:
         return
-    if p.vmas.has_hugetlb(s, e):
-        raise Unsupported(f"{'mlock' if lock else 'munlock'} of a hugetlb mapping is not modelled yet")
+    p.vmas.refuse_hugetlb(s, e, "mlock" if lock else "munlock")
     if not p.vmas.covers(s, e):
         raise ENOMEM(f"m{'un' if not lock else ''}lock range {s:#x}-{e:#x} is not fully mapped")
     if p.pt.thp:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vmspec.engine.errors import EINVAL, ENOMEM, Unsupported
+from vmspec.engine.errors import EINVAL, ENOMEM
 from vmspec.engine.frames import ANON, DIRTY, EXCL
 from vmspec.engine.process import Process
 from vmspec.engine.vma import PROTS, W
@@ -31,8 +31,7 @@ def mprotect(sysm: System, p: Process, s: int, e: int, prot: str) -> None:
         return
     # do_mprotect_pkey changes VMA after VMA and stops with ENOMEM at the first hole: the part
     # before the hole keeps its new protection (nothing changes if the start is unmapped).
-    if p.vmas.has_hugetlb(s, e):
-        raise Unsupported("mprotect of a hugetlb mapping is not modelled yet")
+    p.vmas.refuse_hugetlb(s, e, "mprotect")
     full_end = e
     e = p.vmas.mapped_prefix(s, e)
     if e == s:

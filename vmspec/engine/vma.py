@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
+from vmspec.engine.errors import Unsupported
 from vmspec.engine.layout import DEFAULT_MAP_WINDOW, MMAP_MIN_ADDR, PMD_SIZE, STACK_GUARD_GAP
 
 R, W, X = 1, 2, 4
@@ -300,6 +301,12 @@ class VMAList:
         """Return True if a hugetlb VMA intersects ``[start, end)``."""
         return bool(self.nhuge) and end > start and \
             any(v.hugetlb for v in self.overlapping(start, end))
+
+    def refuse_hugetlb(self, start: int, end: int, what: str) -> None:
+        """Raise Unsupported if ``what`` (an operation) would touch a hugetlb VMA in
+        ``[start, end)``: mprotect, madvise and mlock of hugetlb mappings are not modelled."""
+        if self.has_hugetlb(start, end):
+            raise Unsupported(f"{what} of a hugetlb mapping is not modelled yet")
 
     def copy(self) -> VMAList:
         """Return a deep copy (fork), built in one pass."""

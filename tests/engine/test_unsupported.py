@@ -110,3 +110,17 @@ def test_reclaim_reaching_shmem_is_unsupported():
         sysm.access("p", "a", 0, 16 * MiB, write=True)
     with pytest.raises(Unsupported, match="shmem"):
         sysm.madvise("p", "s", 0, 8 * MiB, "pageout")
+
+
+@pytest.mark.parametrize("op, what", [
+    (lambda s: s.mprotect("p", "h", 0, None, "r"), "mprotect"),
+    (lambda s: s.madvise("p", "h", 0, None, "dontneed"), "madvise dontneed"),
+    (lambda s: s.mlock("p", "h"), "mlock"),
+    (lambda s: s.munlock("p", "h"), "munlock"),
+])
+def test_changing_a_hugetlb_mapping_is_refused(op, what):
+    sysm = System(MachineConfig(ram=64 * MiB, hugepages=((2 * MiB, 4),)))
+    sysm.spawn("p")
+    sysm.mmap("p", "h", 4 * MiB, hugetlb=2 * MiB)
+    with pytest.raises(Unsupported, match=f"^{what} of a hugetlb mapping is not modelled yet$"):
+        op(sysm)
